@@ -1,0 +1,1 @@
+"""Queue-backed stateful persona backend."""

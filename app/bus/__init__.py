@@ -1,0 +1,1 @@
+"""Redis: the turn queue with per-session order, reply routing over pub/sub. Owns every key name."""

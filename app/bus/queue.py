@@ -1,0 +1,89 @@
+"""Enqueue turns as RQ jobs, in per-session order, from the API's event loop.
+
+The job hash is built by RQ's own Job class (so stock RQ workers run it) and written together
+with the lane step in one Lua call on the asyncio client: no thread hop, one round trip.
+"""
+
+import logging
+from datetime import UTC, datetime
+
+import redis
+import redis.asyncio as aioredis
+from rq.job import Job
+from rq.serializers import JSONSerializer
+from rq.utils import utcformat
+
+from app.bus import keys, lanes
+from app.turns import Turn
+
+log = logging.getLogger(__name__)
+
+RUN_TURN = "worker.jobs.run_turn"
+LANE_TTL_SECONDS = 24 * 3600
+FAILED_JOB_TTL_SECONDS = 7 * 24 * 3600
+
+
+class TurnQueue:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        job_connection: redis.Redis,
+        queue_name: str,
+        job_timeout: int,
+    ) -> None:
+        self.queue_name = queue_name
+        self._job_connection = job_connection  # RQ's Job wants one to build its hash; no I/O here
+        self._job_timeout = job_timeout
+        self._enqueue = client.register_script(lanes.ENQUEUE_SCRIPT)
+
+    async def enqueue(self, turn: Turn) -> bool:
+        """Queue the turn behind the session's earlier ones; True if it went straight to the queue."""
+        job = Job.create(
+            RUN_TURN,
+            args=(turn.model_dump_json(),),
+            id=turn.turn_id,
+            connection=self._job_connection,
+            serializer=JSONSerializer,
+            timeout=self._job_timeout,
+            result_ttl=0,
+            failure_ttl=FAILED_JOB_TTL_SECONDS,
+            description=f"turn {turn.turn_id} of session {turn.session_id}",
+        )
+        job.origin = self.queue_name
+        enqueued_at = utcformat(datetime.now(UTC))
+        fields = job.to_dict()
+        fields.pop("status", None)
+        fields["enqueued_at"] = enqueued_at
+        flat = [item for pair in fields.items() for item in pair]
+        queued_now = await self._enqueue(
+            keys=[Job.key_for(turn.turn_id), keys.session_lane(turn.session_id)],
+            args=[
+                turn.turn_id,
+                LANE_TTL_SECONDS,
+                lanes.JOB_PREFIX,
+                lanes.QUEUE_PREFIX,
+                lanes.QUEUES_KEY,
+                enqueued_at,
+                *flat,
+            ],
+        )
+        log.debug(
+            "turn enqueued",
+            extra={"session_id": turn.session_id, "turn_id": turn.turn_id, "queued_now": bool(queued_now)},
+        )
+        return bool(queued_now)
+
+
+class LaneAdvancer:
+    """Worker side: after a turn's job ends, let the session's next turn onto the queue."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._advance = client.register_script(lanes.ADVANCE_SCRIPT)
+
+    def advance(self, session_id: str, turn_id: str) -> str | None:
+        enqueued_at = utcformat(datetime.now(UTC))
+        next_id = self._advance(
+            keys=[keys.session_lane(session_id)],
+            args=[turn_id, lanes.JOB_PREFIX, lanes.QUEUE_PREFIX, lanes.QUEUES_KEY, enqueued_at],
+        )
+        return next_id.decode() if next_id else None

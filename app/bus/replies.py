@@ -1,0 +1,115 @@
+"""Replies from workers to the API process that holds the session's socket.
+
+Each API process has one pub/sub subscription (invariant 4) on its own channel; workers publish
+a turn's reply to the channel named in `Turn.reply_to`. Replies nobody asked for (spontaneous
+speech) are addressed through the session's route key, set while a socket is bound.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import redis
+import redis.asyncio as aioredis
+
+from app.bus import keys
+from app.turns import Reply
+
+log = logging.getLogger(__name__)
+
+ROUTE_TTL_SECONDS = 24 * 3600
+ReplyHandler = Callable[[Reply], None]
+
+# Delete the route only if it still names us: a newer socket elsewhere may own the session now.
+_UNROUTE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def encode(reply: Reply) -> str:
+    return reply.model_dump_json()
+
+
+def publish_reply(client: redis.Redis, instance_id: str, reply: Reply) -> int:
+    """Worker side: send a turn's reply to the API process that enqueued the turn."""
+    return client.publish(keys.reply_channel(instance_id), encode(reply))
+
+
+def speak(client: redis.Redis, reply: Reply) -> bool:
+    """Send unprompted speech to wherever the session's socket is; False if it has none."""
+    instance_id = client.get(keys.session_route(reply.session_id))
+    if instance_id is None:
+        return False
+    return publish_reply(client, instance_id.decode(), reply) > 0
+
+
+class ReplyRouter:
+    """The API process's single subscriber: hands each reply to the connection that wants it."""
+
+    def __init__(self, client: aioredis.Redis, instance_id: str) -> None:
+        self.instance_id = instance_id
+        self.channel = keys.reply_channel(instance_id)
+        self._client = client
+        self._handlers: dict[str, ReplyHandler] = {}
+        self._unroute = client.register_script(_UNROUTE_SCRIPT)
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="reply-router")
+        await asyncio.wait_for(self._subscribed.wait(), timeout=10)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def bind(self, session_id: str, handler: ReplyHandler) -> None:
+        """Deliver the session's replies to `handler` (a newer binding replaces an older one)."""
+        self._handlers[session_id] = handler
+        await self._client.set(keys.session_route(session_id), self.instance_id, ex=ROUTE_TTL_SECONDS)
+
+    async def unbind(self, session_id: str, handler: ReplyHandler) -> None:
+        if self._handlers.get(session_id) is handler:
+            del self._handlers[session_id]
+            await self._unroute(keys=[keys.session_route(session_id)], args=[self.instance_id])
+
+    @property
+    def bound_sessions(self) -> int:
+        return len(self._handlers)
+
+    def dispatch(self, raw: bytes | str) -> None:
+        try:
+            reply = Reply.model_validate_json(raw)
+        except ValueError:
+            log.error("undecodable reply on %s dropped", self.channel)
+            return
+        handler = self._handlers.get(reply.session_id)
+        if handler is None:
+            log.info(
+                "reply for a session with no socket here dropped",
+                extra={"session_id": reply.session_id, "turn_id": reply.turn_id},
+            )
+            return
+        handler(reply)
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                self._subscribed.set()
+                backoff = 0.1
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        self.dispatch(message["data"])
+            except asyncio.CancelledError:
+                await pubsub.aclose()
+                raise
+            except Exception:
+                log.exception("reply subscription lost; resubscribing in %.1fs", backoff)
+                await pubsub.aclose()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)

@@ -1,0 +1,1 @@
+"""Protocol adapters: each door's frames in, the shared Turn/Reply contract out."""

@@ -1,0 +1,1 @@
+"""Soul Machines orchestration server (`/ws`): one socket per Digital Person session."""

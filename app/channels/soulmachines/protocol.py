@@ -1,0 +1,125 @@
+"""Soul Machines orchestration frames: parsing scene events and rendering our requests.
+
+Pure functions over pydantic models (see shared docs/protocols.md, section 1). No I/O here.
+"""
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.turns import Card, Reply, TurnKind
+
+CHANNEL = "soulmachines"
+
+
+class Envelope(BaseModel):
+    """Every frame: `category` (always "scene"), `kind`, `name`, `body`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    category: str = "scene"
+    kind: str
+    name: str = Field(min_length=1, max_length=100)
+    body: dict[str, Any] = Field(default_factory=dict)
+
+
+class SceneSession(BaseModel):
+    """`body.session` of a `state` event: binds the socket to a Digital Person session."""
+
+    model_config = ConfigDict(extra="allow")
+
+    sessionId: str = Field(min_length=1, max_length=200)
+    state: str | None = None
+    userInfo: Any = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConversationInput(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    text: str = ""
+
+
+class ConversationRequest(BaseModel):
+    """`body` of a `conversationRequest` event: one user turn."""
+
+    model_config = ConfigDict(extra="allow")
+
+    personaId: str | int = 1
+    input: ConversationInput = Field(default_factory=ConversationInput)
+    optionalArgs: dict[str, Any] = Field(default_factory=dict)
+    variables: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def kind(self) -> TurnKind:
+        return "init" if self.optionalArgs.get("kind") == "init" else "text"
+
+    @property
+    def client_turn_id(self) -> str | None:
+        value = self.variables.get("Turn_Id")
+        return value if isinstance(value, str) else None
+
+
+def parse_user_info(raw: Any) -> dict[str, Any]:
+    """`userInfo` is an empty string, a JSON string, or (from some clients) an object."""
+    if isinstance(raw, dict):
+        return raw
+    if isinstance(raw, str) and raw.strip():
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+    return {}
+
+
+def user_id_for(user_info: dict[str, Any], session_id: str) -> str:
+    """The user behind a session: `id` or `userId` from userInfo, else anonymous per session."""
+    for field in ("id", "userId"):
+        value = user_info.get(field)
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+            return f"sm:{value}"
+    return f"sm-session:{session_id}"
+
+
+def render_cards(cards: dict[str, Card]) -> dict[str, Any]:
+    """Cards as scene variables: `public-<id>` with both `component` and `type` (UIs read either)."""
+    return {
+        f"public-{card_id}": {"component": card.kind, "type": card.kind, "data": card.data}
+        for card_id, card in cards.items()
+    }
+
+
+def conversation_response(
+    persona_id: str | int,
+    input_text: str,
+    output_text: str,
+    cards: dict[str, Card],
+    fallback: bool,
+) -> dict[str, Any]:
+    """A `conversationResponse` request: one-way (`transaction: null`), no scene response expected."""
+    return {
+        "category": "scene",
+        "kind": "request",
+        "name": "conversationResponse",
+        "transaction": None,
+        "body": {
+            "personaId": persona_id,
+            "input": {"text": input_text},
+            "output": {"text": output_text},
+            "variables": render_cards(cards),
+            "fallback": fallback,
+        },
+    }
+
+
+def reply_frame(persona_id: str | int, reply: Reply) -> dict[str, Any]:
+    return conversation_response(persona_id, reply.input_text, reply.text, reply.cards, reply.fallback)
+
+
+def fallback_frame(persona_id: str | int, input_text: str, text: str) -> dict[str, Any]:
+    return conversation_response(persona_id, input_text, text, {}, True)
+
+
+FrameKind = Literal["event", "request", "response"]

@@ -1,0 +1,43 @@
+"""The persona's relationship with one user: updated every turn, labelled from its numbers."""
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from app.persona.bounds import clamp, reinforce
+
+RelationshipLabel = Literal["stranger", "acquaintance", "friend", "close friend", "wary", "hostile"]
+
+
+class Relationship(BaseModel):
+    affinity: float = 0.0  # [-1, 1]: how much the persona likes the user
+    trust: float = 0.0  # [0, 1]
+    familiarity: float = 0.0  # [0, 1]: grows with every interaction
+    interactions: int = 0
+    last_seen: float | None = None
+
+    @property
+    def label(self) -> RelationshipLabel:
+        if self.affinity <= -0.5:
+            return "hostile"
+        if self.affinity <= -0.2:
+            return "wary"
+        if self.familiarity >= 0.6 and self.affinity >= 0.5:
+            return "close friend"
+        if self.familiarity >= 0.3 and self.affinity >= 0.2:
+            return "friend"
+        if self.interactions >= 3:
+            return "acquaintance"
+        return "stranger"
+
+
+def record_interaction(rel: Relationship, signal: float, now: float) -> Relationship:
+    """One more turn with this user; `signal` in [-1, 1] says how it felt to the persona."""
+    signal = clamp(signal, -1.0, 1.0)
+    return Relationship(
+        affinity=reinforce(rel.affinity, 0.15 * signal, low=-1.0, high=1.0),
+        trust=reinforce(rel.trust, 0.05 * signal if signal > 0 else 0.2 * signal),
+        familiarity=reinforce(rel.familiarity, 0.04),
+        interactions=rel.interactions + 1,
+        last_seen=now,
+    )

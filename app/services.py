@@ -1,0 +1,93 @@
+"""What one API process holds for its life: clients, stores, the queue and the reply router.
+
+Built in the app's lifespan. With REDIS_URL or MONGO_URL unset, in-process stand-ins take their
+place and a banner says so loudly: nothing is persisted.
+"""
+
+import logging
+import sys
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from app.bus.connections import RedisClients, make_clients
+from app.bus.queue import TurnQueue
+from app.bus.replies import ReplyRouter
+from app.settings import Settings
+from app.store.history import HistoryStore
+from app.store.mongo import connect, ensure_indexes
+from app.store.sessions import SessionStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    instance_id: str
+    redis: RedisClients
+    mongo_client: Any
+    db: Any
+    sessions: SessionStore
+    history: HistoryStore
+    queue: TurnQueue
+    router: ReplyRouter
+    embedded_worker: Any = None  # worker.embedded.EmbeddedWorker when running one in-process
+
+
+def _warn_embedded(settings: Settings) -> None:
+    missing = [name for name, url in (("REDIS_URL", settings.redis_url), ("MONGO_URL", settings.mongo_url)) if not url]
+    if not missing:
+        return
+    lines = [
+        "!" * 78,
+        f"!! EMBEDDED MODE: {', '.join(missing)} not set.",
+        "!! Using in-process stand-ins (fakeredis / mongomock-motor): NOTHING IS PERSISTED,",
+        "!! and everything is lost when this process exits.",
+    ]
+    if settings.redis_url and not settings.mongo_url:
+        lines.append("!! Each process keeps its own in-memory database: API and workers do NOT share state.")
+    if settings.run_embedded_worker:
+        lines.append("!! A worker runs inside this process (same job code and queue path as production).")
+    lines += ["!! Set REDIS_URL and MONGO_URL (see .env.example) for the real stack.", "!" * 78]
+    banner = "\n".join(lines)
+    print(banner, file=sys.stderr, flush=True)
+    log.warning("embedded mode: %s not set; nothing is persisted", ", ".join(missing))
+
+
+async def start_services(settings: Settings) -> Services:
+    _warn_embedded(settings)
+    instance_id = uuid.uuid4().hex[:12]
+    redis = make_clients(settings.redis_url)
+    mongo_client, db = connect(settings.mongo_url, settings.mongo_db)
+    await ensure_indexes(db)
+    router = ReplyRouter(redis.async_client, instance_id)
+    await router.start()
+    services = Services(
+        settings=settings,
+        instance_id=instance_id,
+        redis=redis,
+        mongo_client=mongo_client,
+        db=db,
+        sessions=SessionStore(db),
+        history=HistoryStore(db),
+        queue=TurnQueue(redis.async_client, redis.sync_client, settings.queue_name, settings.job_timeout_seconds),
+        router=router,
+    )
+    if settings.run_embedded_worker:
+        # The worker package is imported only when a worker runs inside this process.
+        from worker.embedded import EmbeddedWorker
+
+        services.embedded_worker = EmbeddedWorker(settings, redis.sync_client, db)
+        services.embedded_worker.start()
+    log.info("api process ready", extra={"instance_id": instance_id})
+    return services
+
+
+async def stop_services(services: Services) -> None:
+    if services.embedded_worker is not None:
+        services.embedded_worker.stop()
+    await services.router.stop()
+    await services.redis.async_client.aclose()
+    services.redis.sync_client.close()
+    services.mongo_client.close()

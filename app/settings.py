@@ -1,0 +1,60 @@
+"""One pydantic-settings class: every knob of API and worker, each documented in .env.example."""
+
+import ipaddress
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    app_env: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+
+    # Infrastructure. Unset means embedded in-process stand-ins (fakeredis, mongomock-motor).
+    redis_url: str | None = None
+    mongo_url: str | None = None
+    mongo_db: str = "persona"
+    # Run an RQ worker thread inside the API process. Default: only when REDIS_URL is unset.
+    embedded_worker: bool | None = None
+
+    # Queue and worker.
+    queue_name: str = "turns"
+    job_timeout_seconds: int = Field(default=30, ge=1)
+    worker_processes: int = Field(default=2, ge=1, le=64)
+
+    # Soul Machines orchestration socket.
+    reply_deadline_seconds: float = Field(default=4.0, gt=0)
+    fallback_text: str = ""
+    ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    ws_outbound_queue_size: int = Field(default=64, ge=1)
+    sm_shared_secret: SecretStr | None = None
+    sm_cookie_name: str = "sm_orchestration"
+    sm_allowed_cidrs: Annotated[list[str], NoDecode] = []
+
+    # Persona.
+    persona_id: str = "default"
+    persona_brain: Literal["demo"] = "demo"
+    session_memory_turns: int = Field(default=10, ge=1, le=100)
+
+    @field_validator("sm_allowed_cidrs", mode="before")
+    @classmethod
+    def _split_cidrs(cls, value: object) -> object:
+        parts = [p.strip() for p in value.split(",")] if isinstance(value, str) else value
+        if isinstance(parts, list):
+            for cidr in parts:
+                ipaddress.ip_network(cidr, strict=False)  # a typo fails at start-up, not per socket
+            return [cidr for cidr in parts if cidr]
+        return parts
+
+    @property
+    def run_embedded_worker(self) -> bool:
+        return self.embedded_worker if self.embedded_worker is not None else self.redis_url is None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

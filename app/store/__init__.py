@@ -1,0 +1,1 @@
+"""MongoDB persistence (motor). The only package that names collections."""

@@ -1,0 +1,59 @@
+"""Conversation history: one document per turn, keyed by turn id so a retried job cannot duplicate it."""
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from pydantic import BaseModel, Field
+from pymongo.errors import DuplicateKeyError
+
+from app.store.mongo import HISTORY
+
+TurnStatus = Literal["answered", "expired"]
+
+
+class HistoryEntry(BaseModel):
+    turn_id: str
+    session_id: str
+    user_id: str
+    persona_id: str
+    channel: str
+    kind: str
+    input_text: str
+    input_variables: dict[str, Any] = Field(default_factory=dict)
+    output_text: str = ""
+    output_cards: dict[str, Any] = Field(default_factory=dict)
+    fallback: bool = False
+    status: TurnStatus = "answered"
+    enqueued_at: float
+    started_at: float
+    finished_at: float
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class HistoryStore:
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self._history = db[HISTORY]
+
+    async def append(self, entry: HistoryEntry) -> bool:
+        """Insert the turn; False when it was already recorded (a duplicate delivery)."""
+        doc = {"_id": entry.turn_id, **entry.model_dump(exclude={"turn_id"})}
+        try:
+            await self._history.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def get(self, turn_id: str) -> HistoryEntry | None:
+        doc = await self._history.find_one({"_id": turn_id})
+        return _entry(doc) if doc else None
+
+    async def for_session(self, session_id: str, limit: int = 50) -> list[HistoryEntry]:
+        """The session's turns, oldest first (turn ids are time-ordered)."""
+        cursor = self._history.find({"session_id": session_id}).sort("_id", -1).limit(limit)
+        docs = await cursor.to_list(limit)
+        return [_entry(doc) for doc in reversed(docs)]
+
+
+def _entry(doc: dict[str, Any]) -> HistoryEntry:
+    return HistoryEntry.model_validate({**doc, "turn_id": doc["_id"]})

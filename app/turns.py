@@ -1,0 +1,57 @@
+"""The contract between every door and the worker: a Turn goes in, a Reply comes out.
+
+Channels turn their protocol frames into a Turn; the worker answers with a Reply that is routed
+back to the API process named in `reply_to`. Nothing here knows a wire protocol.
+"""
+
+import secrets
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+TurnKind = Literal["init", "text"]
+
+
+def new_turn_id() -> str:
+    """Time-ordered id: turns of one session sort in arrival order, which the lanes rely on."""
+    return f"{time.time_ns():016x}{secrets.token_hex(4)}"
+
+
+class Turn(BaseModel):
+    turn_id: str = Field(default_factory=new_turn_id)
+    session_id: str
+    user_id: str
+    persona_id: str
+    channel: str
+    kind: TurnKind = "text"
+    text: str = ""
+    variables: dict[str, Any] = Field(default_factory=dict)
+    client_turn_id: str | None = None
+    reply_to: str
+    enqueued_at: float = Field(default_factory=time.time)
+    deadline_at: float | None = None
+
+
+CardKind = Literal["image", "options", "markdown", "externalLink", "video"]
+
+
+class Card(BaseModel):
+    """A content card; each channel renders it in its own protocol's shape."""
+
+    kind: CardKind
+    data: dict[str, Any]
+
+
+class Reply(BaseModel):
+    session_id: str
+    turn_id: str | None = None  # None: spontaneous speech, not an answer to a request
+    persona_id: str
+    input_text: str = ""
+    text: str
+    cards: dict[str, Card] = Field(default_factory=dict)
+    fallback: bool = False
+
+    @property
+    def spontaneous(self) -> bool:
+        return self.turn_id is None

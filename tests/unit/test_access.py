@@ -1,0 +1,32 @@
+"""Orchestration socket access control (shared secret in a cookie, CIDR allow-list)."""
+
+import pytest
+from pydantic import ValidationError
+
+from app.channels.access import refusal_reason
+from app.settings import Settings
+
+
+def test_open_by_default() -> None:
+    assert refusal_reason({}, "203.0.113.9", Settings()) is None
+
+
+def test_shared_secret_in_the_cookie() -> None:
+    settings = Settings(sm_shared_secret="s3cret-value", sm_cookie_name="orch")
+    assert refusal_reason({"orch": "s3cret-value"}, "127.0.0.1", settings) is None
+    assert refusal_reason({"orch": "wrong"}, "127.0.0.1", settings) == "missing or wrong orchestration secret"
+    assert refusal_reason({}, "127.0.0.1", settings) == "missing or wrong orchestration secret"
+
+
+def test_cidr_allow_list() -> None:
+    settings = Settings(sm_allowed_cidrs="10.0.0.0/8, 192.168.1.7")
+    assert settings.sm_allowed_cidrs == ["10.0.0.0/8", "192.168.1.7"]
+    assert refusal_reason({}, "10.2.3.4", settings) is None
+    assert refusal_reason({}, "192.168.1.7", settings) is None
+    assert refusal_reason({}, "127.0.0.1", settings) == "client address not allowed"
+    assert refusal_reason({}, None, settings) == "client address not allowed"
+
+
+def test_a_malformed_cidr_fails_at_start_up() -> None:
+    with pytest.raises(ValidationError):
+        Settings(sm_allowed_cidrs="10.0.0.0/33")

@@ -1,0 +1,98 @@
+"""Per-session lanes over the RQ queue, run by RQ's own SimpleWorker on fakeredis."""
+
+import asyncio
+import json
+
+import fakeredis
+import pytest
+from rq import Queue
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from app.bus import keys
+from app.bus.queue import LaneAdvancer, TurnQueue
+from app.store.history import HistoryStore
+from app.store.mongo import connect
+from app.turns import Reply
+from tests.conftest import make_turn
+from worker import runtime
+from worker.rq_worker import PersonaWorker
+
+QUEUE = "turns"
+
+
+@pytest.fixture
+def redis_pair():  # type: ignore[no-untyped-def]
+    server = fakeredis.FakeServer()
+    return fakeredis.FakeAsyncRedis(server=server), fakeredis.FakeRedis(server=server)
+
+
+def queued_ids(client: fakeredis.FakeRedis) -> list[str]:
+    return [job_id.decode() for job_id in client.lrange(f"rq:queue:{QUEUE}", 0, -1)]
+
+
+def status(client: fakeredis.FakeRedis, job_id: str) -> str:
+    return client.hget(Job.key_for(job_id), "status").decode()
+
+
+async def test_only_the_head_of_each_session_is_queued(redis_pair) -> None:  # type: ignore[no-untyped-def]
+    async_client, client = redis_pair
+    queue = TurnQueue(async_client, client, QUEUE, job_timeout=30)
+    a = [make_turn("A", f"a{i}") for i in range(3)]
+    b = make_turn("B", "b0")
+    assert await queue.enqueue(a[0])
+    assert not await queue.enqueue(a[1])
+    assert not await queue.enqueue(a[2])
+    assert await queue.enqueue(b)
+    assert queued_ids(client) == [a[0].turn_id, b.turn_id]
+    assert [status(client, t.turn_id) for t in a] == ["queued", "deferred", "deferred"]
+
+    advancer = LaneAdvancer(client)
+    assert advancer.advance("A", a[0].turn_id) == a[1].turn_id
+    assert queued_ids(client)[-1] == a[1].turn_id
+    assert status(client, a[1].turn_id) == "queued"
+    assert advancer.advance("B", b.turn_id) is None
+    assert client.llen(keys.session_lane("B")) == 0
+
+
+async def test_a_dead_head_no_longer_blocks_its_lane(redis_pair) -> None:  # type: ignore[no-untyped-def]
+    async_client, client = redis_pair
+    queue = TurnQueue(async_client, client, QUEUE, job_timeout=30)
+    first, second = make_turn("C", "c0"), make_turn("C", "c1")
+    await queue.enqueue(first)
+    client.hset(Job.key_for(first.turn_id), "status", "failed")  # e.g. abandoned by a killed worker
+    assert await queue.enqueue(second)
+    assert status(client, second.turn_id) == "queued"
+
+
+def test_rq_worker_runs_turns_in_session_order_and_publishes_replies(redis_pair) -> None:  # type: ignore[no-untyped-def]
+    async_client, client = redis_pair
+    loop = asyncio.new_event_loop()
+    try:
+        _, db = connect(None, "lanes")
+        from app.settings import Settings
+
+        runtime.install(runtime.build(Settings(), db, client, loop.run_until_complete))
+        pubsub = client.pubsub()
+        pubsub.subscribe(keys.reply_channel("api-1"))
+        queue = TurnQueue(async_client, client, QUEUE, job_timeout=30)
+        turns = [make_turn("S", str(i)) for i in range(5)] + [make_turn("T", "t")]
+        for turn in turns:
+            loop.run_until_complete(queue.enqueue(turn))
+
+        rq_queue = Queue(QUEUE, connection=client, serializer=JSONSerializer)
+        worker = PersonaWorker([rq_queue], connection=client, serializer=JSONSerializer)
+        worker.work(burst=True, logging_level="WARNING")
+
+        replies = []
+        while (message := pubsub.get_message(timeout=0.1)) is not None or len(replies) < len(turns):
+            if message and message["type"] == "message":
+                replies.append(Reply.model_validate(json.loads(message["data"])))
+        session_s = [r.text for r in replies if r.session_id == "S"]
+        assert session_s == [f"Echo: {i}" for i in range(5)]
+        history = loop.run_until_complete(HistoryStore(db).for_session("S"))
+        assert [h.input_text for h in history] == [str(i) for i in range(5)]
+        assert client.llen(keys.session_lane("S")) == 0
+        assert queued_ids(client) == []
+    finally:
+        loop.close()

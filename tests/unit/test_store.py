@@ -1,0 +1,86 @@
+"""Store: version-checked updates compose under concurrency and apply once per turn."""
+
+import asyncio
+
+from pydantic import BaseModel
+
+from app.store import versioned
+from app.store.history import HistoryEntry, HistoryStore
+from app.store.sessions import SessionStore
+
+
+class Counter(BaseModel):
+    n: int = 0
+
+
+async def test_concurrent_versioned_updates_lose_nothing(db, yielding) -> None:  # type: ignore[no-untyped-def]
+    collection = yielding(db["counters"])
+    await asyncio.gather(
+        *(
+            versioned.update(collection, "c", "counter", Counter, Counter, lambda c: Counter(n=c.n + 1), f"op{i}")
+            for i in range(100)
+        )
+    )
+    stored = await versioned.load(collection, "c", "counter", Counter, Counter())
+    assert stored.n == 100
+
+
+async def test_naive_read_modify_write_would_lose_updates(db, yielding) -> None:  # type: ignore[no-untyped-def]
+    """Control: the same interleaving breaks a plain read-then-write, so the test above has teeth."""
+    collection = yielding(db["naive"])
+    await collection.insert_one({"_id": "c", "n": 0})
+
+    async def naive_increment() -> None:
+        doc = await collection.find_one({"_id": "c"})
+        await collection.update_one({"_id": "c"}, {"$set": {"n": doc["n"] + 1}})
+
+    await asyncio.gather(*(naive_increment() for _ in range(100)))
+    assert (await collection.find_one({"_id": "c"}))["n"] < 100
+
+
+async def test_an_operation_id_is_applied_once(db) -> None:  # type: ignore[no-untyped-def]
+    collection = db["counters"]
+    for _ in range(3):
+        result = await versioned.update(
+            collection, "c", "counter", Counter, Counter, lambda c: Counter(n=c.n + 1), "turn-1"
+        )
+        assert result.n == 1
+    await versioned.update(collection, "c", "counter", Counter, Counter, lambda c: Counter(n=c.n + 1), "turn-2")
+    assert (await versioned.load(collection, "c", "counter", Counter, Counter())).n == 2
+
+
+async def test_history_append_is_idempotent_by_turn_id_and_ordered(db) -> None:  # type: ignore[no-untyped-def]
+    history = HistoryStore(db)
+
+    def entry(turn_id: str, text: str) -> HistoryEntry:
+        return HistoryEntry(
+            turn_id=turn_id,
+            session_id="s",
+            user_id="u",
+            persona_id="p",
+            channel="test",
+            kind="text",
+            input_text=text,
+            enqueued_at=0,
+            started_at=0,
+            finished_at=0,
+        )
+
+    assert await history.append(entry("0002", "second"))
+    assert await history.append(entry("0001", "first"))
+    assert not await history.append(entry("0001", "first again"))
+    turns = await history.for_session("s")
+    assert [t.input_text for t in turns] == ["first", "second"]
+
+
+async def test_scene_state_upsert_keeps_memory_and_creation_time(db) -> None:  # type: ignore[no-untyped-def]
+    sessions = SessionStore(db)
+    kwargs = {"channel": "soulmachines", "user_id": "u", "persona_id": "p", "meta": {}, "user_info": {}}
+    await sessions.record_scene_state("s1", scene_state="offered", **kwargs)
+    first = await sessions.get("s1")
+    await sessions.update_memory("s1", lambda m: m.model_copy(update={"turn_count": 5}), "t1")
+    await sessions.record_scene_state("s1", scene_state="connected", **kwargs)
+    doc = await sessions.get("s1")
+    assert doc["scene_state"] == "connected"
+    assert doc["created_at"] == first["created_at"]
+    assert (await sessions.load_memory("s1")).turn_count == 5

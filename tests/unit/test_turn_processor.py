@@ -1,0 +1,84 @@
+"""The worker's turn path against the store: state changes, idempotency, expiry, concurrency."""
+
+import asyncio
+import time
+
+from app.persona.brains import make_brain
+from app.persona.profiles import default_profile
+from app.store.history import HistoryStore
+from app.store.mongo import PERSONA_STATES
+from app.store.persona_states import PersonaStateStore
+from app.store.relationships import RelationshipStore
+from app.store.sessions import SessionStore
+from tests.conftest import YieldingDatabase, make_turn
+from worker.turns import TurnProcessor
+
+
+def processor_for(db) -> TurnProcessor:  # type: ignore[no-untyped-def]
+    return TurnProcessor(
+        brain=make_brain("demo"),
+        sessions=SessionStore(db),
+        history=HistoryStore(db),
+        persona_states=PersonaStateStore(db),
+        relationships=RelationshipStore(db),
+        session_memory_turns=10,
+    )
+
+
+async def test_a_turn_updates_emotion_relationship_memory_and_history(db) -> None:  # type: ignore[no-untyped-def]
+    processor = processor_for(db)
+    reply = await processor.process(make_turn("s1", "", kind="init"))
+    assert reply is not None
+    assert reply.text == "Hi there!"
+    assert not reply.fallback
+    baseline = default_profile("default").baseline
+    emotion = await PersonaStateStore(db).load_emotion("default", None)  # type: ignore[arg-type]
+    assert emotion.values["joy"] > baseline["joy"]
+    relationship = await RelationshipStore(db).load("default", "user-of-s1")
+    assert relationship.interactions == 1
+    assert relationship.affinity > 0
+    memory = await SessionStore(db).load_memory("s1")
+    assert memory.turn_count == 1
+    assert memory.recent[0].reply_text == "Hi there!"
+    [entry] = await HistoryStore(db).for_session("s1")
+    assert entry.output_text == "Hi there!"
+    assert entry.status == "answered"
+    assert entry.enqueued_at <= entry.started_at <= entry.finished_at
+
+
+async def test_a_turn_delivered_twice_changes_state_once(db) -> None:  # type: ignore[no-untyped-def]
+    processor = processor_for(db)
+    turn = make_turn("s1", "show card")
+    first = await processor.process(turn)
+    second = await processor.process(turn)
+    assert first == second
+    assert second is not None
+    assert "cat" in second.cards
+    assert (await RelationshipStore(db).load("default", "user-of-s1")).interactions == 1
+    assert (await SessionStore(db).load_memory("s1")).turn_count == 1
+    assert len(await HistoryStore(db).for_session("s1")) == 1
+
+
+async def test_a_turn_that_expired_in_the_queue_is_recorded_not_answered(db) -> None:  # type: ignore[no-untyped-def]
+    processor = processor_for(db)
+    reply = await processor.process(make_turn("s1", "too late", deadline_at=time.time() - 1))
+    assert reply is None
+    [entry] = await HistoryStore(db).for_session("s1")
+    assert entry.status == "expired"
+    assert entry.fallback
+    assert entry.input_text == "too late"
+    assert (await RelationshipStore(db).load("default", "user-of-s1")).interactions == 0
+
+
+async def test_concurrent_turns_on_shared_state_compose(db) -> None:  # type: ignore[no-untyped-def]
+    """50 turns at once: 5 sessions of one user, one persona. Every change must land exactly once."""
+    processor = processor_for(YieldingDatabase(db))
+    turns = [make_turn(f"s{i % 5}", f"hi {i}", user_id="same-user") for i in range(50)]
+    replies = await asyncio.gather(*(processor.process(turn) for turn in turns))
+    assert all(reply is not None for reply in replies)
+    relationship = await RelationshipStore(db).load("default", "same-user")
+    assert relationship.interactions == 50
+    memories = [await SessionStore(db).load_memory(f"s{i}") for i in range(5)]
+    assert sum(m.turn_count for m in memories) == 50
+    persona_doc = await db[PERSONA_STATES].find_one({"_id": "default"})
+    assert persona_doc["version"] == 50

@@ -1,0 +1,1 @@
+"""RQ workers: run turns through the persona engine and publish the replies."""

@@ -1,0 +1,45 @@
+"""`python -m worker [--processes N] [--burst]`: N RQ worker processes on the turn queue.
+
+Each process keeps one event loop and one Mongo client for its life. Scale with more processes
+here, more containers (`docker compose up --scale worker=N`), or more hosts on the same Redis.
+SIGTERM/SIGINT ask every process for RQ's warm shutdown: the current turn finishes first.
+"""
+
+import argparse
+import multiprocessing
+import os
+import signal
+import sys
+
+from app.settings import get_settings
+from worker.process import serve
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__)
+    parser.add_argument("--processes", type=int, default=None, help="worker processes (default WORKER_PROCESSES)")
+    parser.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    args = parser.parse_args(argv)
+    count = args.processes or get_settings().worker_processes
+    if count == 1:
+        serve(args.burst)
+        return
+    context = multiprocessing.get_context("spawn")
+    children = [context.Process(target=serve, args=(args.burst,), name=f"worker-{i}") for i in range(count)]
+    for child in children:
+        child.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.pid and child.is_alive():
+                os.kill(child.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        child.join()
+    sys.exit(max((child.exitcode or 0) for child in children))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""A worker inside the API process, for the embedded default (no REDIS_URL).
+
+It is the production path in miniature: the same RQ queue (on fakeredis), the same job function
+and TurnProcessor. The RQ loop runs in a thread; the turn coroutines run on the API's event loop,
+where the in-memory Mongo client lives.
+"""
+
+import asyncio
+import threading
+
+import redis
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from app.settings import Settings
+from worker import runtime
+from worker.rq_worker import ThreadWorker
+
+EMBEDDED_WORKER_TTL = 20  # RQ blocks on the queue for ttl - 15 s: stop() takes effect within that
+
+
+class EmbeddedWorker:
+    def __init__(self, settings: Settings, client: redis.Redis, db: AsyncIOMotorDatabase) -> None:
+        loop = asyncio.get_running_loop()
+        timeout = settings.job_timeout_seconds
+
+        def run_on_api_loop(coro):  # type: ignore[no-untyped-def]
+            return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=timeout)
+
+        self._runtime = runtime.build(settings, db, client, run_on_api_loop)
+        queue = Queue(settings.queue_name, connection=client, serializer=JSONSerializer)
+        self._worker = ThreadWorker(
+            [queue], connection=client, serializer=JSONSerializer, worker_ttl=EMBEDDED_WORKER_TTL
+        )
+        self._thread = threading.Thread(
+            target=self._worker.work, kwargs={"logging_level": "WARNING"}, name="embedded-worker", daemon=True
+        )
+
+    def start(self) -> None:
+        runtime.install(self._runtime)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the RQ loop to stop after its current job or dequeue wait; do not block the API."""
+        self._worker._stop_requested = True

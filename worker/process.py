@@ -1,0 +1,38 @@
+"""One worker process: build the runtime once, then let RQ loop over the turn queue."""
+
+import asyncio
+import logging
+import sys
+
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from app import logs
+from app.bus.connections import make_clients
+from app.settings import get_settings
+from app.store.mongo import connect, ensure_indexes
+from worker import runtime
+from worker.rq_worker import PersonaWorker
+
+log = logging.getLogger("worker")
+
+
+def serve(burst: bool = False) -> None:
+    """One worker process: build the runtime once, then let RQ loop over the queue."""
+    settings = get_settings()
+    logs.configure(settings.log_level)
+    if not settings.redis_url:
+        log.error("REDIS_URL is not set: worker processes need the shared Redis (the embedded API runs its own worker)")
+        sys.exit(2)
+    if not settings.mongo_url:
+        log.warning("MONGO_URL is not set: this worker keeps state in its own memory; nothing is shared or persisted")
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    clients = make_clients(settings.redis_url)
+    _, db = connect(settings.mongo_url, settings.mongo_db)
+    loop.run_until_complete(ensure_indexes(db))
+    runtime.install(runtime.build(settings, db, clients.sync_client, loop.run_until_complete))
+    queue = Queue(settings.queue_name, connection=clients.sync_client, serializer=JSONSerializer)
+    worker = PersonaWorker([queue], connection=clients.sync_client, serializer=JSONSerializer)
+    rq_level = "INFO" if settings.log_level.upper() == "DEBUG" else "WARNING"  # RQ logs every job at INFO
+    worker.work(burst=burst, logging_level=rq_level, with_scheduler=False)

@@ -1,0 +1,65 @@
+"""What a worker keeps for its life: one event loop, one Mongo client, the engine's stores.
+
+RQ calls plain functions; they reach this process-wide runtime to run the turn's coroutine on
+the long-lived loop (never `asyncio.run` per job, which would tie the Mongo client to a loop
+that dies with the job).
+"""
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from motor.motor_asyncio import AsyncIOMotorDatabase
+
+from app.bus.queue import LaneAdvancer
+from app.persona.brains import make_brain
+from app.settings import Settings
+from app.store.history import HistoryStore
+from app.store.persona_states import PersonaStateStore
+from app.store.relationships import RelationshipStore
+from app.store.sessions import SessionStore
+from worker.turns import TurnProcessor
+
+RunCoroutine = Callable[[Coroutine[Any, Any, Any]], Any]
+
+
+@dataclass(frozen=True)
+class WorkerRuntime:
+    processor: TurnProcessor
+    redis: redis.Redis
+    lanes: LaneAdvancer
+    run: RunCoroutine
+    fallback_text: str
+
+
+_current: WorkerRuntime | None = None
+
+
+def install(runtime: WorkerRuntime) -> None:
+    global _current
+    _current = runtime
+
+
+def current() -> WorkerRuntime:
+    if _current is None:
+        raise RuntimeError("no worker runtime installed: start workers with `python -m worker`")
+    return _current
+
+
+def build(settings: Settings, db: AsyncIOMotorDatabase, client: redis.Redis, run: RunCoroutine) -> WorkerRuntime:
+    processor = TurnProcessor(
+        brain=make_brain(settings.persona_brain),
+        sessions=SessionStore(db),
+        history=HistoryStore(db),
+        persona_states=PersonaStateStore(db),
+        relationships=RelationshipStore(db),
+        session_memory_turns=settings.session_memory_turns,
+    )
+    return WorkerRuntime(
+        processor=processor,
+        redis=client,
+        lanes=LaneAdvancer(client),
+        run=run,
+        fallback_text=settings.fallback_text,
+    )
