@@ -20,6 +20,8 @@ from app.store.sessions import SessionStore
 
 log = logging.getLogger(__name__)
 
+API_CLIENT_NAME_PREFIX = "persona-api-"
+
 
 @dataclass
 class Services:
@@ -58,7 +60,7 @@ def _warn_embedded(settings: Settings) -> None:
 async def start_services(settings: Settings) -> Services:
     _warn_embedded(settings)
     instance_id = uuid.uuid4().hex[:12]
-    redis = make_clients(settings.redis_url)
+    redis = make_clients(settings.redis_url, f"{API_CLIENT_NAME_PREFIX}{instance_id}")
     mongo_client, db = connect(settings.mongo_url, settings.mongo_db)
     await ensure_indexes(db)
     router = ReplyRouter(redis.async_client, instance_id)

@@ -28,7 +28,7 @@ def serve(burst: bool = False) -> None:
         log.warning("MONGO_URL is not set: this worker keeps state in its own memory; nothing is shared or persisted")
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    clients = make_clients(settings.redis_url)
+    clients = make_clients(settings.redis_url, "persona-worker")
     _, db = connect(settings.mongo_url, settings.mongo_db)
     loop.run_until_complete(ensure_indexes(db))
     runtime.install(runtime.build(settings, db, clients.sync_client, loop.run_until_complete))

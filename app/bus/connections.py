@@ -18,11 +18,13 @@ class RedisClients:
     embedded: bool
 
 
-def make_clients(redis_url: str | None) -> RedisClients:
+def make_clients(redis_url: str | None, client_name: str) -> RedisClients:
+    """`client_name` labels every connection in Redis' CLIENT LIST (e.g. persona-api-<instance>)."""
     if redis_url:
+        options = {"health_check_interval": 30, "client_name": client_name}
         return RedisClients(
-            async_client=aioredis.Redis.from_url(redis_url, health_check_interval=30),
-            sync_client=redis.Redis.from_url(redis_url, health_check_interval=30),
+            async_client=aioredis.Redis.from_url(redis_url, **options),
+            sync_client=redis.Redis.from_url(redis_url, **options),
             embedded=False,
         )
     server = fakeredis.FakeServer()

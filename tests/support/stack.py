@@ -1,0 +1,145 @@
+"""Start and stop real processes on loopback: redis-server, the API under uvicorn, workers.
+
+Used by the integration tests and the benchmark. Every process is started here and stopped
+here by its own pid; each writes its log to a file the caller can read.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import redis
+
+ROOT = Path(__file__).resolve().parents[2]
+# Settings a developer's shell might carry that must not leak into a spawned stack.
+_SCRUBBED = ("REDIS_URL", "MONGO_URL", "EMBEDDED_WORKER", "SM_SHARED_SECRET", "SM_ALLOWED_CIDRS")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+@dataclass
+class Managed:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    url: str = ""
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+
+
+@dataclass
+class Stack:
+    """The processes of one test or benchmark run; `stop()` ends them all, newest first."""
+
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="persona-stack-")))
+    processes: list[Managed] = field(default_factory=list)
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Managed:
+        log_path = self.workdir / f"{name}-{len(self.processes)}.log"
+        with log_path.open("wb") as log_file:
+            popen = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        managed = Managed(name, popen, log_path)
+        self.processes.append(managed)
+        return managed
+
+    def base_env(self, **settings: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
+        if os.environ.get("MONGO_URL"):  # the suite runs unchanged against a real MongoDB
+            env["MONGO_URL"] = os.environ["MONGO_URL"]
+        env.update({"LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}, **settings)
+        return env
+
+    def redis(self, port: int | None = None) -> Managed:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed")
+        port = port or free_port()
+        argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        managed = self._spawn("redis", argv, dict(os.environ))
+        managed.url = f"redis://127.0.0.1:{port}/0"
+        client = redis.Redis.from_url(managed.url)
+
+        def answers() -> bool:
+            try:
+                return bool(client.ping())
+            except redis.ConnectionError:
+                return False
+
+        wait_for(answers, 10, "redis-server")
+        return managed
+
+    def api(self, redis_url: str | None, port: int | None = None, **settings: str) -> Managed:
+        """The API under uvicorn; with no redis_url it runs the embedded default."""
+        port = port or free_port()
+        env = self.base_env(**({"REDIS_URL": redis_url} if redis_url else {}), **settings)
+        argv = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+        argv += ["--ws-max-size", "1048576", "--no-access-log"]
+        managed = self._spawn("api", argv, env)
+        managed.url = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            if managed.popen.poll() is not None:
+                raise RuntimeError(f"api exited early:\n{managed.log()}")
+            try:
+                return httpx.get(f"{managed.url}/v1/meta/ping", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(ready, 20, "the API to answer /v1/meta/ping")
+        return managed
+
+    def workers(self, redis_url: str, processes: int = 1, **settings: str) -> Managed:
+        env = self.base_env(REDIS_URL=redis_url, **settings)
+        managed = self._spawn("workers", [sys.executable, "-m", "worker", "--processes", str(processes)], env)
+        client = redis.Redis.from_url(redis_url)
+        queue = settings.get("QUEUE_NAME", "turns")
+
+        def registered() -> bool:
+            if managed.popen.poll() is not None:
+                raise RuntimeError(f"workers exited early:\n{managed.log()}")
+            names = client.smembers(f"rq:workers:{queue}")
+            return len(names) >= processes
+
+        wait_for(registered, 30, f"{processes} RQ worker(s) to register")
+        return managed
+
+    def stop(self) -> None:
+        for managed in reversed(self.processes):
+            managed.stop()
+        self.processes.clear()
