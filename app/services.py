@@ -73,7 +73,13 @@ async def start_services(settings: Settings) -> Services:
         db=db,
         sessions=SessionStore(db),
         history=HistoryStore(db),
-        queue=TurnQueue(redis.async_client, redis.sync_client, settings.queue_name, settings.job_timeout_seconds),
+        queue=TurnQueue(
+            redis.async_client,
+            redis.sync_client,
+            settings.queue_name,
+            settings.job_timeout_seconds,
+            settings.job_result_ttl_seconds,
+        ),
         router=router,
     )
     if settings.run_embedded_worker:

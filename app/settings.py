@@ -14,6 +14,13 @@ class Settings(BaseSettings):
     app_env: Literal["development", "test", "production"] = "development"
     log_level: str = "INFO"
 
+    # HTTP server (`python -m app`).
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For is believed
+    access_log: bool = True
+    ws_hard_max_bytes: int = Field(default=1024 * 1024, ge=1024)  # uvicorn closes the socket (1009) above
+
     # Infrastructure. Unset means embedded in-process stand-ins (fakeredis, mongomock-motor).
     redis_url: str | None = None
     mongo_url: str | None = None
@@ -24,12 +31,15 @@ class Settings(BaseSettings):
     # Queue and worker.
     queue_name: str = "turns"
     job_timeout_seconds: int = Field(default=30, ge=1)
+    # How long RQ keeps a finished turn's job hash. 0 would make RQ delete it inline, which costs
+    # the worker more than a short expiry does.
+    job_result_ttl_seconds: int = Field(default=60, ge=1)
     worker_processes: int = Field(default=2, ge=1, le=64)
 
     # Soul Machines orchestration socket.
     reply_deadline_seconds: float = Field(default=4.0, gt=0)
     fallback_text: str = ""
-    ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)  # above: logged and ignored, socket kept
     ws_outbound_queue_size: int = Field(default=64, ge=1)
     sm_shared_secret: SecretStr | None = None
     sm_cookie_name: str = "sm_orchestration"

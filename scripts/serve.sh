@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 1: install, then run the API (embedded in-process Redis, MongoDB and worker when
-# REDIS_URL / MONGO_URL are unset). Extra arguments go to uvicorn, e.g. --port 9000.
+# REDIS_URL / MONGO_URL are unset). HOST and PORT (and every other setting) come from the
+# environment or .env; see .env.example.
 source "$(dirname "$0")/_venv.sh"
 install_requirements requirements.txt
-exec .venv/bin/python -m uvicorn app.main:app --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" \
-  --ws-max-size 1048576 --proxy-headers "$@"
+exec .venv/bin/python -m app

@@ -1,9 +1,11 @@
 """One worker process: build the runtime once, then let RQ loop over the turn queue."""
 
 import asyncio
+import gc
 import logging
 import sys
 
+import uvloop
 from rq import Queue
 from rq.serializers import JSONSerializer
 
@@ -26,7 +28,7 @@ def serve(burst: bool = False) -> None:
         sys.exit(2)
     if not settings.mongo_url:
         log.warning("MONGO_URL is not set: this worker keeps state in its own memory; nothing is shared or persisted")
-    loop = asyncio.new_event_loop()
+    loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     clients = make_clients(settings.redis_url, "persona-worker")
     _, db = connect(settings.mongo_url, settings.mongo_db)
@@ -34,5 +36,7 @@ def serve(burst: bool = False) -> None:
     runtime.install(runtime.build(settings, db, clients.sync_client, loop.run_until_complete))
     queue = Queue(settings.queue_name, connection=clients.sync_client, serializer=JSONSerializer)
     worker = PersonaWorker([queue], connection=clients.sync_client, serializer=JSONSerializer)
+    gc.collect()
+    gc.freeze()  # start-up objects live for the process; spare the collector re-scanning them per turn
     rq_level = "INFO" if settings.log_level.upper() == "DEBUG" else "WARNING"  # RQ logs every job at INFO
     worker.work(burst=burst, logging_level=rq_level, with_scheduler=False)

@@ -1,15 +1,34 @@
 """The RQ worker classes: SimpleWorker, so jobs run in the worker process itself.
 
-Forking per job (RQ's default Worker) would redo the Mongo and loop set-up for every turn;
-measured here, a fork costs more than the whole turn.
+Forking per job (RQ's default Worker) would redo the Mongo and loop set-up for every turn.
 """
 
+import time
+
+from redis.client import Pipeline
 from rq.timeouts import TimerDeathPenalty
 from rq.worker import SimpleWorker
 
+HEARTBEAT_EVERY_SECONDS = 1.0
+
 
 class PersonaWorker(SimpleWorker):
-    """A worker process's RQ loop (`python -m worker`)."""
+    """A worker process's RQ loop (`python -m worker`), tuned for many short jobs.
+
+    Stock RQ sends a standalone worker heartbeat (three round trips) three times per job to
+    extend a key that lives `worker_ttl + 60` seconds. Turns take milliseconds, so those are
+    coalesced to one per second; heartbeats that ride inside RQ's job transactions are kept.
+    """
+
+    _last_standalone_heartbeat = 0.0
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        if pipeline is None and timeout is None:
+            now = time.monotonic()
+            if now - self._last_standalone_heartbeat < HEARTBEAT_EVERY_SECONDS:
+                return
+            self._last_standalone_heartbeat = now
+        super().heartbeat(timeout, pipeline)
 
 
 class ThreadWorker(PersonaWorker):

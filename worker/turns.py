@@ -5,6 +5,7 @@ before the caller publishes. Each write is idempotent by turn id, so a job that 
 changes state once and answers with what was saved the first time.
 """
 
+import asyncio
 import logging
 import time
 
@@ -58,27 +59,42 @@ class TurnProcessor:
         def fresh_emotion() -> EmotionState:
             return initial_state(baseline, started)
 
-        state = engine.PersonaState(
-            emotion=await self.persona_states.load_emotion(turn.persona_id, fresh_emotion()),
-            relationship=await self.relationships.load(turn.persona_id, turn.user_id),
-            memory=await self.sessions.load_memory(turn.session_id),
+        emotion, relationship, memory = await asyncio.gather(
+            self.persona_states.read_emotion(turn.persona_id, fresh_emotion),
+            self.relationships.read(turn.persona_id, turn.user_id),
+            self.sessions.read_memory(turn.session_id),
         )
+        state = engine.PersonaState(emotion=emotion.value, relationship=relationship.value, memory=memory.value)
         result = engine.step(profile, state, turn, self.brain, now=started, seed=int(turn.turn_id[-8:], 16))
 
-        await self.persona_states.update_emotion(
-            turn.persona_id,
-            fresh_emotion,
-            lambda e: apply_deltas(e, result.emotion_deltas, baseline, half_life, time.time()),
-            turn.turn_id,
+        # Changes are re-applied to fresh state if another turn wrote in between (invariant 3).
+        # A turn that moves no emotion writes none: decay is computed on read, never stored.
+        emotion_write = (
+            self.persona_states.update_emotion(
+                turn.persona_id,
+                fresh_emotion,
+                lambda e: apply_deltas(e, result.emotion_deltas, baseline, half_life, time.time()),
+                turn.turn_id,
+                first=emotion,
+            )
+            if result.emotion_deltas
+            else asyncio.sleep(0)
         )
-        await self.relationships.update(
-            turn.persona_id,
-            turn.user_id,
-            lambda r: record_interaction(r, result.relationship_signal, time.time()),
-            turn.turn_id,
-        )
-        await self.sessions.update_memory(
-            turn.session_id, lambda m: remember(m, result.exchange, self.session_memory_turns), turn.turn_id
+        await asyncio.gather(
+            emotion_write,
+            self.relationships.update(
+                turn.persona_id,
+                turn.user_id,
+                lambda r: record_interaction(r, result.relationship_signal, time.time()),
+                turn.turn_id,
+                first=relationship,
+            ),
+            self.sessions.update_memory(
+                turn.session_id,
+                lambda m: remember(m, result.exchange, self.session_memory_turns),
+                turn.turn_id,
+                first=memory,
+            ),
         )
         entry = self._entry(
             turn,

@@ -30,10 +30,12 @@ class TurnQueue:
         job_connection: redis.Redis,
         queue_name: str,
         job_timeout: int,
+        result_ttl: int,
     ) -> None:
         self.queue_name = queue_name
         self._job_connection = job_connection  # RQ's Job wants one to build its hash; no I/O here
         self._job_timeout = job_timeout
+        self._result_ttl = result_ttl
         self._enqueue = client.register_script(lanes.ENQUEUE_SCRIPT)
 
     async def enqueue(self, turn: Turn) -> bool:
@@ -45,7 +47,7 @@ class TurnQueue:
             connection=self._job_connection,
             serializer=JSONSerializer,
             timeout=self._job_timeout,
-            result_ttl=0,
+            result_ttl=self._result_ttl,
             failure_ttl=FAILED_JOB_TTL_SECONDS,
             description=f"turn {turn.turn_id} of session {turn.session_id}",
         )

@@ -5,8 +5,11 @@ exit. Queries on the hot path go by `_id` only, which mongomock serves without a
 """
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
+import mongomock.collection
+from mongomock.filtering import filter_applies
 from mongomock_motor import AsyncMongoMockClient
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 
@@ -23,8 +26,38 @@ def connect(mongo_url: str | None, db_name: str) -> tuple[Any, AsyncIOMotorDatab
     if mongo_url:
         client: Any = AsyncIOMotorClient(mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000)
     else:
+        _give_mongomock_an_id_index()
         client = AsyncMongoMockClient(tz_aware=True)
     return client, client[db_name]
+
+
+def _give_mongomock_an_id_index() -> None:
+    """Let mongomock find a document by `_id` without scanning its whole collection.
+
+    mongomock evaluates every query against every document; a real server uses its `_id` index.
+    The hot path only reads and writes by `_id`, so without this the embedded store would slow
+    down with every session it holds. Queries whose `_id` is an operator ($in, ...) or that do
+    not name `_id` still take mongomock's own path; the rest of the filter is still applied.
+    """
+    collection_class: Any = mongomock.collection.Collection
+    if getattr(collection_class, "_persona_id_index", False):
+        return
+    scan = collection_class._iter_documents
+
+    def iter_documents(self: Any, spec: Any) -> Iterator[dict[str, Any]]:
+        doc_id = spec.get("_id") if isinstance(spec, dict) else None
+        if doc_id is None or isinstance(doc_id, dict | list):
+            return scan(self, spec)
+        try:
+            document = self._store[doc_id]
+        except KeyError:
+            return iter(())
+        except TypeError:  # an unhashable id: let mongomock decide
+            return scan(self, spec)
+        return iter([document] if filter_applies(spec, document) else [])
+
+    collection_class._iter_documents = iter_documents
+    collection_class._persona_id_index = True
 
 
 async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:

@@ -13,8 +13,10 @@ class PersonaStateStore:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self._states = db[PERSONA_STATES]
 
-    async def load_emotion(self, persona_id: str, default: EmotionState) -> EmotionState:
-        return await versioned.load(self._states, persona_id, "emotion", EmotionState, default)
+    async def read_emotion(
+        self, persona_id: str, default: Callable[[], EmotionState]
+    ) -> versioned.Snapshot[EmotionState]:
+        return await versioned.read(self._states, persona_id, "emotion", EmotionState, default)
 
     async def update_emotion(
         self,
@@ -22,5 +24,8 @@ class PersonaStateStore:
         default: Callable[[], EmotionState],
         change: Callable[[EmotionState], EmotionState],
         turn_id: str,
+        first: versioned.Snapshot[EmotionState] | None = None,
     ) -> EmotionState:
-        return await versioned.update(self._states, persona_id, "emotion", EmotionState, default, change, turn_id)
+        return await versioned.update(
+            self._states, persona_id, "emotion", EmotionState, default, change, turn_id, first
+        )

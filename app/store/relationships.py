@@ -17,9 +17,9 @@ class RelationshipStore:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self._relationships = db[RELATIONSHIPS]
 
-    async def load(self, persona_id: str, user_id: str) -> Relationship:
-        return await versioned.load(
-            self._relationships, _doc_id(persona_id, user_id), "relationship", Relationship, Relationship()
+    async def read(self, persona_id: str, user_id: str) -> versioned.Snapshot[Relationship]:
+        return await versioned.read(
+            self._relationships, _doc_id(persona_id, user_id), "relationship", Relationship, Relationship
         )
 
     async def update(
@@ -28,13 +28,9 @@ class RelationshipStore:
         user_id: str,
         change: Callable[[Relationship], Relationship],
         turn_id: str,
+        first: versioned.Snapshot[Relationship] | None = None,
     ) -> Relationship:
+        doc_id = _doc_id(persona_id, user_id)
         return await versioned.update(
-            self._relationships,
-            _doc_id(persona_id, user_id),
-            "relationship",
-            Relationship,
-            Relationship,
-            change,
-            turn_id,
+            self._relationships, doc_id, "relationship", Relationship, Relationship, change, turn_id, first
         )

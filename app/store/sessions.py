@@ -1,5 +1,6 @@
 """Sessions: one document per conversation session (any channel), with its session memory."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,10 +50,16 @@ class SessionStore:
     async def get(self, session_id: str) -> dict[str, Any] | None:
         return await self._sessions.find_one({"_id": session_id})
 
-    async def load_memory(self, session_id: str) -> SessionMemory:
-        return await versioned.load(self._sessions, session_id, "memory", SessionMemory, SessionMemory())
+    async def read_memory(self, session_id: str) -> versioned.Snapshot[SessionMemory]:
+        return await versioned.read(self._sessions, session_id, "memory", SessionMemory, SessionMemory)
 
-    async def update_memory(self, session_id: str, change: Any, turn_id: str) -> SessionMemory:
+    async def update_memory(
+        self,
+        session_id: str,
+        change: Callable[[SessionMemory], SessionMemory],
+        turn_id: str,
+        first: versioned.Snapshot[SessionMemory] | None = None,
+    ) -> SessionMemory:
         return await versioned.update(
-            self._sessions, session_id, "memory", SessionMemory, SessionMemory, change, turn_id
+            self._sessions, session_id, "memory", SessionMemory, SessionMemory, change, turn_id, first
         )

@@ -8,8 +8,9 @@ the operation id (a turn id), so a job that runs twice applies its change once.
 import asyncio
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from motor.motor_asyncio import AsyncIOMotorCollection
 from pydantic import BaseModel
@@ -25,9 +26,23 @@ class WriteConflictError(RuntimeError):
     """The document kept changing under us for MAX_ATTEMPTS tries."""
 
 
-async def load(collection: AsyncIOMotorCollection, doc_id: str, field: str, model: type[M], default: M) -> M:
-    doc = await collection.find_one({"_id": doc_id}, {field: 1})
-    return model.model_validate(doc[field]) if doc and field in doc else default
+@dataclass(frozen=True)
+class Snapshot(Generic[M]):
+    """A model as read, with what a version-checked write of it needs."""
+
+    value: M
+    exists: bool  # is there a document at all (possibly without this field yet)
+    version: int  # 0 until the first versioned write
+
+
+async def read(
+    collection: AsyncIOMotorCollection, doc_id: str, field: str, model: type[M], default: Callable[[], M]
+) -> Snapshot[M]:
+    doc = await collection.find_one({"_id": doc_id}, {"applied": 0})
+    if doc is None:
+        return Snapshot(default(), exists=False, version=0)
+    value = model.model_validate(doc[field]) if field in doc else default()
+    return Snapshot(value, exists=True, version=doc.get("version", 0))
 
 
 async def update(
@@ -38,30 +53,37 @@ async def update(
     default: Callable[[], M],
     change: Callable[[M], M],
     op_id: str,
+    first: Snapshot[M] | None = None,
 ) -> M:
-    """Apply `change` to the stored model exactly once for `op_id`; return the stored result."""
+    """Apply `change` to the stored model exactly once for `op_id`; return the stored result.
+
+    The write matches only the version that was read and a document that has not recorded
+    `op_id` yet; when it matches nothing, either someone else wrote (read again and retry) or
+    this operation was applied before (return what is stored). `first`, a snapshot read earlier
+    in the same turn, saves the first read.
+    """
     for attempt in range(MAX_ATTEMPTS):
-        doc = await collection.find_one({"_id": doc_id}, {field: 1, "version": 1, "applied": 1})
-        if doc is not None and field in doc and op_id in doc.get("applied", []):
-            return model.model_validate(doc[field])
-        current = model.model_validate(doc[field]) if doc and field in doc else default()
-        version = doc.get("version", 0) if doc else 0
-        new = change(current)
-        fields = {
-            field: new.model_dump(mode="json"),
-            "applied": [*(doc.get("applied", []) if doc else []), op_id][-APPLIED_OPS_KEPT:],
-            "version": version + 1,
-            "updated_at": datetime.now(UTC),
-        }
-        if doc is None:
+        if attempt == 0 and first is not None:
+            snapshot = first
+        else:
+            snapshot = await read(collection, doc_id, field, model, default)
+        new = change(snapshot.value)
+        fields = {field: new.model_dump(mode="json"), "version": snapshot.version + 1, "updated_at": datetime.now(UTC)}
+        if not snapshot.exists:
             try:
-                await collection.insert_one({"_id": doc_id, **fields})
+                await collection.insert_one({"_id": doc_id, **fields, "applied": [op_id]})
                 return new
             except DuplicateKeyError:
                 continue
+        version = snapshot.version
         version_filter = {"version": version} if version else {"version": {"$exists": False}}
-        result = await collection.update_one({"_id": doc_id, **version_filter}, {"$set": fields})
+        result = await collection.update_one(
+            {"_id": doc_id, **version_filter, "applied": {"$ne": op_id}},
+            {"$set": fields, "$push": {"applied": {"$each": [op_id], "$slice": -APPLIED_OPS_KEPT}}},
+        )
         if result.matched_count == 1:
             return new
+        if await collection.find_one({"_id": doc_id, "applied": op_id}, {"_id": 1}) is not None:
+            return (await read(collection, doc_id, field, model, default)).value
         await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
     raise WriteConflictError(f"{collection.name}/{doc_id}: {MAX_ATTEMPTS} conflicting writes")

@@ -21,7 +21,7 @@ import redis
 
 ROOT = Path(__file__).resolve().parents[2]
 # Settings a developer's shell might carry that must not leak into a spawned stack.
-_SCRUBBED = ("REDIS_URL", "MONGO_URL", "EMBEDDED_WORKER", "SM_SHARED_SECRET", "SM_ALLOWED_CIDRS")
+_SCRUBBED = ("REDIS_URL", "MONGO_URL", "EMBEDDED_WORKER", "SM_SHARED_SECRET", "SM_ALLOWED_CIDRS", "HOST", "PORT")
 
 
 def free_port() -> int:
@@ -107,10 +107,9 @@ class Stack:
     def api(self, redis_url: str | None, port: int | None = None, **settings: str) -> Managed:
         """The API under uvicorn; with no redis_url it runs the embedded default."""
         port = port or free_port()
+        settings = {"HOST": "127.0.0.1", "PORT": str(port), "ACCESS_LOG": "false"} | settings
         env = self.base_env(**({"REDIS_URL": redis_url} if redis_url else {}), **settings)
-        argv = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
-        argv += ["--ws-max-size", "1048576", "--no-access-log"]
-        managed = self._spawn("api", argv, env)
+        managed = self._spawn("api", [sys.executable, "-m", "app"], env)
         managed.url = f"http://127.0.0.1:{port}"
 
         def ready() -> bool:

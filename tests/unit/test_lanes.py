@@ -37,7 +37,7 @@ def status(client: fakeredis.FakeRedis, job_id: str) -> str:
 
 async def test_only_the_head_of_each_session_is_queued(redis_pair) -> None:  # type: ignore[no-untyped-def]
     async_client, client = redis_pair
-    queue = TurnQueue(async_client, client, QUEUE, job_timeout=30)
+    queue = TurnQueue(async_client, client, QUEUE, job_timeout=30, result_ttl=60)
     a = [make_turn("A", f"a{i}") for i in range(3)]
     b = make_turn("B", "b0")
     assert await queue.enqueue(a[0])
@@ -57,7 +57,7 @@ async def test_only_the_head_of_each_session_is_queued(redis_pair) -> None:  # t
 
 async def test_a_dead_head_no_longer_blocks_its_lane(redis_pair) -> None:  # type: ignore[no-untyped-def]
     async_client, client = redis_pair
-    queue = TurnQueue(async_client, client, QUEUE, job_timeout=30)
+    queue = TurnQueue(async_client, client, QUEUE, job_timeout=30, result_ttl=60)
     first, second = make_turn("C", "c0"), make_turn("C", "c1")
     await queue.enqueue(first)
     client.hset(Job.key_for(first.turn_id), "status", "failed")  # e.g. abandoned by a killed worker
@@ -75,7 +75,7 @@ def test_rq_worker_runs_turns_in_session_order_and_publishes_replies(redis_pair)
         runtime.install(runtime.build(Settings(), db, client, loop.run_until_complete))
         pubsub = client.pubsub()
         pubsub.subscribe(keys.reply_channel("api-1"))
-        queue = TurnQueue(async_client, client, QUEUE, job_timeout=30)
+        queue = TurnQueue(async_client, client, QUEUE, job_timeout=30, result_ttl=60)
         turns = [make_turn("S", str(i)) for i in range(5)] + [make_turn("T", "t")]
         for turn in turns:
             loop.run_until_complete(queue.enqueue(turn))

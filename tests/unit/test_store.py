@@ -21,8 +21,8 @@ async def test_concurrent_versioned_updates_lose_nothing(db, yielding) -> None: 
             for i in range(100)
         )
     )
-    stored = await versioned.load(collection, "c", "counter", Counter, Counter())
-    assert stored.n == 100
+    stored = await versioned.read(collection, "c", "counter", Counter, Counter)
+    assert stored.value.n == 100
 
 
 async def test_naive_read_modify_write_would_lose_updates(db, yielding) -> None:  # type: ignore[no-untyped-def]
@@ -46,7 +46,7 @@ async def test_an_operation_id_is_applied_once(db) -> None:  # type: ignore[no-u
         )
         assert result.n == 1
     await versioned.update(collection, "c", "counter", Counter, Counter, lambda c: Counter(n=c.n + 1), "turn-2")
-    assert (await versioned.load(collection, "c", "counter", Counter, Counter())).n == 2
+    assert (await versioned.read(collection, "c", "counter", Counter, Counter)).value.n == 2
 
 
 async def test_history_append_is_idempotent_by_turn_id_and_ordered(db) -> None:  # type: ignore[no-untyped-def]
@@ -83,4 +83,19 @@ async def test_scene_state_upsert_keeps_memory_and_creation_time(db) -> None:  #
     doc = await sessions.get("s1")
     assert doc["scene_state"] == "connected"
     assert doc["created_at"] == first["created_at"]
-    assert (await sessions.load_memory("s1")).turn_count == 5
+    assert (await sessions.read_memory("s1")).value.turn_count == 5
+
+
+async def test_embedded_id_lookup_answers_like_a_scan(db) -> None:  # type: ignore[no-untyped-def]
+    """The embedded store's `_id` shortcut returns what mongomock's full scan would."""
+    collection = db["lookup"]
+    await collection.insert_many([{"_id": f"d{i}", "n": i, "tag": "even" if i % 2 == 0 else "odd"} for i in range(20)])
+    assert (await collection.find_one({"_id": "d3"}))["n"] == 3
+    assert await collection.find_one({"_id": "d3", "tag": "even"}) is None
+    assert await collection.find_one({"_id": "missing"}) is None
+    in_docs = await collection.find({"_id": {"$in": ["d1", "d2"]}}).to_list(None)
+    assert sorted(d["n"] for d in in_docs) == [1, 2]
+    assert (await collection.update_one({"_id": "d4", "n": 4}, {"$set": {"n": 40}})).matched_count == 1
+    assert (await collection.update_one({"_id": "d4", "n": 4}, {"$set": {"n": 41}})).matched_count == 0
+    assert (await collection.find_one({"_id": "d4"}))["n"] == 40
+    assert await collection.count_documents({"tag": "odd"}) == 10

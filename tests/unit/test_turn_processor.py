@@ -14,6 +14,14 @@ from tests.conftest import YieldingDatabase, make_turn
 from worker.turns import TurnProcessor
 
 
+async def relationship_of(db, persona_id: str, user_id: str):  # type: ignore[no-untyped-def]
+    return (await RelationshipStore(db).read(persona_id, user_id)).value
+
+
+async def memory_of(db, session_id: str):  # type: ignore[no-untyped-def]
+    return (await SessionStore(db).read_memory(session_id)).value
+
+
 def processor_for(db) -> TurnProcessor:  # type: ignore[no-untyped-def]
     return TurnProcessor(
         brain=make_brain("demo"),
@@ -32,12 +40,12 @@ async def test_a_turn_updates_emotion_relationship_memory_and_history(db) -> Non
     assert reply.text == "Hi there!"
     assert not reply.fallback
     baseline = default_profile("default").baseline
-    emotion = await PersonaStateStore(db).load_emotion("default", None)  # type: ignore[arg-type]
+    emotion = (await PersonaStateStore(db).read_emotion("default", lambda: None)).value  # type: ignore[arg-type,return-value]
     assert emotion.values["joy"] > baseline["joy"]
-    relationship = await RelationshipStore(db).load("default", "user-of-s1")
+    relationship = await relationship_of(db, "default", "user-of-s1")
     assert relationship.interactions == 1
     assert relationship.affinity > 0
-    memory = await SessionStore(db).load_memory("s1")
+    memory = await memory_of(db, "s1")
     assert memory.turn_count == 1
     assert memory.recent[0].reply_text == "Hi there!"
     [entry] = await HistoryStore(db).for_session("s1")
@@ -54,9 +62,15 @@ async def test_a_turn_delivered_twice_changes_state_once(db) -> None:  # type: i
     assert first == second
     assert second is not None
     assert "cat" in second.cards
-    assert (await RelationshipStore(db).load("default", "user-of-s1")).interactions == 1
-    assert (await SessionStore(db).load_memory("s1")).turn_count == 1
+    assert (await relationship_of(db, "default", "user-of-s1")).interactions == 1
+    assert (await memory_of(db, "s1")).turn_count == 1
     assert len(await HistoryStore(db).for_session("s1")) == 1
+
+
+async def test_a_turn_without_emotional_change_writes_no_emotion(db) -> None:  # type: ignore[no-untyped-def]
+    await processor_for(db).process(make_turn("s1", "just echo this"))
+    assert await db[PERSONA_STATES].find_one({"_id": "default"}) is None
+    assert (await relationship_of(db, "default", "user-of-s1")).interactions == 1
 
 
 async def test_a_turn_that_expired_in_the_queue_is_recorded_not_answered(db) -> None:  # type: ignore[no-untyped-def]
@@ -67,18 +81,18 @@ async def test_a_turn_that_expired_in_the_queue_is_recorded_not_answered(db) -> 
     assert entry.status == "expired"
     assert entry.fallback
     assert entry.input_text == "too late"
-    assert (await RelationshipStore(db).load("default", "user-of-s1")).interactions == 0
+    assert (await relationship_of(db, "default", "user-of-s1")).interactions == 0
 
 
 async def test_concurrent_turns_on_shared_state_compose(db) -> None:  # type: ignore[no-untyped-def]
     """50 turns at once: 5 sessions of one user, one persona. Every change must land exactly once."""
     processor = processor_for(YieldingDatabase(db))
-    turns = [make_turn(f"s{i % 5}", f"hi {i}", user_id="same-user") for i in range(50)]
+    turns = [make_turn(f"s{i % 5}", "show card", user_id="same-user") for i in range(50)]  # each moves emotion
     replies = await asyncio.gather(*(processor.process(turn) for turn in turns))
     assert all(reply is not None for reply in replies)
-    relationship = await RelationshipStore(db).load("default", "same-user")
+    relationship = await relationship_of(db, "default", "same-user")
     assert relationship.interactions == 50
-    memories = [await SessionStore(db).load_memory(f"s{i}") for i in range(5)]
+    memories = [await memory_of(db, f"s{i}") for i in range(5)]
     assert sum(m.turn_count for m in memories) == 50
     persona_doc = await db[PERSONA_STATES].find_one({"_id": "default"})
     assert persona_doc["version"] == 50

@@ -1,0 +1,276 @@
+"""Benchmark of the Soul Machines turn path on loopback: `python -m bench.run`.
+
+Starts its own redis-server, the API under uvicorn (no embedded worker) and N worker processes,
+then measures, in one run on one machine:
+  - turn latency (request sent -> conversationResponse received): one session turn by turn, and
+    many sessions at a steady pace (each waits for its reply, then for its next slot);
+  - turns per second at saturation (sessions send their next turn as soon as answered);
+  - API memory per idle connection and the number of pub/sub connections, with many sockets open;
+and two references measured the same way: (a) a raw RQ round trip (enqueue a no-op job, a stock
+SimpleWorker runs it, the job publishes, a subscriber receives) with the same number of workers,
+and (b) the same frames answered directly on the socket with no queue.
+MongoDB: MONGO_URL if set, else each process's in-memory mongomock (per-process state).
+Never part of the test suite.
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+
+import psutil
+import redis
+import websockets
+from rq import Queue
+
+from app.services import API_CLIENT_NAME_PREFIX
+from bench.noop import noop
+from tests.support.scene import conversation_request, state_event
+from tests.support.stack import Managed, Stack, free_port, wait_for
+
+NOOP_QUEUE = "bench-noop"
+NOOP_CHANNEL = "bench:noop-done"
+
+
+@dataclass
+class Latencies:
+    samples_ms: list[float]
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.samples_ms)
+        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+    def summary(self) -> str:
+        return (
+            f"p50 {self.pct(50):6.2f} ms  p95 {self.pct(95):6.2f} ms  p99 {self.pct(99):6.2f} ms"
+            f"  (n={len(self.samples_ms)})"
+        )
+
+
+def ws_url(base: str) -> str:
+    return base.replace("http", "ws", 1) + "/ws"
+
+
+async def _session(url: str, turns: int, interval: float, stop_at: float | None, out: list[float]) -> int:
+    """One scene: bind a session, then send turns, each after the previous reply (and pacing)."""
+    done = 0
+    async with websockets.connect(url, max_queue=None) as ws:
+        await ws.send(state_event(f"bench-{uuid.uuid4().hex[:12]}"))
+        next_at = time.perf_counter()
+        while done < turns and (stop_at is None or time.perf_counter() < stop_at):
+            sent = time.perf_counter()
+            await ws.send(conversation_request(f"turn {done}"))
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            out.append((time.perf_counter() - sent) * 1000)
+            if frame["body"].get("fallback"):
+                raise RuntimeError(f"fallback during the benchmark: {frame}")
+            done += 1
+            next_at += interval
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+    return done
+
+
+async def ws_sequential(url: str, turns: int) -> Latencies:
+    out: list[float] = []
+    await _session(url, turns, 0.0, None, out)
+    return Latencies(out)
+
+
+async def ws_paced(url: str, sessions: int, turns: int, interval: float) -> Latencies:
+    out: list[float] = []
+
+    async def staggered(i: int) -> int:
+        await asyncio.sleep(interval * i / sessions)  # spread sessions over the interval
+        return await _session(url, turns, interval, None, out)
+
+    await asyncio.gather(*(staggered(i) for i in range(sessions)))
+    return Latencies(out)
+
+
+async def ws_saturation(url: str, sessions: int, seconds: float) -> tuple[float, Latencies]:
+    out: list[float] = []
+    start = time.perf_counter()
+    counts = await asyncio.gather(*(_session(url, 10**9, 0.0, start + seconds, out) for _ in range(sessions)))
+    return sum(counts) / (time.perf_counter() - start), Latencies(out)
+
+
+def rq_sequential(client: redis.Redis, turns: int) -> Latencies:
+    queue = Queue(NOOP_QUEUE, connection=client)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(NOOP_CHANNEL)
+    out = []
+    for i in range(turns):
+        sent = time.perf_counter()
+        queue.enqueue(noop, NOOP_CHANNEL, str(i))
+        while pubsub.get_message(timeout=10) is None:
+            pass
+        out.append((time.perf_counter() - sent) * 1000)
+    pubsub.close()
+    return Latencies(out)
+
+
+def rq_saturation(client: redis.Redis, inflight: int, seconds: float) -> float:
+    queue = Queue(NOOP_QUEUE, connection=client)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(NOOP_CHANNEL)
+    start = time.perf_counter()
+    for i in range(inflight):
+        queue.enqueue(noop, NOOP_CHANNEL, str(i))
+    received = 0
+    while time.perf_counter() < start + seconds:
+        if pubsub.get_message(timeout=10) is not None:
+            received += 1
+            queue.enqueue(noop, NOOP_CHANNEL, str(received))
+    elapsed = time.perf_counter() - start
+    while pubsub.get_message(timeout=1) is not None:  # drain what is still in flight
+        pass
+    pubsub.close()
+    return received / elapsed
+
+
+async def idle_connections(api: Managed, client: redis.Redis, count: int) -> tuple[float, int]:
+    process = psutil.Process(api.pid)
+    before = process.memory_info().rss
+    sockets = []
+    for i in range(count):
+        ws = await websockets.connect(ws_url(api.url), max_queue=None)
+        await ws.send(state_event(f"idle-{i}-{uuid.uuid4().hex[:8]}"))
+        sockets.append(ws)
+    await asyncio.sleep(2.0)  # let every state event be handled
+    after = process.memory_info().rss
+    subscribers = sum(
+        1 for c in client.client_list() if c["name"].startswith(API_CLIENT_NAME_PREFIX) and int(c["sub"]) > 0
+    )
+    await asyncio.gather(*(ws.close() for ws in sockets))
+    return (after - before) / count, subscribers
+
+
+def start_noop_workers(stack: Stack, redis_url: str, count: int) -> list[Managed]:
+    rq = str(__import__("pathlib").Path(sys.executable).with_name("rq"))
+    argv = [rq, "worker", "--worker-class", "rq.worker.SimpleWorker", "--url", redis_url, "--quiet", NOOP_QUEUE]
+    workers = [stack._spawn("noop-worker", argv, stack.base_env()) for _ in range(count)]
+    client = redis.Redis.from_url(redis_url)
+    wait_for(lambda: len(client.smembers(f"rq:workers:{NOOP_QUEUE}")) >= count, 30, "noop workers")
+    return workers
+
+
+@dataclass
+class Results:
+    ours_seq: Latencies
+    rq_seq: Latencies
+    direct_seq: Latencies
+    paced: Latencies
+    ours_tps: float
+    rq_tps: float
+    direct_tps: float
+    per_conn_bytes: float
+    subscribers: int
+
+
+async def measure(args: argparse.Namespace, api: Managed, direct: Managed, client: redis.Redis) -> Results:
+    """Each comparison runs in interleaved rounds, so machine noise falls on both sides alike."""
+    ours_url, direct_url = ws_url(api.url), ws_url(direct.url)
+    await ws_sequential(ours_url, 50)  # warm-up
+    rq_sequential(client, 50)
+    await ws_sequential(direct_url, 50)
+
+    per_round = max(1, args.sequential_turns // args.rounds)
+    ours_seq, rq_seq, direct_seq = Latencies([]), Latencies([]), Latencies([])
+    for _ in range(args.rounds):
+        ours_seq.samples_ms += (await ws_sequential(ours_url, per_round)).samples_ms
+        rq_seq.samples_ms += rq_sequential(client, per_round).samples_ms
+        direct_seq.samples_ms += (await ws_sequential(direct_url, per_round)).samples_ms
+
+    paced = await ws_paced(ours_url, args.paced_sessions, args.paced_turns, args.paced_interval)
+
+    slice_seconds = args.saturation_seconds / args.rounds
+    ours_tps = rq_tps = direct_tps = 0.0
+    for _ in range(args.rounds):
+        ours_tps += (await ws_saturation(ours_url, args.saturation_sessions, slice_seconds))[0] / args.rounds
+        rq_tps += rq_saturation(client, args.saturation_sessions, slice_seconds) / args.rounds
+        direct_tps += (await ws_saturation(direct_url, args.saturation_sessions, slice_seconds))[0] / args.rounds
+
+    per_conn, subscribers = await idle_connections(api, client, args.idle)
+    return Results(ours_seq, rq_seq, direct_seq, paced, ours_tps, rq_tps, direct_tps, per_conn, subscribers)
+
+
+def report(args: argparse.Namespace, r: Results) -> int:
+    print("-- latency, one session turn by turn (request sent -> reply received)")
+    print(f"   persona /ws turn      {r.ours_seq.summary()}")
+    print(f"   (a) raw RQ round trip {r.rq_seq.summary()}")
+    print(f"   (b) direct on socket  {r.direct_seq.summary()}")
+    total_rate = args.paced_sessions / args.paced_interval
+    print(f"-- latency, {args.paced_sessions} concurrent sessions, {total_rate:.0f} turns/s in total")
+    print(f"   persona /ws turn      {r.paced.summary()}")
+    print(f"-- saturation, {args.saturation_sessions} sessions without pause")
+    print(f"   persona /ws           {r.ours_tps:8.0f} turns/s")
+    print(f"   (a) raw RQ no-op      {r.rq_tps:8.0f} jobs/s")
+    print(f"   (b) direct on socket  {r.direct_tps:8.0f} turns/s")
+    print(f"-- {args.idle} idle sessions on one API process")
+    print(
+        f"   API memory per idle connection {r.per_conn_bytes / 1024:.1f} KB; API pub/sub connections {r.subscribers}"
+    )
+    checks = [
+        ("p50 <= 1.25 x raw RQ p50 (turn by turn)", r.ours_seq.pct(50) / r.rq_seq.pct(50), "<=", 1.25),
+        (f"p99 <= 30 ms at {args.paced_sessions} sessions", r.paced.pct(99), "<=", 30.0),
+        ("throughput >= 0.8 x raw RQ", r.ours_tps / r.rq_tps, ">=", 0.8),
+        ("memory per idle connection <= 50 KB", r.per_conn_bytes / 1024, "<=", 50.0),
+        ("one pub/sub connection per API process", float(r.subscribers), "<=", 1.0),
+    ]
+    print("-- targets")
+    failed = 0
+    for name, value, op, limit in checks:
+        ok = value <= limit if op == "<=" else value >= limit
+        failed += not ok
+        print(f"   {'PASS' if ok else 'FAIL'}  {name}: {value:.2f} (limit {limit})")
+    print(
+        f"   vs direct socket (b): p50 x{r.ours_seq.pct(50) / r.direct_seq.pct(50):.1f}, "
+        f"throughput x{r.ours_tps / r.direct_tps:.3f}"
+    )
+    return 1 if failed else 0
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per comparison")
+    parser.add_argument("--sequential-turns", type=int, default=500)
+    parser.add_argument("--paced-sessions", type=int, default=50)
+    parser.add_argument("--paced-turns", type=int, default=30, help="turns per paced session")
+    parser.add_argument("--paced-interval", type=float, default=0.5, help="seconds between a session's turns")
+    parser.add_argument("--saturation-sessions", type=int, default=50)
+    parser.add_argument("--saturation-seconds", type=float, default=15.0, help="per side, over all rounds")
+    parser.add_argument("--idle", type=int, default=1000, help="idle connections to hold open")
+    args = parser.parse_args()
+
+    stack = Stack()
+    try:
+        redis_server = stack.redis()
+        client = redis.Redis.from_url(redis_server.url)
+        quiet = {"LOG_LEVEL": "WARNING"}
+        stack.workers(redis_server.url, processes=args.workers, **quiet)
+        api = stack.api(redis_server.url, EMBEDDED_WORKER="false", **quiet)
+        port = free_port()
+        argv = [sys.executable, "-m", "uvicorn", "bench.direct_app:app", "--port", str(port), "--log-level", "warning"]
+        direct = stack._spawn("direct", [*argv, "--ws-per-message-deflate", "false"], stack.base_env())
+        direct.url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _accepts(port), 20, "the direct reference app")
+        start_noop_workers(stack, redis_server.url, args.workers)
+        print(f"persona bench: {args.workers} worker processes, 1 API process, {args.rounds} interleaved rounds")
+        return report(args, await measure(args, api, direct, client))
+    finally:
+        stack.stop()
+
+
+def _accepts(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
