@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # README command 2 (and CI's): install, lint, then run the whole test suite.
-# The integration tests start their own redis-server; install it from Debian if it is missing.
+# The integration tests start their own redis-server and validate the deploy files with the real
+# caddy and docker-compose; each missing tool is installed from Debian's packages (as root).
 source "$(dirname "$0")/_venv.sh"
 install_requirements requirements-dev.txt
-if ! command -v redis-server >/dev/null 2>&1; then
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v caddy >/dev/null 2>&1 || missing+=(caddy)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "redis-server not found: installing Debian's redis-server package" >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >&2
+    echo "installing Debian packages: ${missing[*]}" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >&2
   else
-    echo "redis-server not found and cannot be installed here: integration tests will skip" >&2
+    echo "missing ${missing[*]} and cannot install here: the tests that need them will skip" >&2
   fi
 fi
 .venv/bin/ruff check .
