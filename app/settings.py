@@ -2,6 +2,7 @@
 
 import ipaddress
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -48,8 +49,18 @@ class Settings(BaseSettings):
 
     # Persona.
     persona_id: str = "default"
-    persona_brain: Literal["demo"] = "demo"
+    personas_file: Path = Path(__file__).resolve().parent.parent / "config" / "personas.toml"
+    persona_mode: Literal["lite", "rich"] = "lite"
+    persona_brain: Literal["rules", "demo", "llm"] = "rules"
     session_memory_turns: int = Field(default=10, ge=1, le=100)
+    user_memory_facts: int = Field(default=50, ge=1, le=1000)
+
+    # LLM brain (PERSONA_BRAIN=llm): any OpenAI-compatible chat-completions server.
+    llm_base_url: str = "http://127.0.0.1:11434/v1"
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "llama3.1"
+    llm_timeout_seconds: float = Field(default=8.0, gt=0)
+    llm_temperature: float = Field(default=0.7, ge=0, le=2)
 
     @field_validator("sm_allowed_cidrs", mode="before")
     @classmethod

@@ -13,12 +13,11 @@ import redis
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from app.bus.queue import LaneAdvancer
-from app.persona.brains import make_brain
+from app.catalog import load_catalog
 from app.settings import Settings
 from app.store.history import HistoryStore
-from app.store.persona_states import PersonaStateStore
-from app.store.relationships import RelationshipStore
-from app.store.sessions import SessionStore
+from app.store.state import StateStore
+from worker.brains import make_worker_brain
 from worker.turns import TurnProcessor
 
 RunCoroutine = Callable[[Coroutine[Any, Any, Any]], Any]
@@ -49,12 +48,12 @@ def current() -> WorkerRuntime:
 
 def build(settings: Settings, db: AsyncIOMotorDatabase, client: redis.Redis, run: RunCoroutine) -> WorkerRuntime:
     processor = TurnProcessor(
-        brain=make_brain(settings.persona_brain),
-        sessions=SessionStore(db),
+        brain=make_worker_brain(settings),
+        catalog=load_catalog(settings.personas_file, settings.persona_mode, settings.persona_id),
+        state=StateStore(db),
         history=HistoryStore(db),
-        persona_states=PersonaStateStore(db),
-        relationships=RelationshipStore(db),
         session_memory_turns=settings.session_memory_turns,
+        user_memory_facts=settings.user_memory_facts,
     )
     return WorkerRuntime(
         processor=processor,

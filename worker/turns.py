@@ -2,24 +2,24 @@
 
 Durable before visible (invariant 6): every state change and the history entry are written
 before the caller publishes. Each write is idempotent by turn id, so a job that runs twice
-changes state once and answers with what was saved the first time.
+changes state once and answers with what was saved the first time. Reads and writes of a turn
+are issued together, so a networked MongoDB costs about three round trips per turn.
 """
 
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 
+from app.catalog import PersonaCatalog
 from app.persona import engine
-from app.persona.brains import Brain
 from app.persona.emotion import EmotionState, apply_deltas, initial_state
-from app.persona.memory import remember
-from app.persona.profiles import PersonaProfile, default_profile
-from app.persona.relationship import record_interaction
+from app.persona.memory import SessionMemory, UserMemory, learn, remember
+from app.persona.relationship import Relationship, record_interaction
 from app.store.history import HistoryEntry, HistoryStore
-from app.store.persona_states import PersonaStateStore
-from app.store.relationships import RelationshipStore
-from app.store.sessions import SessionStore
+from app.store.state import StateStore, user_key
 from app.turns import Card, Reply, Turn
+from worker.brains import AsyncBrain
 
 log = logging.getLogger(__name__)
 
@@ -27,85 +27,102 @@ log = logging.getLogger(__name__)
 class TurnProcessor:
     def __init__(
         self,
-        brain: Brain,
-        sessions: SessionStore,
+        brain: AsyncBrain,
+        catalog: PersonaCatalog,
+        state: StateStore,
         history: HistoryStore,
-        persona_states: PersonaStateStore,
-        relationships: RelationshipStore,
         session_memory_turns: int,
+        user_memory_facts: int,
     ) -> None:
         self.brain = brain
-        self.sessions = sessions
+        self.catalog = catalog
+        self.state = state
         self.history = history
-        self.persona_states = persona_states
-        self.relationships = relationships
         self.session_memory_turns = session_memory_turns
-
-    def profile(self, persona_id: str) -> PersonaProfile:
-        return default_profile(persona_id)
+        self.user_memory_facts = user_memory_facts
 
     async def process(self, turn: Turn) -> Reply | None:
         """The turn's reply, or None when its deadline passed before it started (nobody waits)."""
         started = time.time()
-        ctx = {"session_id": turn.session_id, "turn_id": turn.turn_id}
+        ctx_log = {"session_id": turn.session_id, "turn_id": turn.turn_id}
         if turn.deadline_at is not None and started > turn.deadline_at:
             await self.history.append(self._entry(turn, started, status="expired"))
-            log.warning("turn expired in the queue; recorded, not answered", extra=ctx)
+            log.warning("turn expired in the queue; recorded, not answered", extra=ctx_log)
             return None
 
-        profile = self.profile(turn.persona_id)
+        profile = self.catalog.get(turn.persona_id)
         baseline, half_life = profile.baseline, profile.half_life_seconds
+        user_doc = user_key(turn.persona_id, turn.user_id)
 
         def fresh_emotion() -> EmotionState:
             return initial_state(baseline, started)
 
-        emotion, relationship, memory = await asyncio.gather(
-            self.persona_states.read_emotion(turn.persona_id, fresh_emotion),
-            self.relationships.read(turn.persona_id, turn.user_id),
-            self.sessions.read_memory(turn.session_id),
+        emotion, relationship, session, user_memory = await asyncio.gather(
+            self.state.emotion.read(turn.persona_id, fresh_emotion),
+            self.state.relationship.read(user_doc, Relationship),
+            self.state.session_memory.read(turn.session_id, SessionMemory),
+            self.state.user_memory.read(user_doc, UserMemory),
         )
-        state = engine.PersonaState(emotion=emotion.value, relationship=relationship.value, memory=memory.value)
-        result = engine.step(profile, state, turn, self.brain, now=started, seed=int(turn.turn_id[-8:], 16))
+        state = engine.PersonaState(
+            emotion=emotion.value, relationship=relationship.value, memory=session.value, user_memory=user_memory.value
+        )
+        ctx = engine.prepare(profile, state, turn, now=started, seed=int(turn.turn_id[-8:], 16))
+        output = await self.brain.respond(ctx)
+        result = engine.finish(ctx, output)
+        if result.flagged:
+            log.warning("turn answered by the fallback brain: %s", result.flagged, extra=ctx_log)
 
         # Changes are re-applied to fresh state if another turn wrote in between (invariant 3).
-        # A turn that moves no emotion writes none: decay is computed on read, never stored.
-        emotion_write = (
-            self.persona_states.update_emotion(
-                turn.persona_id,
-                fresh_emotion,
-                lambda e: apply_deltas(e, result.emotion_deltas, baseline, half_life, time.time()),
-                turn.turn_id,
-                first=emotion,
-            )
-            if result.emotion_deltas
-            else asyncio.sleep(0)
-        )
-        await asyncio.gather(
-            emotion_write,
-            self.relationships.update(
-                turn.persona_id,
-                turn.user_id,
-                lambda r: record_interaction(r, result.relationship_signal, time.time()),
+        # Nothing is written that did not change: decay is computed on read, never stored.
+        writes: list[Awaitable[object]] = [
+            self.state.relationship.update(
+                user_doc,
+                Relationship,
+                lambda r: record_interaction(r, result.relationship_signal, time.time(), result.known),
                 turn.turn_id,
                 first=relationship,
             ),
-            self.sessions.update_memory(
+            self.state.session_memory.update(
                 turn.session_id,
+                SessionMemory,
                 lambda m: remember(m, result.exchange, self.session_memory_turns),
                 turn.turn_id,
-                first=memory,
+                first=session,
             ),
-        )
+        ]
+        if result.emotion_deltas:
+            writes.append(
+                self.state.emotion.update(
+                    turn.persona_id,
+                    fresh_emotion,
+                    lambda e: apply_deltas(e, result.emotion_deltas, baseline, half_life, time.time()),
+                    turn.turn_id,
+                    first=emotion,
+                )
+            )
+        if result.facts:
+            writes.append(
+                self.state.user_memory.update(
+                    user_doc,
+                    UserMemory,
+                    lambda m: learn(m, result.facts, self.user_memory_facts, time.time()),
+                    turn.turn_id,
+                    first=user_memory,
+                )
+            )
+        await asyncio.gather(*writes)
+
         entry = self._entry(
             turn,
             started,
             output_text=result.reply_text,
             output_cards=result.cards,
             fallback=result.fallback,
+            flagged=result.flagged,
         )
         if not await self.history.append(entry):
             stored = await self.history.get(turn.turn_id)
-            log.warning("turn already processed; answering with the saved reply", extra=ctx)
+            log.warning("turn already processed; answering with the saved reply", extra=ctx_log)
             if stored is None or stored.status != "answered":
                 return None
             entry = stored
@@ -128,6 +145,7 @@ class TurnProcessor:
         output_text: str = "",
         output_cards: dict[str, Card] | None = None,
         fallback: bool = False,
+        flagged: str | None = None,
     ) -> HistoryEntry:
         return HistoryEntry(
             turn_id=turn.turn_id,
@@ -141,6 +159,7 @@ class TurnProcessor:
             output_text=output_text,
             output_cards={cid: card.model_dump() for cid, card in (output_cards or {}).items()},
             fallback=fallback or status == "expired",
+            flagged=flagged,
             status=status,  # type: ignore[arg-type]
             enqueued_at=turn.enqueued_at,
             started_at=started,

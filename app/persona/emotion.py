@@ -8,7 +8,21 @@ from pydantic import BaseModel
 
 from app.persona.bounds import reinforce
 
+# Every emotion is a float in [0, 1]: 0 absent, 1 as strong as it gets.
 LITE_EMOTIONS: tuple[str, ...] = ("joy", "sadness", "anger", "fear", "surprise", "love", "disgust")
+# PERSONA_MODE=rich: Plutchik's remaining primaries plus social and self-conscious feelings.
+RICH_EMOTIONS: tuple[str, ...] = (
+    *LITE_EMOTIONS,
+    "trust",
+    "anticipation",
+    "curiosity",
+    "contentment",
+    "gratitude",
+    "pride",
+    "loneliness",
+    "anxiety",
+    "embarrassment",
+)
 
 
 class EmotionState(BaseModel):

@@ -1,52 +1,67 @@
 """One persona step: state + turn + clock + seed -> what to say and how state should change.
 
-The result carries *changes* (emotion deltas, a relationship signal, an exchange to remember)
-rather than new documents, so the store can apply them to whatever state is current when it
-writes, and concurrent turns compose instead of overwriting each other (invariant 3).
+`prepare` builds the brain's context (decay, appraisal, facts, recall), a brain answers, and
+`finish` turns the answer into *changes* (emotion deltas, a relationship signal, facts and an
+exchange to remember) rather than new documents, so the store applies them to whatever state
+is current when it writes and concurrent turns compose (invariant 3). A brain that needs I/O
+(the LLM) runs between the two, outside this package.
 """
-
-from typing import Any
 
 from pydantic import BaseModel, Field
 
+from app.persona import facts as facts_module
+from app.persona.appraisal import appraise
 from app.persona.bounds import clamp
-from app.persona.brains.base import Brain, BrainContext
-from app.persona.emotion import EmotionState, decayed
-from app.persona.memory import Exchange, SessionMemory
+from app.persona.brains.base import Brain, BrainContext, BrainOutput
+from app.persona.emotion import EmotionState, decayed, dominant
+from app.persona.facts import Fact
+from app.persona.memory import Exchange, SessionMemory, UserMemory, learn, recall
 from app.persona.profiles import PersonaProfile
 from app.persona.relationship import Relationship
 from app.turns import Card, Turn
+
+FACTS_CONSIDERED = 200  # the context's view of user memory; the store bounds what is kept
 
 
 class PersonaState(BaseModel):
     emotion: EmotionState
     relationship: Relationship
     memory: SessionMemory
+    user_memory: UserMemory = Field(default_factory=UserMemory)
 
 
 class StepResult(BaseModel):
     reply_text: str
     cards: dict[str, Card] = Field(default_factory=dict)
     fallback: bool = False
+    flagged: str | None = None
     emotion_deltas: dict[str, float] = Field(default_factory=dict)
     relationship_signal: float = 0.0
+    facts: list[Fact] = Field(default_factory=list)
+    known: list[str] = Field(default_factory=list)  # phrases for the relationship summary
     exchange: Exchange
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def perception_deltas(variables: dict[str, Any]) -> dict[str, float]:
-    """Emotional shifts from the scene's perception of the user (Soul Machines variables)."""
-    deltas: dict[str, float] = {}
-    if (positivity := _number(variables.get("User_Turn_Positivity"))) is not None:
-        deltas["joy"] = 0.2 * clamp(positivity)
-    if (negativity := _number(variables.get("User_Turn_Negativity"))) is not None:
-        deltas["sadness"] = 0.2 * clamp(negativity)
-    if (confusion := _number(variables.get("User_Turn_Confusion"))) is not None:
-        deltas["surprise"] = 0.1 * clamp(confusion)
-    return deltas
+def prepare(profile: PersonaProfile, state: PersonaState, turn: Turn, now: float, seed: int = 0) -> BrainContext:
+    emotion = decayed(state.emotion, profile.baseline, profile.half_life_seconds, now)
+    new_facts = facts_module.extract(turn.text, turn.turn_id, now) if turn.kind == "text" else []
+    known = learn(state.user_memory, new_facts, FACTS_CONSIDERED, now)
+    asked = facts_module.question_kinds(turn.text)
+    return BrainContext(
+        profile=profile,
+        emotion=emotion,
+        dominant_emotion=dominant(emotion, profile.baseline),
+        relationship=state.relationship,
+        session=state.memory,
+        user_memory=known,
+        recalled=recall(known, turn.text, asked, now) if turn.text else [],
+        asked=asked,
+        new_facts=new_facts,
+        appraisal=appraise(turn.text, turn.variables),
+        turn=turn,
+        now=now,
+        seed=seed,
+    )
 
 
 def _merge(*parts: dict[str, float]) -> dict[str, float]:
@@ -57,30 +72,34 @@ def _merge(*parts: dict[str, float]) -> dict[str, float]:
     return merged
 
 
-def step(
-    profile: PersonaProfile,
-    state: PersonaState,
-    turn: Turn,
-    brain: Brain,
-    now: float,
-    seed: int = 0,
-) -> StepResult:
-    emotion = decayed(state.emotion, profile.baseline, profile.half_life_seconds, now)
-    ctx = BrainContext(
-        profile=profile,
-        emotion=emotion,
-        relationship=state.relationship,
-        memory=state.memory,
-        turn=turn,
-        now=now,
-        seed=seed,
-    )
-    output = brain.respond(ctx)
+def _known_phrases(memory: UserMemory) -> list[str]:
+    phrases = []
+    for fact in sorted(memory.facts, key=lambda f: f.importance, reverse=True):
+        label = fact.kind if fact.kind != "person" else fact.key.split(":", 1)[-1]
+        phrases.append(f"{label} {fact.value}")
+    return phrases
+
+
+def finish(ctx: BrainContext, output: BrainOutput) -> StepResult:
+    appraisal = ctx.appraisal
+    weight = 0.6 if appraisal.directed_at_persona else 0.3  # praise or insult aimed at it counts more
+    facts = {f.key: f for f in [*ctx.new_facts, *output.facts]}
+    known = learn(ctx.user_memory, output.facts, FACTS_CONSIDERED, ctx.now)
     return StepResult(
         reply_text=output.text,
         cards=output.cards,
         fallback=output.fallback,
-        emotion_deltas=_merge(perception_deltas(turn.variables), output.emotion_deltas),
-        relationship_signal=output.relationship_signal,
-        exchange=Exchange(turn_id=turn.turn_id, user_text=turn.text, reply_text=output.text, at=now),
+        flagged=output.flagged,
+        emotion_deltas=_merge(appraisal.deltas, output.emotion_deltas),
+        relationship_signal=clamp(weight * appraisal.valence + output.relationship_signal, -1.0, 1.0),
+        facts=list(facts.values()),
+        known=_known_phrases(known),
+        exchange=Exchange(turn_id=ctx.turn.turn_id, user_text=ctx.turn.text, reply_text=output.text, at=ctx.now),
     )
+
+
+def step(
+    profile: PersonaProfile, state: PersonaState, turn: Turn, brain: Brain, now: float, seed: int = 0
+) -> StepResult:
+    ctx = prepare(profile, state, turn, now, seed)
+    return finish(ctx, brain.respond(ctx))

@@ -1,6 +1,23 @@
-"""Session memory: the recent exchanges of one session, bounded so it never grows without limit."""
+"""Memory: what was said in a session, and what the persona knows about each user.
 
-from pydantic import BaseModel
+Session memory keeps the session's recent exchanges and its open topics. Long-term user memory
+keeps facts (name, likes, places, people, events) with when they were said, the turn they came
+from and how important they are. Both are bounded:
+
+- session memory keeps the last `limit` exchanges (first in, first forgotten);
+- user memory keeps at most `limit` facts; past that it forgets the facts with the lowest
+  retention = importance x 0.5^(age / half_life) + 0.05 x (mentions - 1), where
+  half_life = FACT_HALF_LIFE x 2^(8 x (importance - 0.5)): a name (0.95) fades over about a
+  year, a passing like (0.55) over about forty days. Old, minor, once-mentioned facts go first.
+"""
+
+from pydantic import BaseModel, Field
+
+from app.persona.facts import Fact, FactKind
+from app.persona.language import keywords
+
+FACT_HALF_LIFE_SECONDS = 30 * 24 * 3600.0
+TOPICS_KEPT = 5
 
 
 class Exchange(BaseModel):
@@ -11,11 +28,60 @@ class Exchange(BaseModel):
 
 
 class SessionMemory(BaseModel):
-    recent: list[Exchange] = []
+    recent: list[Exchange] = Field(default_factory=list)
     turn_count: int = 0
+    topics: list[str] = Field(default_factory=list)  # open topics, most recent first
+
+
+class UserMemory(BaseModel):
+    facts: list[Fact] = Field(default_factory=list)
+
+    def get(self, key: str) -> Fact | None:
+        return next((f for f in self.facts if f.key == key), None)
+
+    @property
+    def name(self) -> str | None:
+        fact = self.get("name")
+        return fact.value if fact else None
 
 
 def remember(memory: SessionMemory, exchange: Exchange, limit: int) -> SessionMemory:
-    """Append an exchange, forgetting the oldest beyond `limit` (first in, first forgotten)."""
+    """Append an exchange, forgetting the oldest beyond `limit`; topics follow the user's words."""
     recent = [*memory.recent, exchange][-limit:]
-    return SessionMemory(recent=recent, turn_count=memory.turn_count + 1)
+    new_topics = sorted(keywords(exchange.user_text))
+    topics = [*new_topics, *(t for t in memory.topics if t not in new_topics)][:TOPICS_KEPT]
+    return SessionMemory(recent=recent, turn_count=memory.turn_count + 1, topics=topics)
+
+
+def retention(fact: Fact, now: float) -> float:
+    age = max(0.0, now - fact.at)
+    half_life = FACT_HALF_LIFE_SECONDS * 2 ** (8 * (fact.importance - 0.5))
+    return fact.importance * 0.5 ** (age / half_life) + 0.05 * (fact.mentions - 1)
+
+
+def learn(memory: UserMemory, facts: list[Fact], limit: int, now: float) -> UserMemory:
+    """Merge new facts (a fact with the same key is updated, not duplicated), then forget."""
+    by_key = {f.key: f for f in memory.facts}
+    for fact in facts:
+        old = by_key.get(fact.key)
+        if old is None:
+            by_key[fact.key] = fact
+        elif old.source_turn != fact.source_turn:
+            by_key[fact.key] = fact.model_copy(
+                update={"importance": max(old.importance, fact.importance), "mentions": old.mentions + 1}
+            )
+    kept = sorted(by_key.values(), key=lambda f: retention(f, now), reverse=True)[:limit]
+    return UserMemory(facts=sorted(kept, key=lambda f: f.at))
+
+
+def recall(memory: UserMemory, query: str, kinds: tuple[FactKind, ...], now: float, k: int = 3) -> list[Fact]:
+    """The facts most relevant to `query`: asked-about kinds first, then shared words."""
+    query_words = keywords(query)
+    scored = []
+    for fact in memory.facts:
+        overlap = len(query_words & (keywords(fact.value) | keywords(fact.key.replace(":", " "))))
+        score = (2.0 if fact.kind in kinds else 0.0) + overlap + 0.3 * retention(fact, now)
+        if fact.kind in kinds or overlap:
+            scored.append((score, fact.at, fact))
+    scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return [fact for _, _, fact in scored[:k]]

@@ -15,6 +15,7 @@ class Relationship(BaseModel):
     familiarity: float = 0.0  # [0, 1]: grows with every interaction
     interactions: int = 0
     last_seen: float | None = None
+    summary: str = ""  # a short running summary of who the user is to the persona
 
     @property
     def label(self) -> RelationshipLabel:
@@ -31,13 +32,19 @@ class Relationship(BaseModel):
         return "stranger"
 
 
-def record_interaction(rel: Relationship, signal: float, now: float) -> Relationship:
-    """One more turn with this user; `signal` in [-1, 1] says how it felt to the persona."""
+def record_interaction(rel: Relationship, signal: float, now: float, known: list[str] | None = None) -> Relationship:
+    """One more turn with this user; `signal` in [-1, 1] says how it felt to the persona.
+
+    `known`: short phrases of what the persona knows about the user, for the running summary.
+    """
     signal = clamp(signal, -1.0, 1.0)
-    return Relationship(
+    updated = Relationship(
         affinity=reinforce(rel.affinity, 0.15 * signal, low=-1.0, high=1.0),
         trust=reinforce(rel.trust, 0.05 * signal if signal > 0 else 0.2 * signal),
         familiarity=reinforce(rel.familiarity, 0.04),
         interactions=rel.interactions + 1,
         last_seen=now,
     )
+    about = "; ".join((known or [])[:6]) or "little known yet"
+    updated.summary = f"{updated.label}, {updated.interactions} turns: {about}"[:300]
+    return updated

@@ -24,6 +24,7 @@ class HistoryEntry(BaseModel):
     output_text: str = ""
     output_cards: dict[str, Any] = Field(default_factory=dict)
     fallback: bool = False
+    flagged: str | None = None  # e.g. the LLM failed and the rules brain answered instead
     status: TurnStatus = "answered"
     enqueued_at: float
     started_at: float

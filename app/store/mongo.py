@@ -19,6 +19,7 @@ SESSIONS = "sessions"
 HISTORY = "history"
 PERSONA_STATES = "persona_states"
 RELATIONSHIPS = "relationships"
+USER_MEMORIES = "user_memories"
 
 
 def connect(mongo_url: str | None, db_name: str) -> tuple[Any, AsyncIOMotorDatabase]:

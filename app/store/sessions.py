@@ -1,14 +1,11 @@
-"""Sessions: one document per conversation session (any channel), with its session memory."""
+"""Sessions: one document per conversation session (any channel); state.py keeps its memory."""
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo.errors import DuplicateKeyError
 
-from app.persona.memory import SessionMemory
-from app.store import versioned
 from app.store.mongo import SESSIONS
 
 
@@ -49,17 +46,3 @@ class SessionStore:
 
     async def get(self, session_id: str) -> dict[str, Any] | None:
         return await self._sessions.find_one({"_id": session_id})
-
-    async def read_memory(self, session_id: str) -> versioned.Snapshot[SessionMemory]:
-        return await versioned.read(self._sessions, session_id, "memory", SessionMemory, SessionMemory)
-
-    async def update_memory(
-        self,
-        session_id: str,
-        change: Callable[[SessionMemory], SessionMemory],
-        turn_id: str,
-        first: versioned.Snapshot[SessionMemory] | None = None,
-    ) -> SessionMemory:
-        return await versioned.update(
-            self._sessions, session_id, "memory", SessionMemory, SessionMemory, change, turn_id, first
-        )

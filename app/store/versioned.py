@@ -87,3 +87,28 @@ async def update(
             return (await read(collection, doc_id, field, model, default)).value
         await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
     raise WriteConflictError(f"{collection.name}/{doc_id}: {MAX_ATTEMPTS} conflicting writes")
+
+
+@dataclass(frozen=True)
+class VersionedModel(Generic[M]):
+    """One model kept in one field of the documents of one collection."""
+
+    collection: AsyncIOMotorCollection
+    field: str
+    model: type[M]
+
+    async def read(self, doc_id: str, default: Callable[[], M]) -> Snapshot[M]:
+        return await read(self.collection, doc_id, self.field, self.model, default)
+
+    async def update(
+        self,
+        doc_id: str,
+        default: Callable[[], M],
+        change: Callable[[M], M],
+        op_id: str,
+        first: Snapshot[M] | None = None,
+    ) -> M:
+        return await update(self.collection, doc_id, self.field, self.model, default, change, op_id, first)
+
+    async def delete(self, doc_id: str) -> None:
+        await self.collection.update_one({"_id": doc_id}, {"$unset": {self.field: ""}})

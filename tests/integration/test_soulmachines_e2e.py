@@ -15,11 +15,12 @@ from app.turns import Reply, Turn
 from tests.support.scene import Scene
 from tests.support.stack import Stack, wait_for
 
-FAST_DEADLINE = {"REPLY_DEADLINE_SECONDS": "1.0"}
+DEMO = {"PERSONA_BRAIN": "demo"}  # the seed example's behaviours, which these tests check
+FAST_DEADLINE = {"REPLY_DEADLINE_SECONDS": "1.0", **DEMO}
 
 
 async def test_welcome_echo_fallback_and_card(stack: Stack, redis_url: str) -> None:
-    stack.workers(redis_url, processes=2)
+    stack.workers(redis_url, processes=2, **DEMO)
     api = stack.api(redis_url)
     scene = await Scene.open(api.url, "sess-basic")
     welcome = await scene.say("", kind="init")
@@ -41,7 +42,7 @@ async def test_welcome_echo_fallback_and_card(stack: Stack, redis_url: str) -> N
 
 
 async def test_ten_rapid_turns_of_one_session_stay_in_order(stack: Stack, redis_url: str) -> None:
-    stack.workers(redis_url, processes=3)
+    stack.workers(redis_url, processes=3, **DEMO)
     api = stack.api(redis_url)
     scene = await Scene.open(api.url, "sess-order")
     for i in range(10):
@@ -52,7 +53,7 @@ async def test_ten_rapid_turns_of_one_session_stay_in_order(stack: Stack, redis_
 
 
 async def test_two_sessions_in_parallel_get_their_own_replies(stack: Stack, redis_url: str) -> None:
-    stack.workers(redis_url, processes=2)
+    stack.workers(redis_url, processes=2, **DEMO)
     api = stack.api(redis_url)
     alice, bob = await Scene.open(api.url, "sess-alice"), await Scene.open(api.url, "sess-bob")
     for i in range(5):
@@ -98,7 +99,7 @@ async def test_deadline_fallback_without_workers_and_late_reply_is_dropped(stack
 
 
 async def test_spontaneous_speech_reaches_the_session_unprompted(stack: Stack, redis_url: str) -> None:
-    stack.workers(redis_url, processes=1)
+    stack.workers(redis_url, processes=1, **DEMO)
     api = stack.api(redis_url)
     scene = await Scene.open(api.url, "sess-spont")
     await scene.say("", kind="init")
@@ -113,7 +114,7 @@ async def test_spontaneous_speech_reaches_the_session_unprompted(stack: Stack, r
 
 
 async def test_bad_frames_are_survived_and_the_next_turn_is_answered(stack: Stack, redis_url: str) -> None:
-    stack.workers(redis_url, processes=1)
+    stack.workers(redis_url, processes=1, **DEMO)
     api = stack.api(redis_url, WS_MAX_FRAME_BYTES="4096")
     scene = await Scene.open(api.url, "sess-bad")
     await scene.ws.send("{not json")
@@ -137,7 +138,7 @@ async def test_bad_frames_are_survived_and_the_next_turn_is_answered(stack: Stac
 
 
 async def test_two_api_processes_three_workers_route_every_reply(stack: Stack, redis_url: str) -> None:
-    stack.workers(redis_url, processes=3)
+    stack.workers(redis_url, processes=3, **DEMO)
     api_a, api_b = stack.api(redis_url), stack.api(redis_url)
     scenes = [await Scene.open(api.url, f"sess-{n}-{i}") for i in range(3) for n, api in (("a", api_a), ("b", api_b))]
     for round_no in range(4):

@@ -2,9 +2,10 @@
 
 import pytest
 
+from app.persona.appraisal import perception_deltas
 from app.persona.brains import make_brain
 from app.persona.emotion import initial_state
-from app.persona.engine import PersonaState, perception_deltas, step
+from app.persona.engine import PersonaState, step
 from app.persona.memory import SessionMemory
 from app.persona.profiles import default_profile
 from app.persona.relationship import Relationship
@@ -68,7 +69,7 @@ def test_step_is_deterministic() -> None:
 def test_scene_perception_shifts_emotion() -> None:
     variables = {"User_Turn_Positivity": 0.9, "User_Turn_Negativity": None, "User_Turn_Confusion": "x"}
     assert perception_deltas(variables) == {"joy": pytest.approx(0.18)}
-    result = run(make_turn("hi", variables={"User_Turn_Negativity": 1, "FacePresent": True}))
+    result = run(make_turn("ok", variables={"User_Turn_Negativity": 1, "FacePresent": True}))
     assert result.emotion_deltas["sadness"] == pytest.approx(0.2)
 
 

@@ -72,7 +72,7 @@ def test_rq_worker_runs_turns_in_session_order_and_publishes_replies(redis_pair)
         _, db = connect(None, "lanes")
         from app.settings import Settings
 
-        runtime.install(runtime.build(Settings(), db, client, loop.run_until_complete))
+        runtime.install(runtime.build(Settings(persona_brain="demo"), db, client, loop.run_until_complete))
         pubsub = client.pubsub()
         pubsub.subscribe(keys.reply_channel("api-1"))
         queue = TurnQueue(async_client, client, QUEUE, job_timeout=30, result_ttl=60)

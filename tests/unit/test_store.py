@@ -4,9 +4,11 @@ import asyncio
 
 from pydantic import BaseModel
 
+from app.persona.memory import SessionMemory
 from app.store import versioned
 from app.store.history import HistoryEntry, HistoryStore
 from app.store.sessions import SessionStore
+from app.store.state import StateStore
 
 
 class Counter(BaseModel):
@@ -78,12 +80,13 @@ async def test_scene_state_upsert_keeps_memory_and_creation_time(db) -> None:  #
     kwargs = {"channel": "soulmachines", "user_id": "u", "persona_id": "p", "meta": {}, "user_info": {}}
     await sessions.record_scene_state("s1", scene_state="offered", **kwargs)
     first = await sessions.get("s1")
-    await sessions.update_memory("s1", lambda m: m.model_copy(update={"turn_count": 5}), "t1")
+    memory = StateStore(db).session_memory
+    await memory.update("s1", SessionMemory, lambda m: m.model_copy(update={"turn_count": 5}), "t1")
     await sessions.record_scene_state("s1", scene_state="connected", **kwargs)
     doc = await sessions.get("s1")
     assert doc["scene_state"] == "connected"
     assert doc["created_at"] == first["created_at"]
-    assert (await sessions.read_memory("s1")).value.turn_count == 5
+    assert (await memory.read("s1", SessionMemory)).value.turn_count == 5
 
 
 async def test_embedded_id_lookup_answers_like_a_scan(db) -> None:  # type: ignore[no-untyped-def]

@@ -3,33 +3,37 @@
 import asyncio
 import time
 
+from app.catalog import load_catalog
 from app.persona.brains import make_brain
-from app.persona.profiles import default_profile
+from app.persona.memory import SessionMemory
+from app.persona.relationship import Relationship
+from app.settings import Settings
 from app.store.history import HistoryStore
 from app.store.mongo import PERSONA_STATES
-from app.store.persona_states import PersonaStateStore
-from app.store.relationships import RelationshipStore
-from app.store.sessions import SessionStore
+from app.store.state import StateStore, user_key
 from tests.conftest import YieldingDatabase, make_turn
+from worker.brains import PureBrain
 from worker.turns import TurnProcessor
+
+CATALOG = load_catalog(Settings().personas_file, "lite", "default")
 
 
 async def relationship_of(db, persona_id: str, user_id: str):  # type: ignore[no-untyped-def]
-    return (await RelationshipStore(db).read(persona_id, user_id)).value
+    return (await StateStore(db).relationship.read(user_key(persona_id, user_id), Relationship)).value
 
 
 async def memory_of(db, session_id: str):  # type: ignore[no-untyped-def]
-    return (await SessionStore(db).read_memory(session_id)).value
+    return (await StateStore(db).session_memory.read(session_id, SessionMemory)).value
 
 
-def processor_for(db) -> TurnProcessor:  # type: ignore[no-untyped-def]
+def processor_for(db, brain: str = "demo") -> TurnProcessor:  # type: ignore[no-untyped-def]
     return TurnProcessor(
-        brain=make_brain("demo"),
-        sessions=SessionStore(db),
+        brain=PureBrain(make_brain(brain)),
+        catalog=CATALOG,
+        state=StateStore(db),
         history=HistoryStore(db),
-        persona_states=PersonaStateStore(db),
-        relationships=RelationshipStore(db),
         session_memory_turns=10,
+        user_memory_facts=50,
     )
 
 
@@ -39,8 +43,8 @@ async def test_a_turn_updates_emotion_relationship_memory_and_history(db) -> Non
     assert reply is not None
     assert reply.text == "Hi there!"
     assert not reply.fallback
-    baseline = default_profile("default").baseline
-    emotion = (await PersonaStateStore(db).read_emotion("default", lambda: None)).value  # type: ignore[arg-type,return-value]
+    baseline = CATALOG.get("default").baseline
+    emotion = (await StateStore(db).emotion.read("default", lambda: None)).value  # type: ignore[arg-type,return-value]
     assert emotion.values["joy"] > baseline["joy"]
     relationship = await relationship_of(db, "default", "user-of-s1")
     assert relationship.interactions == 1
@@ -96,3 +100,19 @@ async def test_concurrent_turns_on_shared_state_compose(db) -> None:  # type: ig
     assert sum(m.turn_count for m in memories) == 50
     persona_doc = await db[PERSONA_STATES].find_one({"_id": "default"})
     assert persona_doc["version"] == 50
+
+
+async def test_memory_follows_the_user_across_sessions_and_channels_but_not_to_others(db) -> None:  # type: ignore[no-untyped-def]
+    processor = processor_for(db, brain="rules")
+    await processor.process(make_turn("sm-session", "My name is Sam", user_id="sam", channel="soulmachines"))
+    await processor.process(make_turn("sm-session", "I play the cello", user_id="sam", channel="soulmachines"))
+    other_door = await processor.process(make_turn("rest-session", "what do I play?", user_id="sam", channel="rest"))
+    assert other_door is not None
+    assert "cello" in other_door.text
+    greeting = await processor.process(make_turn("new-session", "", kind="init", user_id="sam"))
+    assert greeting is not None
+    assert "Sam" in greeting.text
+    stranger = await processor.process(make_turn("x-session", "what's my name?", user_id="eve"))
+    assert stranger is not None
+    assert "Sam" not in stranger.text
+    assert "cello" not in stranger.text

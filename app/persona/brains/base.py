@@ -4,18 +4,28 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
+from app.persona.appraisal import Appraisal
 from app.persona.emotion import EmotionState
-from app.persona.memory import SessionMemory
+from app.persona.facts import Fact, FactKind
+from app.persona.memory import SessionMemory, UserMemory
 from app.persona.profiles import PersonaProfile
 from app.persona.relationship import Relationship
 from app.turns import Card, Turn
 
 
 class BrainContext(BaseModel):
+    """Everything a brain may use, all of it about this user and this persona only."""
+
     profile: PersonaProfile
     emotion: EmotionState  # already decayed to `now`
+    dominant_emotion: str | None
     relationship: Relationship
-    memory: SessionMemory
+    session: SessionMemory
+    user_memory: UserMemory  # including what this turn just taught
+    recalled: list[Fact]  # the memories most relevant to this turn
+    asked: tuple[FactKind, ...]  # fact kinds the user asked about ("what's my name?")
+    new_facts: list[Fact]  # facts the user just told
+    appraisal: Appraisal
     turn: Turn
     now: float
     seed: int
@@ -27,6 +37,8 @@ class BrainOutput(BaseModel):
     fallback: bool = False
     emotion_deltas: dict[str, float] = Field(default_factory=dict)  # each in [-1, 1]
     relationship_signal: float = 0.0  # [-1, 1]: how this turn felt to the persona
+    facts: list[Fact] = Field(default_factory=list)  # more facts the brain learned
+    flagged: str | None = None  # why this answer is not the configured brain's (e.g. LLM failure)
 
 
 class Brain(Protocol):

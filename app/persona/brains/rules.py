@@ -1,0 +1,272 @@
+"""The rules brain: offline, deterministic conversation with memory, mood and manners.
+
+Handlers are tried in order; the first that has something to say answers. Choices between
+phrasings use a random generator seeded by the turn, so the same state and turn give the same
+reply. Tone follows the relationship (warm with friends, guarded with hostile users), the
+persona's style (warmth, verbosity, formality, humour) and its dominant emotion.
+"""
+
+import random
+import re
+from collections.abc import Callable
+
+from app.persona import cards
+from app.persona.brains.base import BrainContext, BrainOutput
+from app.persona.facts import Fact
+from app.persona.language import reflect
+
+Handler = Callable[[BrainContext, str, random.Random], BrainOutput | None]
+
+JOKES = (
+    "Why did the scarecrow win an award? Because he was outstanding in his field.",
+    "I told my computer I needed a break, and it said: no problem, I'll go to sleep.",
+    "Why don't skeletons fight each other? They don't have the guts.",
+    "What do you call a fish without eyes? A fsh.",
+)
+HELP_OPTIONS = ("Tell me a joke", "How are you?", "What do you know about me?", "Show me a picture")
+MOOD_LINES = {
+    "joy": "I'm feeling really good, thanks for asking!",
+    "love": "I'm feeling warm and happy, especially talking with you.",
+    "sadness": "A little low, honestly. Talking with you helps, though.",
+    "anger": "I'm a bit on edge right now, to be honest.",
+    "fear": "A little uneasy, but I'm okay.",
+    "surprise": "Honestly? A bit surprised by how the day is going!",
+    "disgust": "I've had better moments, but I'm alright.",
+    None: "I'm doing well, thank you. How about you?",
+}
+FOLLOW_UPS = ("How does that make you feel?", "What happened next?", "Tell me more about that.", "Why do you say that?")
+CONTINUATIONS = ("I see.", "That's interesting.", "Go on, I'm listening.", "Mm, I understand.")
+REFLECTIONS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (re.compile(r"\bi feel (?P<r>[^.!?]+)", re.I), ("Why do you feel {r}?", "How long have you felt {r}?")),
+    (re.compile(r"\bi need (?P<r>[^.!?]+)", re.I), ("Why do you need {r}?", "Would {r} really help you?")),
+    (re.compile(r"\bi think (?P<r>[^.!?]+)", re.I), ("What makes you think {r}?", "Do you really think {r}?")),
+    (re.compile(r"\bi (?:want|wish) (?P<r>[^.!?]+)", re.I), ("What would it mean to you to get {r}?",)),
+    (re.compile(r"\bi(?:'m| am) (?P<r>[^.!?]+)", re.I), ("How long have you been {r}?", "How does being {r} feel?")),
+    (re.compile(r"\bbecause (?P<r>[^.!?]+)", re.I), ("Is that the real reason?", "Does that explain everything?")),
+    (re.compile(r"\byou(?:'re| are) (?P<r>[^.!?]+)", re.I), ("What makes you think I'm {r}?",)),
+    (re.compile(r"\bmy (?P<r>[^.!?]+)", re.I), ("Tell me more about your {r}.", "Your {r}? Go on.")),
+)
+
+
+def _matches(text: str, *phrases: str) -> bool:
+    return any(re.search(rf"\b{p}\b", text) for p in phrases)
+
+
+def _name_prefix(ctx: BrainContext, rng: random.Random) -> str:
+    """Friends are addressed by name now and then."""
+    name = ctx.user_memory.name
+    if name and ctx.relationship.label in ("friend", "close friend") and rng.random() < ctx.profile.style.warmth:
+        return f"{name}, "
+    return ""
+
+
+def _formal(text: str, formality: float) -> str:
+    if formality < 0.7:
+        return text
+    for short, full in (
+        ("I'm", "I am"),
+        ("you're", "you are"),
+        ("It's", "It is"),
+        ("it's", "it is"),
+        ("don't", "do not"),
+    ):
+        text = text.replace(short, full)
+    return text
+
+
+def _say(ctx: BrainContext, text: str, **fields: object) -> BrainOutput:
+    return BrainOutput(text=_formal(text, ctx.profile.style.formality), **fields)  # type: ignore[arg-type]
+
+
+def welcome(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
+    if ctx.turn.kind != "init":
+        return None
+    rel, name, me = ctx.relationship, ctx.user_memory.name, ctx.profile.name
+    if rel.label == "hostile":
+        return _say(ctx, "Hello.", relationship_signal=0.0)
+    if rel.label == "wary":
+        return _say(ctx, "Hello again. I hope today goes better.", relationship_signal=0.05)
+    if rel.interactions == 0:
+        return _say(
+            ctx, f"Hi there! I'm {me}. What should I call you?", emotion_deltas={"joy": 0.1}, relationship_signal=0.2
+        )
+    if name and rel.label in ("friend", "close friend"):
+        line = rng.choice((f"Welcome back, {name}! It's so good to see you again.", f"{name}! I missed you."))
+        return _say(ctx, line, emotion_deltas={"joy": 0.2, "love": 0.1}, relationship_signal=0.3)
+    if name:
+        return _say(
+            ctx, f"Hello again, {name}! How have you been?", emotion_deltas={"joy": 0.1}, relationship_signal=0.2
+        )
+    return _say(
+        ctx, "Welcome back! Remind me, what should I call you?", emotion_deltas={"joy": 0.05}, relationship_signal=0.1
+    )
+
+
+def _fact_phrase(fact: Fact) -> str:
+    value = fact.value
+    match fact.kind:
+        case "name":
+            return f"your name is {value}"
+        case "likes":
+            return f"you love {value}"
+        case "dislikes":
+            return f"you don't like {value}"
+        case "plays":
+            return f"you play {value}"
+        case "lives":
+            return f"you live in {value}"
+        case "origin":
+            return f"you're from {value}"
+        case "age":
+            return f"you're {value}"
+        case "person" | "pet":
+            return f"your {fact.key.split(':', 1)[-1]} is {value}"
+        case _:
+            return f'you told me "{fact.text}"'
+
+
+def memory_question(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
+    if not ctx.asked:
+        return None
+    answers = [f for f in ctx.recalled if f.kind in ctx.asked]
+    if not answers:
+        return _say(ctx, "You haven't told me that yet. Would you like to?", relationship_signal=0.05)
+    phrases = [_fact_phrase(f) for f in answers]
+    joined = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+    opener = rng.choice(("I remember:", "Of course!", "You told me"))
+    line = f"{opener} {joined}." if opener != "You told me" else f"You told me {joined}."
+    return _say(ctx, line[0].upper() + line[1:], emotion_deltas={"joy": 0.05}, relationship_signal=0.15)
+
+
+def introduction(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
+    if not ctx.new_facts:
+        return None
+    fact = max(ctx.new_facts, key=lambda f: f.importance)
+    value = fact.value
+    lines = {
+        "name": f"Nice to meet you, {value}! What would you like to talk about?",
+        "likes": f"{value[0].upper() + value[1:]}? I like the sound of that. What do you love about it?",
+        "dislikes": f"Fair enough, {value} isn't for everyone. What do you enjoy instead?",
+        "plays": f"Oh, you play {value}! How long have you been playing?",
+        "lives": f"{value}! What's it like living there?",
+        "origin": f"{value}, lovely. Do you miss it?",
+        "work": "That sounds interesting. Do you enjoy your work?",
+        "person": f"{value} is a lovely name. Tell me more about them.",
+        "pet": f"Aww, {value}! I'd love to hear more about them.",
+        "age": "Thanks for telling me. I'll remember that.",
+        "event": "I'll remember that. Is it something you're looking forward to?",
+    }
+    return _say(ctx, lines[fact.kind], emotion_deltas={"joy": 0.1, "love": 0.05}, relationship_signal=0.25)
+
+
+def show_cards(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
+    if text == "show card" or _matches(text, "show me a (cat|kitten|picture|photo)", "show me something"):
+        card = {"cat": cards.image(cards.KITTEN_URL, "A cute kitten")}
+        return _say(
+            ctx, f"Here is a cat {cards.show('cat')}", cards=card, emotion_deltas={"joy": 0.1}, relationship_signal=0.1
+        )
+    if _matches(text, "help", "what can you do", "what can we do", "options", "menu"):
+        card = {"options": cards.options(HELP_OPTIONS)}
+        return _say(ctx, f"Here are a few things we could do. {cards.show('options')}", cards=card)
+    if _matches(text, "tell me about yourself", "who are you", "what are you"):
+        me = ctx.profile
+        about = cards.markdown(f"**{me.name}**\n\n{me.description or 'A persona who remembers you.'}")
+        return _say(
+            ctx, f"I'm {me.name}, {me.description or 'glad to meet you'}. {cards.show('about')}", cards={"about": about}
+        )
+    if _matches(text, "learn more", "where can i read more"):
+        link = cards.external_link("https://www.soulmachines.com", "Soul Machines", "Digital people, made real.")
+        return _say(ctx, f"Here's a good place to start. {cards.show('link')}", cards={"link": link})
+    return None
+
+
+def small_talk(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
+    name = ctx.user_memory.name
+    hello_name = f", {name}" if name else ""
+    if _matches(text, "how are you", "how do you feel", "how are you feeling"):
+        return _say(ctx, MOOD_LINES.get(ctx.dominant_emotion, MOOD_LINES[None]), relationship_signal=0.1)
+    if _matches(text, "your name", "who am i talking to"):
+        return _say(ctx, f"I'm {ctx.profile.name}.", relationship_signal=0.05)
+    if _matches(text, "joke", "make me laugh", "something funny"):
+        return _say(
+            ctx,
+            rng.choice(JOKES),
+            emotion_deltas={"joy": 0.1 + 0.1 * ctx.profile.style.humor},
+            relationship_signal=0.15,
+        )
+    if _matches(text, "thanks", "thank you", "cheers"):
+        return _say(
+            ctx, f"You're welcome{hello_name}!", emotion_deltas={"joy": 0.05, "love": 0.05}, relationship_signal=0.2
+        )
+    if _matches(text, "bye", "goodbye", "see you", "good night", "talk later"):
+        return _say(ctx, f"Goodbye{hello_name}! I'll be here whenever you want to talk.", relationship_signal=0.1)
+    if re.fullmatch(r"(hi|hello|hey|good (morning|afternoon|evening))\b.*", text) and len(text) < 30:
+        return _say(ctx, f"Hi{hello_name}! How are you today?", emotion_deltas={"joy": 0.05}, relationship_signal=0.1)
+    if re.fullmatch(r"(i'?m |i am )?(fine|good|great|ok|okay|not bad|well)\b.*", text) and len(text) < 40:
+        return _say(ctx, "Glad to hear it! What's on your mind?", relationship_signal=0.1)
+    return None
+
+
+def feelings(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
+    valence, directed = ctx.appraisal.valence, ctx.appraisal.directed_at_persona
+    if valence <= -0.5 and directed:
+        return _say(ctx, "That hurts a little. I'd rather we were kind to each other.")
+    if valence <= -0.4:
+        line = rng.choice(("I'm sorry to hear that. Do you want to talk about it?", "That sounds hard. I'm here."))
+        return _say(ctx, _name_prefix(ctx, rng) + line, emotion_deltas={"love": 0.05}, relationship_signal=0.1)
+    if valence >= 0.5 and directed:
+        return _say(ctx, "That's really kind of you to say!", emotion_deltas={"joy": 0.1})
+    return None
+
+
+def reflection(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
+    for pattern, templates in REFLECTIONS:
+        if match := pattern.search(ctx.turn.text):
+            fragment = reflect(match.group("r")).strip()
+            if 0 < len(fragment) <= 80:
+                return _say(
+                    ctx, _name_prefix(ctx, rng) + rng.choice(templates).format(r=fragment), relationship_signal=0.05
+                )
+    return None
+
+
+def unknown_question(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
+    """A question nothing above could answer: say so and let the platform hand over."""
+    if text.endswith("?") or re.match(r"(why|how|what|when|where|who|which|can|could|is|are|do|does)\b", text):
+        return _say(ctx, "I'm not sure about that one.", fallback=True)
+    return None
+
+
+def carry_on(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput:
+    style = ctx.profile.style
+    line = rng.choice(CONTINUATIONS)
+    topics = [t for t in ctx.session.topics if t not in text]
+    if topics and rng.random() < style.curiosity:
+        line += f" Earlier you mentioned {topics[0]}. How is that going?"
+    elif rng.random() < style.verbosity:
+        line += " " + rng.choice(FOLLOW_UPS)
+    return _say(ctx, _name_prefix(ctx, rng) + line, relationship_signal=0.05)
+
+
+HANDLERS: tuple[Handler, ...] = (
+    welcome,
+    memory_question,
+    feelings,
+    introduction,
+    show_cards,
+    small_talk,
+    reflection,
+    unknown_question,
+)
+
+
+class RulesBrain:
+    name = "rules"
+
+    def respond(self, ctx: BrainContext) -> BrainOutput:
+        rng = random.Random(ctx.seed)
+        text = " ".join(ctx.turn.text.lower().split())
+        for handler in HANDLERS:
+            if (output := handler(ctx, text, rng)) is not None:
+                return output
+        return carry_on(ctx, text, rng)

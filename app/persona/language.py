@@ -1,0 +1,154 @@
+"""Small language helpers shared by fact extraction, recall and the rules brain."""
+
+import re
+
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "then",
+        "so",
+        "to",
+        "of",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "about",
+        "from",
+        "by",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "am",
+        "i",
+        "me",
+        "my",
+        "mine",
+        "you",
+        "your",
+        "yours",
+        "we",
+        "our",
+        "us",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "do",
+        "does",
+        "did",
+        "doing",
+        "have",
+        "has",
+        "had",
+        "having",
+        "not",
+        "no",
+        "yes",
+        "just",
+        "really",
+        "very",
+        "too",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "there",
+        "here",
+        "when",
+        "where",
+        "why",
+        "how",
+        "all",
+        "any",
+        "some",
+        "more",
+        "most",
+        "much",
+        "many",
+        "such",
+        "only",
+        "own",
+        "same",
+        "than",
+        "also",
+        "again",
+        "ever",
+        "still",
+        "know",
+        "tell",
+        "please",
+        "like",
+        "think",
+        "want",
+        "get",
+        "got",
+        "go",
+        "going",
+        "say",
+        "said",
+    ]
+)
+WORD = re.compile(r"[a-zA-Z][a-zA-Z'-]*")
+
+REFLECTIONS = {
+    "i": "you", "me": "you", "my": "your", "mine": "yours", "am": "are", "i'm": "you're",
+    "i've": "you've", "i'll": "you'll", "i'd": "you'd", "myself": "yourself",
+    "you": "I", "your": "my", "yours": "mine", "you're": "I'm", "you've": "I've",
+    "you'll": "I'll", "yourself": "myself", "are": "am", "was": "were",
+}  # fmt: skip
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in WORD.findall(text)]
+
+
+def keywords(text: str) -> set[str]:
+    """Content words: what a sentence is about, for matching memories to questions."""
+    return {_stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 2}
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ies", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def reflect(fragment: str) -> str:
+    """Swap first and second person: "my job bores me" -> "your job bores you"."""
+    out = []
+    for token in fragment.split():
+        bare = token.strip(".,!?;:").lower()
+        swapped = REFLECTIONS.get(bare)
+        out.append(swapped if swapped is not None else token.strip(".,!?;:"))
+    return " ".join(out)
+
+
+def clean_value(value: str) -> str:
+    """A fact's value as said, without trailing punctuation or filler."""
+    value = re.split(r"[.!?;,]| and i | but | because ", value.strip(), maxsplit=1, flags=re.IGNORECASE)[0]
+    return value.strip(" ,'\"").strip()

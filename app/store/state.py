@@ -1,0 +1,32 @@
+"""The persona's versioned state documents, by scope.
+
+| model            | collection       | key                 | scope                                 |
+|------------------|------------------|---------------------|---------------------------------------|
+| EmotionState     | persona_states   | persona id          | persona-wide: one mood for all users  |
+| Relationship     | relationships    | persona id + user   | per user, across sessions and doors   |
+| UserMemory       | user_memories    | persona id + user   | per user: facts the user told         |
+| SessionMemory    | sessions         | session id          | per session: recent exchanges, topics |
+
+Every write goes through `versioned.update`: version-checked and idempotent by turn id.
+"""
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+
+from app.persona.emotion import EmotionState
+from app.persona.memory import SessionMemory, UserMemory
+from app.persona.relationship import Relationship
+from app.store.mongo import PERSONA_STATES, RELATIONSHIPS, SESSIONS, USER_MEMORIES
+from app.store.versioned import VersionedModel
+
+
+def user_key(persona_id: str, user_id: str) -> str:
+    """Per-user documents are per persona too: each persona keeps its own view of a user."""
+    return f"{persona_id}|{user_id}"
+
+
+class StateStore:
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self.emotion = VersionedModel(db[PERSONA_STATES], "emotion", EmotionState)
+        self.relationship = VersionedModel(db[RELATIONSHIPS], "relationship", Relationship)
+        self.user_memory = VersionedModel(db[USER_MEMORIES], "memory", UserMemory)
+        self.session_memory = VersionedModel(db[SESSIONS], "memory", SessionMemory)
