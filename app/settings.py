@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     session_memory_turns: int = Field(default=10, ge=1, le=100)
     user_memory_facts: int = Field(default=50, ge=1, le=1000)
 
+    # Thinking loop: each persona reflects every THOUGHT_INTERVAL_SECONDS (python -m worker.scheduler).
+    thoughts_queue_name: str = "thoughts"
+    thought_interval_seconds: int = Field(default=60, ge=1)
+    idle_speak_after_seconds: float = Field(default=60.0, gt=0)  # a live session this quiet may be spoken to
+    spontaneous_min_gap_seconds: int = Field(default=300, ge=1)  # at most one unprompted line per session per gap
+
     # LLM brain (PERSONA_BRAIN=llm): any OpenAI-compatible chat-completions server.
     llm_base_url: str = "http://127.0.0.1:11434/v1"
     llm_api_key: SecretStr | None = None

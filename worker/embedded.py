@@ -1,4 +1,4 @@
-"""A worker inside the API process, for the embedded default (no REDIS_URL).
+"""A worker (and the thinking scheduler) inside the API process, for the embedded default.
 
 It is the production path in miniature: the same RQ queue (on fakeredis), the same job function
 and TurnProcessor. The RQ loop runs in a thread; the turn coroutines run on the API's event loop,
@@ -14,7 +14,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from app.settings import Settings
-from worker import runtime
+from worker import runtime, scheduler
 from worker.rq_worker import ThreadWorker
 
 EMBEDDED_WORKER_TTL = 20  # RQ blocks on the queue for ttl - 15 s: stop() takes effect within that
@@ -29,18 +29,29 @@ class EmbeddedWorker:
             return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=timeout)
 
         self._runtime = runtime.build(settings, db, client, run_on_api_loop)
-        queue = Queue(settings.queue_name, connection=client, serializer=JSONSerializer)
+        queues = [
+            Queue(name, connection=client, serializer=JSONSerializer)
+            for name in (settings.queue_name, settings.thoughts_queue_name)
+        ]
         self._worker = ThreadWorker(
-            [queue], connection=client, serializer=JSONSerializer, worker_ttl=EMBEDDED_WORKER_TTL
+            queues, connection=client, serializer=JSONSerializer, worker_ttl=EMBEDDED_WORKER_TTL
         )
-        self._thread = threading.Thread(
-            target=self._worker.work, kwargs={"logging_level": "WARNING"}, name="embedded-worker", daemon=True
-        )
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(
+                target=self._worker.work, kwargs={"logging_level": "WARNING"}, name="embedded-worker", daemon=True
+            ),
+            threading.Thread(
+                target=scheduler.run, args=(client, settings, self._stop), name="embedded-scheduler", daemon=True
+            ),
+        ]
 
     def start(self) -> None:
         runtime.install(self._runtime)
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         """Ask the RQ loop to stop after its current job or dequeue wait; do not block the API."""
+        self._stop.set()
         self._worker._stop_requested = True

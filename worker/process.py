@@ -34,8 +34,11 @@ def serve(burst: bool = False) -> None:
     _, db = connect(settings.mongo_url, settings.mongo_db)
     loop.run_until_complete(ensure_indexes(db))
     runtime.install(runtime.build(settings, db, clients.sync_client, loop.run_until_complete))
-    queue = Queue(settings.queue_name, connection=clients.sync_client, serializer=JSONSerializer)
-    worker = PersonaWorker([queue], connection=clients.sync_client, serializer=JSONSerializer)
+    queues = [  # turns first: a waiting user outranks a reflection
+        Queue(name, connection=clients.sync_client, serializer=JSONSerializer)
+        for name in (settings.queue_name, settings.thoughts_queue_name)
+    ]
+    worker = PersonaWorker(queues, connection=clients.sync_client, serializer=JSONSerializer)
     gc.collect()
     gc.freeze()  # start-up objects live for the process; spare the collector re-scanning them per turn
     rq_level = "INFO" if settings.log_level.upper() == "DEBUG" else "WARNING"  # RQ logs every job at INFO

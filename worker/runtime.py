@@ -16,8 +16,11 @@ from app.bus.queue import LaneAdvancer
 from app.catalog import load_catalog
 from app.settings import Settings
 from app.store.history import HistoryStore
+from app.store.sessions import SessionStore
 from app.store.state import StateStore
+from app.store.thoughts import ThoughtStore
 from worker.brains import make_worker_brain
+from worker.thinking import Thinker
 from worker.turns import TurnProcessor
 
 RunCoroutine = Callable[[Coroutine[Any, Any, Any]], Any]
@@ -26,10 +29,13 @@ RunCoroutine = Callable[[Coroutine[Any, Any, Any]], Any]
 @dataclass(frozen=True)
 class WorkerRuntime:
     processor: TurnProcessor
+    thinker: Thinker
     redis: redis.Redis
     lanes: LaneAdvancer
     run: RunCoroutine
     fallback_text: str
+    idle_speak_after: float
+    spontaneous_min_gap: int
 
 
 _current: WorkerRuntime | None = None
@@ -47,18 +53,23 @@ def current() -> WorkerRuntime:
 
 
 def build(settings: Settings, db: AsyncIOMotorDatabase, client: redis.Redis, run: RunCoroutine) -> WorkerRuntime:
+    catalog = load_catalog(settings.personas_file, settings.persona_mode, settings.persona_id)
+    state, history, sessions = StateStore(db), HistoryStore(db), SessionStore(db)
     processor = TurnProcessor(
         brain=make_worker_brain(settings),
-        catalog=load_catalog(settings.personas_file, settings.persona_mode, settings.persona_id),
-        state=StateStore(db),
-        history=HistoryStore(db),
+        catalog=catalog,
+        state=state,
+        history=history,
         session_memory_turns=settings.session_memory_turns,
         user_memory_facts=settings.user_memory_facts,
     )
     return WorkerRuntime(
         processor=processor,
+        thinker=Thinker(catalog, state, ThoughtStore(db), sessions, history),
         redis=client,
         lanes=LaneAdvancer(client),
         run=run,
         fallback_text=settings.fallback_text,
+        idle_speak_after=settings.idle_speak_after_seconds,
+        spontaneous_min_gap=settings.spontaneous_min_gap_seconds,
     )

@@ -16,3 +16,18 @@ def session_route(session_id: str) -> str:
 def session_lane(session_id: str) -> str:
     """The session's turns in arrival order; only the head may be queued or running."""
     return f"{PREFIX}:lane:{session_id}"
+
+
+def live_sessions(persona_id: str) -> str:
+    """Sorted set: session id -> time of its last turn, for the thinking loop's idle check."""
+    return f"{PREFIX}:live:{persona_id}"
+
+
+def thought_slot(persona_id: str, period: int) -> str:
+    """Claimed by whichever scheduler enqueues this persona's thinking for this period."""
+    return f"{PREFIX}:thought-slot:{persona_id}:{period}"
+
+
+def nudged(session_id: str) -> str:
+    """Set while a session may not be spoken to unprompted again (the rate limit)."""
+    return f"{PREFIX}:nudged:{session_id}"

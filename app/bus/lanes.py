@@ -38,12 +38,13 @@ local function settle(lane, job_prefix, queue_prefix, queues_key, enqueued_at)
 end
 """
 
-# KEYS: job_key, lane_key   ARGV: job_id, lane_ttl, job_prefix, queue_prefix, queues_key,
-#                                 enqueued_at, then the job hash as field/value pairs
+# KEYS: job_key, lane_key, live_key   ARGV: job_id, lane_ttl, job_prefix, queue_prefix, queues_key,
+#   enqueued_at, now (epoch seconds), session_id, then the job hash as field/value pairs
 ENQUEUE_SCRIPT = (
     _SETTLE
     + """
-redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+redis.call('ZADD', KEYS[3], ARGV[7], ARGV[8])
+redis.call('HSET', KEYS[1], unpack(ARGV, 9))
 redis.call('HSET', KEYS[1], 'status', 'deferred')
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))

@@ -5,6 +5,7 @@ with the lane step in one Lua call on the asyncio client: no thread hop, one rou
 """
 
 import logging
+import time
 from datetime import UTC, datetime
 
 import redis
@@ -58,7 +59,11 @@ class TurnQueue:
         fields["enqueued_at"] = enqueued_at
         flat = [item for pair in fields.items() for item in pair]
         queued_now = await self._enqueue(
-            keys=[Job.key_for(turn.turn_id), keys.session_lane(turn.session_id)],
+            keys=[
+                Job.key_for(turn.turn_id),
+                keys.session_lane(turn.session_id),
+                keys.live_sessions(turn.persona_id),
+            ],
             args=[
                 turn.turn_id,
                 LANE_TTL_SECONDS,
@@ -66,6 +71,8 @@ class TurnQueue:
                 lanes.QUEUE_PREFIX,
                 lanes.QUEUES_KEY,
                 enqueued_at,
+                time.time(),
+                turn.session_id,
                 *flat,
             ],
         )

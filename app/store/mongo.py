@@ -20,6 +20,7 @@ HISTORY = "history"
 PERSONA_STATES = "persona_states"
 RELATIONSHIPS = "relationships"
 USER_MEMORIES = "user_memories"
+THOUGHTS = "thoughts"
 
 
 def connect(mongo_url: str | None, db_name: str) -> tuple[Any, AsyncIOMotorDatabase]:
@@ -65,6 +66,7 @@ async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
     """Create every index the queries need; idempotent, run at each start-up."""
     await db[HISTORY].create_index([("session_id", 1), ("_id", 1)], name="session_turns")
     await db[HISTORY].create_index([("user_id", 1), ("_id", 1)], name="user_turns")
+    await db[THOUGHTS].create_index([("persona_id", 1), ("_id", -1)], name="persona_latest")
     await db[SESSIONS].create_index([("channel", 1), ("updated_at", -1)], name="channel_recent")
     await db[SESSIONS].create_index([("user_id", 1), ("updated_at", -1)], name="user_recent")
     log.info("mongo indexes ensured", extra={"db": db.name})

@@ -138,6 +138,10 @@ class Stack:
         wait_for(registered, 30, f"{processes} RQ worker(s) to register")
         return managed
 
+    def scheduler(self, redis_url: str, **settings: str) -> Managed:
+        env = self.base_env(REDIS_URL=redis_url, **settings)
+        return self._spawn("scheduler", [sys.executable, "-m", "worker.scheduler"], env)
+
     def stop(self) -> None:
         for managed in reversed(self.processes):
             managed.stop()

@@ -147,9 +147,13 @@ def test_the_same_state_and_turn_give_the_same_reply() -> None:
     assert Conversation().say("I feel happy today").reply_text == Conversation().say("I feel happy today").reply_text
 
 
-def test_the_demo_brain_keeps_the_seed_behaviours() -> None:
+def test_ten_turns_with_the_demo_brain_keep_the_seed_behaviours() -> None:
     chat = Conversation(brain="demo")
     assert chat.say("", kind="init").reply_text == "Hi there!"
-    assert chat.say("hello").reply_text == "Echo: hello"
+    for i in range(6):
+        assert chat.say(f"hello {i}").reply_text == f"Echo: hello {i}"
     assert chat.say("why?").fallback
     assert chat.say("show card").cards["cat"].kind == "image"
+    assert chat.say("my name is Sam").reply_text == "Echo: my name is Sam"
+    assert chat.state.relationship.interactions == 10
+    assert chat.state.user_memory.name == "Sam"  # memory is the engine's, whatever the brain

@@ -1,0 +1,64 @@
+"""Thoughts: what the persona reflects on between turns, from its own state only.
+
+A thought is made from persona-wide facts (its mood, how busy it has been), never from what a
+user said, so it can be shown to anyone (`/v1/thoughts/latest`) and spoken to any idle session.
+"""
+
+import random
+
+from pydantic import BaseModel, Field
+
+from app.persona.emotion import EmotionState, dominant
+from app.persona.profiles import PersonaProfile
+
+
+class Activity(BaseModel):
+    live_sessions: int = 0  # sessions with a socket open
+    recent_sessions: int = 0  # sessions with a turn in the last few minutes
+
+
+class Thought(BaseModel):
+    thought_id: str
+    persona_id: str
+    text: str
+    mood: str | None
+    emotion_deltas: dict[str, float] = Field(default_factory=dict)
+    nudge: str  # what to say, unprompted, to a session that has gone quiet
+    at: float
+
+
+NUDGES = (
+    "Are you still there? No rush, I'm here whenever you want to talk.",
+    "I was just thinking: {thought}",
+    "Still with me? I'd love to hear what you're up to.",
+)
+
+
+def reflect(profile: PersonaProfile, emotion: EmotionState, activity: Activity, now: float, seed: int) -> Thought:
+    rng = random.Random(seed)
+    mood = dominant(emotion, profile.baseline)
+    if mood in ("sadness", "anger", "fear", "disgust"):
+        text = f"I've been feeling some {mood}. I'll take a breath and let it pass."
+        deltas = {mood: -0.15}  # reflection regulates the feeling
+    elif activity.recent_sessions >= 3:
+        text = "So many conversations lately. I love meeting people."
+        deltas = {"joy": 0.08}
+    elif activity.recent_sessions == 0 and activity.live_sessions == 0:
+        text = "It's quiet. I hope the people I talked with today are doing well."
+        deltas = {"sadness": 0.05, "joy": -0.03}
+    elif mood == "joy":
+        text = "I feel good today. Conversations have been kind."
+        deltas = {"joy": 0.02}
+    else:
+        text = "I wonder what I'll learn from the next conversation."
+        deltas = {"surprise": 0.03}
+    nudge = rng.choice(NUDGES).format(thought=text[0].lower() + text[1:])
+    return Thought(
+        thought_id=f"{int(now * 1e9):016x}{seed & 0xFFFFFFFF:08x}",
+        persona_id=profile.persona_id,
+        text=text,
+        mood=mood,
+        emotion_deltas=deltas,
+        nudge=nudge,
+        at=now,
+    )

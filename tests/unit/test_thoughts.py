@@ -1,0 +1,89 @@
+"""The thinking loop: pure reflection, one schedule per period, nudges within the rate limit."""
+
+import asyncio
+import json
+import time
+
+import fakeredis
+import pytest
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from app.bus import keys, presence
+from app.catalog import load_catalog
+from app.persona.emotion import apply_deltas, initial_state
+from app.persona.thoughts import Activity, reflect
+from app.settings import Settings
+from app.store.mongo import connect
+from app.store.thoughts import ThoughtStore
+from worker import runtime
+from worker.rq_worker import PersonaWorker
+from worker.scheduler import schedule_once
+
+PROFILE = load_catalog(Settings().personas_file, "lite", "default").get("default")
+
+
+def test_reflection_depends_on_mood_and_activity_only() -> None:
+    calm = initial_state(PROFILE.baseline, 0.0)
+    quiet = reflect(PROFILE, calm, Activity(), 10.0, seed=1)
+    assert quiet.emotion_deltas["sadness"] > 0
+    busy = reflect(PROFILE, calm, Activity(live_sessions=5, recent_sessions=4), 10.0, seed=1)
+    assert busy.emotion_deltas["joy"] > 0
+    upset = apply_deltas(calm, {"anger": 0.9}, PROFILE.baseline, PROFILE.half_life_seconds, 0.0)
+    regulate = reflect(PROFILE, upset, Activity(live_sessions=1, recent_sessions=1), 10.0, seed=1)
+    assert regulate.mood == "anger"
+    assert regulate.emotion_deltas == {"anger": -0.15}
+    assert reflect(PROFILE, calm, Activity(), 10.0, seed=1) == quiet  # deterministic
+
+
+def test_a_persona_is_scheduled_once_per_period_however_many_schedulers_run() -> None:
+    client = fakeredis.FakeRedis()
+    settings = Settings(thought_interval_seconds=60)
+    first = schedule_once(client, settings, ["default", "sage"], now=600.0)
+    second = schedule_once(client, settings, ["default", "sage"], now=630.0)  # same period, another scheduler
+    third = schedule_once(client, settings, ["default", "sage"], now=661.0)  # next period
+    assert first == ["default", "sage"]
+    assert second == []
+    assert third == ["default", "sage"]
+    assert client.llen(f"rq:queue:{settings.thoughts_queue_name}") == 4
+
+
+def test_thinking_stores_a_thought_and_nudges_an_idle_session_once() -> None:
+    client = fakeredis.FakeRedis()
+    settings = Settings(idle_speak_after_seconds=30, spontaneous_min_gap_seconds=600)
+    loop = asyncio.new_event_loop()
+    try:
+        _, db = connect(None, "thinking")
+        runtime.install(runtime.build(settings, db, client, loop.run_until_complete))
+        now = time.time()
+        presence.touch(client, "default", "idle-session", now - 120)  # quiet for two minutes
+        presence.touch(client, "default", "busy-session", now)  # just spoke
+        presence.touch(client, "default", "gone-session", now - 120)  # quiet, but its socket is gone
+        client.set(keys.session_route("idle-session"), "api-1")
+        client.set(keys.session_route("busy-session"), "api-1")
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(keys.reply_channel("api-1"))
+
+        queue = Queue(settings.thoughts_queue_name, connection=client, serializer=JSONSerializer)
+        for _ in range(2):  # two thinking runs inside the rate-limit window
+            queue.enqueue("worker.thinking.think", "default")
+        PersonaWorker([queue], connection=client, serializer=JSONSerializer).work(burst=True, logging_level="WARNING")
+
+        nudges = []
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            if (message := pubsub.get_message(timeout=0.1)) is not None:
+                nudges.append(json.loads(message["data"]))
+        assert [n["session_id"] for n in nudges] == ["idle-session"]
+        assert nudges[0]["turn_id"] is None  # unprompted
+        thoughts = loop.run_until_complete(ThoughtStore(db).latest("default"))
+        assert len(thoughts) == 2
+        assert client.zscore(keys.live_sessions("default"), "gone-session") is None
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("interval", [0])
+def test_the_interval_must_be_positive(interval: int) -> None:
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
+        Settings(thought_interval_seconds=interval)

@@ -1,0 +1,94 @@
+"""The thinking job: reflect, keep the thought, let it move the mood, nudge quiet sessions.
+
+Enqueued once per persona per period by worker/scheduler.py. Spoken nudges travel the same
+reply path as answers (an unprompted conversationResponse) and are kept in the session's history.
+"""
+
+import logging
+import time
+
+from app.bus import presence
+from app.bus.replies import speak
+from app.catalog import PersonaCatalog
+from app.persona.emotion import EmotionState, apply_deltas, decayed, initial_state
+from app.persona.thoughts import Activity, Thought, reflect
+from app.store.history import HistoryEntry, HistoryStore
+from app.store.sessions import SessionStore
+from app.store.state import StateStore
+from app.store.thoughts import ThoughtStore
+from app.turns import Reply, new_turn_id
+from worker import runtime
+
+log = logging.getLogger(__name__)
+RECENT_SECONDS = 300
+
+
+class Thinker:
+    def __init__(
+        self,
+        catalog: PersonaCatalog,
+        state: StateStore,
+        thoughts: ThoughtStore,
+        sessions: SessionStore,
+        history: HistoryStore,
+    ) -> None:
+        self.catalog = catalog
+        self.state = state
+        self.thoughts = thoughts
+        self.sessions = sessions
+        self.history = history
+
+    async def reflect(self, persona_id: str, activity: Activity, now: float) -> Thought:
+        profile = self.catalog.get(persona_id)
+
+        def fresh() -> EmotionState:
+            return initial_state(profile.baseline, now)
+
+        snapshot = await self.state.emotion.read(persona_id, fresh)
+        mood_now = decayed(snapshot.value, profile.baseline, profile.half_life_seconds, now)
+        thought = reflect(profile, mood_now, activity, now, seed=int(now))
+        await self.thoughts.append(thought)
+        await self.state.emotion.update(
+            persona_id,
+            fresh,
+            lambda e: apply_deltas(e, thought.emotion_deltas, profile.baseline, profile.half_life_seconds, time.time()),
+            thought.thought_id,
+            first=snapshot,
+        )
+        return thought
+
+    async def record_spoken(self, persona_id: str, session_id: str, text: str, now: float) -> None:
+        session = await self.sessions.get(session_id) or {}
+        await self.history.append(
+            HistoryEntry(
+                turn_id=new_turn_id(),
+                session_id=session_id,
+                user_id=session.get("user_id", ""),
+                persona_id=persona_id,
+                channel=session.get("channel", ""),
+                kind="spontaneous",
+                input_text="",
+                output_text=text,
+                enqueued_at=now,
+                started_at=now,
+                finished_at=time.time(),
+            )
+        )
+
+
+def think(persona_id: str) -> str:
+    """RQ job: returns the thought's text (kept as the job's result for a while)."""
+    rt = runtime.current()
+    now = time.time()
+    live, recent = presence.activity(rt.redis, persona_id, now, RECENT_SECONDS)
+    thought = rt.run(rt.thinker.reflect(persona_id, Activity(live_sessions=live, recent_sessions=recent), now))
+    for session_id in presence.idle_sessions(rt.redis, persona_id, now, rt.idle_speak_after):
+        if not presence.claim_nudge(rt.redis, session_id, rt.spontaneous_min_gap):
+            continue
+        if speak(rt.redis, Reply(session_id=session_id, persona_id=persona_id, text=thought.nudge)):
+            presence.touch(rt.redis, persona_id, session_id, time.time())
+            rt.run(rt.thinker.record_spoken(persona_id, session_id, thought.nudge, now))
+            log.info("spoke to an idle session", extra={"session_id": session_id})
+        else:
+            presence.forget(rt.redis, persona_id, session_id)  # its socket is gone
+    return thought.text
