@@ -10,17 +10,26 @@ from rq.timeouts import TimerDeathPenalty
 from rq.worker import SimpleWorker
 
 HEARTBEAT_EVERY_SECONDS = 1.0
+SUSPENSION_CHECK_EVERY_SECONDS = 1.0
 
 
 class PersonaWorker(SimpleWorker):
     """A worker process's RQ loop (`python -m worker`), tuned for many short jobs.
 
     Stock RQ sends a standalone worker heartbeat (three round trips) three times per job to
-    extend a key that lives `worker_ttl + 60` seconds. Turns take milliseconds, so those are
-    coalesced to one per second; heartbeats that ride inside RQ's job transactions are kept.
+    extend a key that lives `worker_ttl + 60` seconds, and asks Redis whether `rq suspend` was
+    run before every job. Turns take milliseconds, so both are done at most once per second;
+    heartbeats that ride inside RQ's job transactions are kept.
     """
 
     _last_standalone_heartbeat = 0.0
+    _last_suspension_check = 0.0
+
+    def check_for_suspension(self, burst: bool) -> None:
+        now = time.monotonic()
+        if now - self._last_suspension_check >= SUSPENSION_CHECK_EVERY_SECONDS:
+            self._last_suspension_check = now
+            super().check_for_suspension(burst)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
         if pipeline is None and timeout is None:

@@ -7,7 +7,11 @@
 | UserMemory       | user_memories    | persona id + user   | per user: facts the user told         |
 | SessionMemory    | sessions         | session id          | per session: recent exchanges, topics |
 
-Every write goes through `versioned.update`: version-checked and idempotent by turn id.
+Every write goes through `versioned.update`: version-checked and idempotent by turn id, within
+a window of recent turn ids sized to how many other turns can land in between: a session's turns
+run one at a time (its lane), a user's rarely interleave, but every session of a persona writes
+its mood, so that document remembers more. A retried turn whose id has left the window would
+move the persona's mood twice; the effect is one small, decaying nudge.
 """
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
@@ -26,7 +30,7 @@ def user_key(persona_id: str, user_id: str) -> str:
 
 class StateStore:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
-        self.emotion = VersionedModel(db[PERSONA_STATES], "emotion", EmotionState)
+        self.emotion = VersionedModel(db[PERSONA_STATES], "emotion", EmotionState, keep_applied=64)
         self.relationship = VersionedModel(db[RELATIONSHIPS], "relationship", Relationship)
         self.user_memory = VersionedModel(db[USER_MEMORIES], "memory", UserMemory)
         self.session_memory = VersionedModel(db[SESSIONS], "memory", SessionMemory)

@@ -18,7 +18,9 @@ from pymongo.errors import DuplicateKeyError
 
 M = TypeVar("M", bound=BaseModel)
 
-APPLIED_OPS_KEPT = 64
+# How many recent operation ids a document remembers, by default. A retried operation older
+# than the window would apply twice; see StateStore for the window each document gets.
+APPLIED_OPS_KEPT = 16
 MAX_ATTEMPTS = 50
 
 
@@ -54,6 +56,7 @@ async def update(
     change: Callable[[M], M],
     op_id: str,
     first: Snapshot[M] | None = None,
+    keep_applied: int = APPLIED_OPS_KEPT,
 ) -> M:
     """Apply `change` to the stored model exactly once for `op_id`; return the stored result.
 
@@ -79,7 +82,7 @@ async def update(
         version_filter = {"version": version} if version else {"version": {"$exists": False}}
         result = await collection.update_one(
             {"_id": doc_id, **version_filter, "applied": {"$ne": op_id}},
-            {"$set": fields, "$push": {"applied": {"$each": [op_id], "$slice": -APPLIED_OPS_KEPT}}},
+            {"$set": fields, "$push": {"applied": {"$each": [op_id], "$slice": -keep_applied}}},
         )
         if result.matched_count == 1:
             return new
@@ -96,6 +99,7 @@ class VersionedModel(Generic[M]):
     collection: AsyncIOMotorCollection
     field: str
     model: type[M]
+    keep_applied: int = APPLIED_OPS_KEPT
 
     async def read(self, doc_id: str, default: Callable[[], M]) -> Snapshot[M]:
         return await read(self.collection, doc_id, self.field, self.model, default)
@@ -108,7 +112,9 @@ class VersionedModel(Generic[M]):
         op_id: str,
         first: Snapshot[M] | None = None,
     ) -> M:
-        return await update(self.collection, doc_id, self.field, self.model, default, change, op_id, first)
+        return await update(
+            self.collection, doc_id, self.field, self.model, default, change, op_id, first, self.keep_applied
+        )
 
     async def delete(self, doc_id: str) -> None:
         await self.collection.update_one({"_id": doc_id}, {"$unset": {self.field: ""}})
