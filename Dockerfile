@@ -15,6 +15,7 @@ RUN pip install -r requirements.txt
 
 COPY app ./app
 COPY worker ./worker
+COPY config ./config
 
 USER persona
 ENV HOST=0.0.0.0 PORT=8000

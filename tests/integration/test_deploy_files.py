@@ -37,14 +37,14 @@ def compose_config(tmp_path: Path) -> dict[str, Any]:
 
 def test_compose_validates_and_wires_the_stack(compose_config: dict[str, Any]) -> None:
     services = compose_config["services"]
-    assert set(services) == {"api", "worker", "redis", "mongo", "caddy"}
-    for internal in ("redis", "mongo", "api", "worker"):
+    assert set(services) == {"api", "worker", "scheduler", "redis", "mongo", "caddy"}
+    for internal in ("redis", "mongo", "api", "worker", "scheduler"):
         assert not services[internal].get("ports"), f"{internal} must not publish host ports"
     published = {
         str(p["published"]) if isinstance(p, dict) else str(p).split(":")[0] for p in services["caddy"]["ports"]
     }
     assert published == {"80", "443"}
-    for app in ("api", "worker"):
+    for app in ("api", "worker", "scheduler"):
         env = services[app]["environment"]
         assert env["REDIS_URL"] == "redis://redis:6379/0"
         assert env["MONGO_URL"].startswith("mongodb://persona:s3cret@mongo:27017/")
@@ -58,12 +58,14 @@ def test_compose_validates_and_wires_the_stack(compose_config: dict[str, Any]) -
 
 
 def test_the_image_commands_exist(compose_config: dict[str, Any]) -> None:
-    for service in ("api", "worker"):
+    for service in ("api", "worker", "scheduler"):
         command = compose_config["services"][service]["command"]
         assert command[:2] == ["python", "-m"]
         assert importlib.util.find_spec(command[2]) is not None, command
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'CMD ["python", "-m", "app"]' in dockerfile
+    for package in ("app", "worker", "config"):  # config/personas.toml is read at start-up
+        assert f"COPY {package} ./{package}" in dockerfile
     assert "USER persona" in dockerfile
     assert "HEALTHCHECK" in dockerfile
 
