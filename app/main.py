@@ -3,10 +3,13 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from app import logs
-from app.api.v1 import meta
+from app.api import errors
+from app.api.middleware import API_VERSION, RequestContext
+from app.api.v1 import agents, auth, jobs, messages, meta, sessions
+from app.auth.deps import limit_by_ip
 from app.channels.soulmachines import endpoint as soulmachines
 from app.services import start_services, stop_services
 from app.settings import Settings, get_settings
@@ -24,9 +27,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await stop_services(app.state.services)
 
-    app = FastAPI(title="Persona backend", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="Persona backend", version=API_VERSION, lifespan=lifespan)
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    errors.install(app)
     app.include_router(soulmachines.router)
-    app.include_router(meta.router, prefix="/v1")
+    per_address = [Depends(limit_by_ip)]
+    for router in (meta.router, auth.router, messages.router, jobs.router, sessions.router, agents.router):
+        app.include_router(router, prefix="/v1", dependencies=per_address)
     return app
 
 

@@ -10,13 +10,20 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from app.auth.secrets import AuthSecrets, resolve
+from app.brains import AsyncBrain, make_worker_brain
 from app.bus.connections import RedisClients, make_clients
+from app.bus.limits import RateLimiter
 from app.bus.queue import TurnQueue
 from app.bus.replies import ReplyRouter
+from app.catalog import PersonaCatalog, load_catalog
 from app.settings import Settings
+from app.store.accounts import AccountStore
 from app.store.history import HistoryStore
 from app.store.mongo import connect, ensure_indexes
 from app.store.sessions import SessionStore
+from app.store.state import StateStore
+from app.store.thoughts import ThoughtStore
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +39,13 @@ class Services:
     db: Any
     sessions: SessionStore
     history: HistoryStore
+    state: StateStore
+    thoughts: ThoughtStore
+    accounts: AccountStore
+    catalog: PersonaCatalog
+    brain: AsyncBrain  # for /v1/meta/llm: what answers, and whether its backend is reachable
+    secrets: AuthSecrets
+    limiter: RateLimiter
     queue: TurnQueue
     router: ReplyRouter
     embedded_worker: Any = None  # worker.embedded.EmbeddedWorker when running one in-process
@@ -58,6 +72,8 @@ def _warn_embedded(settings: Settings) -> None:
 
 
 async def start_services(settings: Settings) -> Services:
+    auth_secrets = resolve(settings)  # production refuses to start with missing or weak secrets
+    catalog = load_catalog(settings.personas_file, settings.persona_mode, settings.persona_id)
     _warn_embedded(settings)
     instance_id = uuid.uuid4().hex[:12]
     redis = make_clients(settings.redis_url, f"{API_CLIENT_NAME_PREFIX}{instance_id}")
@@ -73,6 +89,13 @@ async def start_services(settings: Settings) -> Services:
         db=db,
         sessions=SessionStore(db),
         history=HistoryStore(db),
+        state=StateStore(db),
+        thoughts=ThoughtStore(db),
+        accounts=AccountStore(db),
+        catalog=catalog,
+        brain=make_worker_brain(settings),
+        secrets=auth_secrets,
+        limiter=RateLimiter(redis.async_client),
         queue=TurnQueue(
             redis.async_client,
             redis.sync_client,

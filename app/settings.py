@@ -30,6 +30,25 @@ class Settings(BaseSettings):
     # Run an RQ worker thread inside the API process. Default: only when REDIS_URL is unset.
     embedded_worker: bool | None = None
 
+    # REST API auth. In production each secret must be set and at least 32 characters; elsewhere
+    # a missing one is generated per process (tokens then die with the process).
+    jwt_secret: SecretStr | None = None
+    password_pepper: SecretStr | None = None
+    admin_api_key: SecretStr | None = None  # operators: X-Admin-Key header
+    access_token_ttl_seconds: int = Field(default=900, ge=30)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    refresh_grace_seconds: float = Field(default=10.0, ge=0)  # a second tab may reuse the old token this long
+    cookie_secure: bool | None = None  # default: only in production
+
+    # REST API limits.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    rate_limit_ip_per_minute: int = Field(default=300, ge=1)
+    rate_limit_user_per_minute: int = Field(default=60, ge=1)
+    guests_per_ip_per_hour: int = Field(default=20, ge=1)
+    job_record_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    sse_max_seconds: float = Field(default=300.0, gt=0)
+    sse_ping_seconds: float = Field(default=15.0, gt=0)
+
     # Queue and worker.
     queue_name: str = "turns"
     job_timeout_seconds: int = Field(default=30, ge=1)
@@ -77,6 +96,10 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(cidr, strict=False)  # a typo fails at start-up, not per socket
             return [cidr for cidr in parts if cidr]
         return parts
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.cookie_secure if self.cookie_secure is not None else self.app_env == "production"
 
     @property
     def run_embedded_worker(self) -> bool:

@@ -31,6 +31,7 @@ class Turn(BaseModel):
     reply_to: str
     enqueued_at: float = Field(default_factory=time.time)
     deadline_at: float | None = None
+    tracked: bool = False  # a REST job: progress and result go to its job record, not a socket
 
 
 CardKind = Literal["image", "options", "markdown", "externalLink", "video"]

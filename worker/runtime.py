@@ -12,6 +12,7 @@ from typing import Any
 import redis
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
+from app.brains import make_worker_brain
 from app.bus.queue import LaneAdvancer
 from app.catalog import load_catalog
 from app.settings import Settings
@@ -19,7 +20,6 @@ from app.store.history import HistoryStore
 from app.store.sessions import SessionStore
 from app.store.state import StateStore
 from app.store.thoughts import ThoughtStore
-from worker.brains import make_worker_brain
 from worker.thinking import Thinker
 from worker.turns import TurnProcessor
 

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable
 
+from app.brains import AsyncBrain
 from app.catalog import PersonaCatalog
 from app.persona import engine
 from app.persona.emotion import EmotionState, apply_deltas, initial_state
@@ -19,7 +20,6 @@ from app.persona.relationship import Relationship, record_interaction
 from app.store.history import HistoryEntry, HistoryStore
 from app.store.state import StateStore, user_key
 from app.turns import Card, Reply, Turn
-from worker.brains import AsyncBrain
 
 log = logging.getLogger(__name__)
 

@@ -31,3 +31,25 @@ def thought_slot(persona_id: str, period: int) -> str:
 def nudged(session_id: str) -> str:
     """Set while a session may not be spoken to unprompted again (the rate limit)."""
     return f"{PREFIX}:nudged:{session_id}"
+
+
+def job_record(job_id: str) -> str:
+    """Hash: a REST job's owner, status, progress and result."""
+    return f"{PREFIX}:job:{job_id}"
+
+
+def job_events(job_id: str) -> str:
+    """Pub/sub channel of a REST job's status changes."""
+    return f"{PREFIX}:job-events:{job_id}"
+
+
+def sse_ticket(ticket: str) -> str:
+    return f"{PREFIX}:sse-ticket:{ticket}"
+
+
+def rate_limit(scope: str, subject: str, window_seconds: int) -> str:
+    return f"{PREFIX}:rate:{scope}:{subject}:{window_seconds}"
+
+
+def revoked_session(session_id: str) -> str:
+    return f"{PREFIX}:revoked:{session_id}"

@@ -38,13 +38,18 @@ local function settle(lane, job_prefix, queue_prefix, queues_key, enqueued_at)
 end
 """
 
-# KEYS: job_key, lane_key, live_key   ARGV: job_id, lane_ttl, job_prefix, queue_prefix, queues_key,
-#   enqueued_at, now (epoch seconds), session_id, then the job hash as field/value pairs
+# KEYS: job_key, lane_key, live_key, record_key
+# ARGV: job_id, lane_ttl, job_prefix, queue_prefix, queues_key, enqueued_at, now (epoch seconds),
+#       session_id, record owner ('' for none), record ttl, then the job hash as field/value pairs
 ENQUEUE_SCRIPT = (
     _SETTLE
     + """
 redis.call('ZADD', KEYS[3], ARGV[7], ARGV[8])
-redis.call('HSET', KEYS[1], unpack(ARGV, 9))
+if ARGV[9] ~= '' then
+  redis.call('HSET', KEYS[4], 'owner', ARGV[9], 'status', 'queued', 'progress', 0, 'created_at', ARGV[7])
+  redis.call('EXPIRE', KEYS[4], tonumber(ARGV[10]))
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 11))
 redis.call('HSET', KEYS[1], 'status', 'deferred')
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))

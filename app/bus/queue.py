@@ -39,8 +39,11 @@ class TurnQueue:
         self._result_ttl = result_ttl
         self._enqueue = client.register_script(lanes.ENQUEUE_SCRIPT)
 
-    async def enqueue(self, turn: Turn) -> bool:
-        """Queue the turn behind the session's earlier ones; True if it went straight to the queue."""
+    async def enqueue(self, turn: Turn, owner: str | None = None, record_ttl: int = 0) -> bool:
+        """Queue the turn behind the session's earlier ones; True if it went straight to the queue.
+
+        With `owner`, a REST job record is created in the same atomic step (see bus/jobs.py).
+        """
         job = Job.create(
             RUN_TURN,
             args=(turn.model_dump_json(),),
@@ -63,6 +66,7 @@ class TurnQueue:
                 Job.key_for(turn.turn_id),
                 keys.session_lane(turn.session_id),
                 keys.live_sessions(turn.persona_id),
+                keys.job_record(turn.turn_id),
             ],
             args=[
                 turn.turn_id,
@@ -73,6 +77,8 @@ class TurnQueue:
                 enqueued_at,
                 time.time(),
                 turn.session_id,
+                owner or "",
+                record_ttl,
                 *flat,
             ],
         )

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 ROUTE_TTL_SECONDS = 24 * 3600
 ReplyHandler = Callable[[Reply], None]
+RawHandler = Callable[[bytes], None]
 
 # Delete the route only if it still names us: a newer socket elsewhere may own the session now.
 _UNROUTE_SCRIPT = """
@@ -45,13 +46,19 @@ def speak(client: redis.Redis, reply: Reply) -> bool:
 
 
 class ReplyRouter:
-    """The API process's single subscriber: hands each reply to the connection that wants it."""
+    """The API process's single subscriber: hands each reply to the connection that wants it.
+
+    Besides its own reply channel it can watch other channels (a REST job's events) on the same
+    connection, for as long as someone listens; watched channels survive a reconnect.
+    """
 
     def __init__(self, client: aioredis.Redis, instance_id: str) -> None:
         self.instance_id = instance_id
         self.channel = keys.reply_channel(instance_id)
         self._client = client
         self._handlers: dict[str, ReplyHandler] = {}
+        self._watchers: dict[str, set[RawHandler]] = {}
+        self._pubsub: aioredis.client.PubSub | None = None
         self._unroute = client.register_script(_UNROUTE_SCRIPT)
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
@@ -79,6 +86,22 @@ class ReplyRouter:
     def bound_sessions(self) -> int:
         return len(self._handlers)
 
+    async def watch(self, channel: str, handler: RawHandler) -> None:
+        first = channel not in self._watchers
+        self._watchers.setdefault(channel, set()).add(handler)
+        if first and self._pubsub is not None:
+            await self._pubsub.subscribe(channel)
+
+    async def unwatch(self, channel: str, handler: RawHandler) -> None:
+        handlers = self._watchers.get(channel)
+        if handlers is None:
+            return
+        handlers.discard(handler)
+        if not handlers:
+            del self._watchers[channel]
+            if self._pubsub is not None:
+                await self._pubsub.unsubscribe(channel)
+
     def dispatch(self, raw: bytes | str) -> None:
         try:
             reply = Reply.model_validate_json(raw)
@@ -99,17 +122,26 @@ class ReplyRouter:
         while True:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self.channel)
+                await pubsub.subscribe(self.channel, *self._watchers)
+                self._pubsub = pubsub
                 self._subscribed.set()
                 backoff = 0.1
                 async for message in pubsub.listen():
-                    if message["type"] == "message":
+                    if message["type"] != "message":
+                        continue
+                    channel = message["channel"].decode()
+                    if channel == self.channel:
                         self.dispatch(message["data"])
+                    else:
+                        for handler in list(self._watchers.get(channel, ())):
+                            handler(message["data"])
             except asyncio.CancelledError:
+                self._pubsub = None
                 await pubsub.aclose()
                 raise
             except Exception:
                 log.exception("reply subscription lost; resubscribing in %.1fs", backoff)
+                self._pubsub = None
                 await pubsub.aclose()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -49,10 +49,24 @@ class HistoryStore:
         doc = await self._history.find_one({"_id": turn_id})
         return _entry(doc) if doc else None
 
-    async def for_session(self, session_id: str, limit: int = 50) -> list[HistoryEntry]:
-        """The session's turns, oldest first (turn ids are time-ordered)."""
-        cursor = self._history.find({"session_id": session_id}).sort("_id", -1).limit(limit)
-        docs = await cursor.to_list(limit)
+    async def for_session(self, session_id: str, limit: int = 50, before: str | None = None) -> list[HistoryEntry]:
+        """The session's turns, oldest first (turn ids are time-ordered); `before` pages back."""
+        return await self._page({"session_id": session_id}, limit, before)
+
+    async def for_user(self, user_id: str, limit: int = 50, before: str | None = None) -> list[HistoryEntry]:
+        """Everything a user said and heard, through any door, oldest first."""
+        return await self._page({"user_id": user_id}, limit, before)
+
+    async def delete_for_user(self, user_id: str) -> list[str]:
+        """Forget a user's history; returns the sessions it touched."""
+        sessions = await self._history.distinct("session_id", {"user_id": user_id})
+        await self._history.delete_many({"user_id": user_id})
+        return sessions
+
+    async def _page(self, query: dict[str, Any], limit: int, before: str | None) -> list[HistoryEntry]:
+        if before is not None:
+            query = {**query, "_id": {"$lt": before}}
+        docs = await self._history.find(query).sort("_id", -1).limit(limit).to_list(limit)
         return [_entry(doc) for doc in reversed(docs)]
 
 

@@ -4,6 +4,7 @@ With MONGO_URL unset the client is mongomock-motor: in-memory, private to this p
 exit. Queries on the hot path go by `_id` only, which mongomock serves without a scan.
 """
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +22,9 @@ PERSONA_STATES = "persona_states"
 RELATIONSHIPS = "relationships"
 USER_MEMORIES = "user_memories"
 THOUGHTS = "thoughts"
+ACCOUNTS = "accounts"
+USERNAMES = "usernames"
+AUTH_SESSIONS = "auth_sessions"
 
 
 def connect(mongo_url: str | None, db_name: str) -> tuple[Any, AsyncIOMotorDatabase]:
@@ -66,7 +70,17 @@ async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
     """Create every index the queries need; idempotent, run at each start-up."""
     await db[HISTORY].create_index([("session_id", 1), ("_id", 1)], name="session_turns")
     await db[HISTORY].create_index([("user_id", 1), ("_id", 1)], name="user_turns")
+    await db[AUTH_SESSIONS].create_index([("user_id", 1)], name="user_sessions")
     await db[THOUGHTS].create_index([("persona_id", 1), ("_id", -1)], name="persona_latest")
     await db[SESSIONS].create_index([("channel", 1), ("updated_at", -1)], name="channel_recent")
     await db[SESSIONS].create_index([("user_id", 1), ("updated_at", -1)], name="user_recent")
     log.info("mongo indexes ensured", extra={"db": db.name})
+
+
+async def ping(db: AsyncIOMotorDatabase) -> bool:
+    """Whether the database answers (for readiness)."""
+    try:
+        await asyncio.wait_for(db.command("ping"), 2)
+    except Exception:  # unreachable, timed out, refused: all mean "not ready"
+        return False
+    return True

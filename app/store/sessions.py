@@ -13,25 +13,25 @@ class SessionStore:
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self._sessions = db[SESSIONS]
 
-    async def record_scene_state(
+    async def record(
         self,
         session_id: str,
         *,
         channel: str,
         user_id: str,
         persona_id: str,
-        scene_state: str | None,
-        meta: dict[str, Any],
-        user_info: Any,
+        scene_state: str | None = None,
+        meta: dict[str, Any] | None = None,
+        user_info: Any = None,
     ) -> None:
-        """Upsert what the platform told us about the session (never touches memory)."""
+        """Upsert what the door told us about the session (never touches its memory)."""
         now = datetime.now(UTC)
         fields = {
             "channel": channel,
             "user_id": user_id,
             "persona_id": persona_id,
             "scene_state": scene_state,
-            "meta": meta,
+            "meta": meta or {},
             "user_info": user_info,
             "updated_at": now,
         }
@@ -46,3 +46,22 @@ class SessionStore:
 
     async def get(self, session_id: str) -> dict[str, Any] | None:
         return await self._sessions.find_one({"_id": session_id})
+
+    async def search(
+        self,
+        channel: str | None,
+        user_id: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """Sessions, most recently active first, without their memory."""
+        query: dict[str, Any] = {}
+        if channel:
+            query["channel"] = channel
+        if user_id:
+            query["user_id"] = user_id
+        if since or until:
+            query["updated_at"] = {k: v for k, v in (("$gte", since), ("$lte", until)) if v is not None}
+        cursor = self._sessions.find(query, {"memory": 0, "applied": 0}).sort("updated_at", -1).limit(limit)
+        return await cursor.to_list(limit)

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from app.brains import LlmBrain, make_worker_brain
 from app.catalog import load_catalog
 from app.persona.brains import make_brain
 from app.persona.emotion import initial_state
@@ -15,7 +16,6 @@ from app.store.history import HistoryStore
 from app.store.state import StateStore
 from tests.conftest import make_turn
 from tests.support.fake_llm import FakeLlm
-from worker.brains import LlmBrain, make_worker_brain
 from worker.turns import TurnProcessor
 
 CATALOG = load_catalog(Settings().personas_file, "lite", "default")

@@ -78,11 +78,11 @@ async def test_history_append_is_idempotent_by_turn_id_and_ordered(db) -> None: 
 async def test_scene_state_upsert_keeps_memory_and_creation_time(db) -> None:  # type: ignore[no-untyped-def]
     sessions = SessionStore(db)
     kwargs = {"channel": "soulmachines", "user_id": "u", "persona_id": "p", "meta": {}, "user_info": {}}
-    await sessions.record_scene_state("s1", scene_state="offered", **kwargs)
+    await sessions.record("s1", scene_state="offered", **kwargs)
     first = await sessions.get("s1")
     memory = StateStore(db).session_memory
     await memory.update("s1", SessionMemory, lambda m: m.model_copy(update={"turn_count": 5}), "t1")
-    await sessions.record_scene_state("s1", scene_state="connected", **kwargs)
+    await sessions.record("s1", scene_state="connected", **kwargs)
     doc = await sessions.get("s1")
     assert doc["scene_state"] == "connected"
     assert doc["created_at"] == first["created_at"]

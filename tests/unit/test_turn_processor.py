@@ -3,6 +3,7 @@
 import asyncio
 import time
 
+from app.brains import PureBrain
 from app.catalog import load_catalog
 from app.persona.brains import make_brain
 from app.persona.memory import SessionMemory
@@ -12,7 +13,6 @@ from app.store.history import HistoryStore
 from app.store.mongo import PERSONA_STATES
 from app.store.state import StateStore, user_key
 from tests.conftest import YieldingDatabase, make_turn
-from worker.brains import PureBrain
 from worker.turns import TurnProcessor
 
 CATALOG = load_catalog(Settings().personas_file, "lite", "default")

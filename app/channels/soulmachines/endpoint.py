@@ -113,7 +113,7 @@ class SceneConnection:
         user_info = protocol.parse_user_info(session.userInfo)
         await self._bind(session.sessionId, protocol.user_id_for(user_info, session.sessionId))
         try:
-            await self.services.sessions.record_scene_state(
+            await self.services.sessions.record(
                 session.sessionId,
                 channel=protocol.CHANNEL,
                 user_id=self.user_id,

@@ -1,7 +1,7 @@
 """Brains turn a turn plus the persona's state into words. Select one with PERSONA_BRAIN.
 
-`rules` (default) and `demo` are pure and offline. `llm` needs the network, so it lives with
-the worker (worker/llm_brain.py) and falls back to `rules` when the model fails.
+`rules` (default) and `demo` are pure and offline. `llm` needs the network, so it lives outside
+this package (app/brains.py) and falls back to `rules` when the model fails.
 """
 
 from app.persona.brains.base import Brain, BrainContext, BrainOutput

@@ -1,4 +1,4 @@
-"""Brains as the worker runs them: the pure ones, and the LLM one that needs the network.
+"""Brains as workers run them: the pure ones behind an async face, and the LLM one (network I/O).
 
 The LLM brain makes ONE chat-completions call per turn (at most one retry) to any
 OpenAI-compatible server through the official `openai` client, and asks for a JSON object that

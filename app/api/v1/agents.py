@@ -1,0 +1,74 @@
+"""The persona's state for anyone to see: personality, mood after decay, and its thoughts.
+
+Nothing here is about a particular user: emotions are persona-wide numbers and thoughts are
+made from mood and activity only.
+"""
+
+import time
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from app.auth.deps import services
+from app.persona.emotion import EmotionState, decayed, dominant, initial_state
+from app.persona.profiles import BigFive, Style
+from app.services import Services
+
+router = APIRouter(tags=["persona"])
+
+
+class AgentState(BaseModel):
+    persona_id: str
+    name: str
+    description: str
+    mode: str
+    traits: BigFive
+    style: Style
+    emotions: dict[str, float]
+    baseline: dict[str, float]
+    mood: str
+
+
+class ThoughtOut(BaseModel):
+    text: str
+    mood: str | None
+    at: float
+
+
+def mood_summary(emotion: EmotionState, baseline: dict[str, float]) -> str:
+    top = dominant(emotion, baseline)
+    if top is None:
+        return "calm, at rest"
+    strength = emotion.values[top] - baseline[top]
+    return f"{'strongly ' if strength > 0.3 else ''}{top}"
+
+
+@router.get("/agents/active", response_model=AgentState)
+async def active_agent(
+    persona_id: str | None = Query(None, max_length=64), svc: Services = Depends(services)
+) -> AgentState:
+    profile = svc.catalog.get(svc.catalog.resolve(persona_id))
+    now = time.time()
+    snapshot = await svc.state.emotion.read(profile.persona_id, lambda: initial_state(profile.baseline, now))
+    emotion = decayed(snapshot.value, profile.baseline, profile.half_life_seconds, now)
+    return AgentState(
+        persona_id=profile.persona_id,
+        name=profile.name,
+        description=profile.description,
+        mode=profile.mode,
+        traits=profile.traits,
+        style=profile.style,
+        emotions={k: round(v, 4) for k, v in emotion.values.items()},
+        baseline=profile.baseline,
+        mood=mood_summary(emotion, profile.baseline),
+    )
+
+
+@router.get("/thoughts/latest", response_model=list[ThoughtOut])
+async def latest_thoughts(
+    persona_id: str | None = Query(None, max_length=64),
+    limit: int = Query(5, ge=1, le=50),
+    svc: Services = Depends(services),
+) -> list[ThoughtOut]:
+    thoughts = await svc.thoughts.latest(svc.catalog.resolve(persona_id), limit)
+    return [ThoughtOut(text=t.text, mood=t.mood, at=t.at) for t in thoughts]

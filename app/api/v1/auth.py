@@ -1,0 +1,172 @@
+"""Accounts and sessions: guests, login, claim, refresh, logout, me.
+
+Access tokens are short-lived JWTs sent as `Authorization: Bearer`. Refresh tokens live in an
+httponly cookie scoped to /v1/auth, rotate on every use, and a reused one revokes its whole
+session (a grace window lets two tabs refresh at once). Cookie-authenticated calls need the
+CSRF double-submit: the `csrf_token` cookie (readable by the page's script, path /) echoed in
+the `X-CSRF-Token` header. Logout revokes the session: its access tokens stop working at once.
+"""
+
+import hmac
+import secrets
+import uuid
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field
+
+from app.api.errors import ApiError
+from app.auth.deps import client_ip, current_principal, services
+from app.auth.passwords import DUMMY_HASH, hash_password, verify_password
+from app.auth.tokens import Principal, TokenError, fingerprint, issue_access, new_refresh_token, split_refresh_token
+from app.bus.limits import revoke_session
+from app.services import Services
+from app.store.accounts import Account, AlreadyClaimed, Refresh, UsernameTaken
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+REFRESH_COOKIE = "refresh_token"
+CSRF_COOKIE = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+class Credentials(BaseModel):
+    username: str = Field(min_length=3, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
+    password: str = Field(min_length=8, max_length=256)
+
+
+class UserOut(BaseModel):
+    user_id: str
+    username: str | None
+    guest: bool
+    role: str
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    user: UserOut
+
+
+def _user(account: Account) -> UserOut:
+    return UserOut(user_id=account.user_id, username=account.username, guest=account.guest, role=account.role)
+
+
+def _set_cookies(response: Response, svc: Services, refresh_token: str) -> None:
+    secure = svc.settings.secure_cookies
+    max_age = svc.settings.refresh_token_ttl_seconds
+    cookie = {"max_age": max_age, "secure": secure, "samesite": "strict"}
+    response.set_cookie(REFRESH_COOKIE, refresh_token, httponly=True, path="/v1/auth", **cookie)  # type: ignore[arg-type]
+    # Readable by the page's script (path /, not httponly): it echoes it in X-CSRF-Token.
+    response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), httponly=False, path="/", **cookie)  # type: ignore[arg-type]
+
+
+def _clear_cookies(response: Response) -> None:
+    response.delete_cookie(REFRESH_COOKIE, path="/v1/auth")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+
+
+def _access(svc: Services, account: Account, session_id: str) -> TokenOut:
+    principal = Principal(user_id=account.user_id, session_id=session_id, role=account.role)
+    ttl = svc.settings.access_token_ttl_seconds
+    return TokenOut(
+        access_token=issue_access(principal, svc.secrets.jwt_secret, ttl), expires_in=ttl, user=_user(account)
+    )
+
+
+async def _start(svc: Services, account: Account, response: Response) -> TokenOut:
+    session_id = uuid.uuid4().hex
+    refresh_token = new_refresh_token(session_id)
+    ttl = svc.settings.refresh_token_ttl_seconds
+    await svc.accounts.start_session(account.user_id, fingerprint(refresh_token), session_id, ttl)
+    _set_cookies(response, svc, refresh_token)
+    return _access(svc, account, session_id)
+
+
+def _check_csrf(request: Request) -> None:
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    header = request.headers.get(CSRF_HEADER, "")
+    if not cookie or not hmac.compare_digest(cookie.encode(), header.encode()):
+        raise ApiError(403, "csrf_failed", "missing or mismatched CSRF token")
+
+
+@router.post("/guest", response_model=TokenOut, status_code=201)
+async def guest(request: Request, response: Response, svc: Services = Depends(services)) -> TokenOut:
+    wait = await svc.limiter.hit("guest", client_ip(request), svc.settings.guests_per_ip_per_hour, 3600)
+    if wait is not None:
+        raise ApiError(429, "rate_limited", "too many guest accounts from this address", {"Retry-After": str(wait)})
+    return await _start(svc, await svc.accounts.create_guest(), response)
+
+
+@router.post("/login", response_model=TokenOut)
+async def login(body: Credentials, response: Response, svc: Services = Depends(services)) -> TokenOut:
+    account = await svc.accounts.by_username(body.username)
+    stored = account.password_hash if account and account.password_hash else DUMMY_HASH  # same work either way
+    if not await verify_password(stored, body.password, svc.secrets.password_pepper) or account is None:
+        raise ApiError(401, "invalid_credentials", "wrong username or password")
+    return await _start(svc, account, response)
+
+
+@router.post("/claim", response_model=UserOut)
+async def claim(
+    body: Credentials, principal: Principal = Depends(current_principal), svc: Services = Depends(services)
+) -> UserOut:
+    """Turn the calling guest into a password account; an account with a password cannot be claimed."""
+    password_hash = await hash_password(body.password, svc.secrets.password_pepper)
+    try:
+        return _user(await svc.accounts.claim(principal.user_id, body.username, password_hash))
+    except AlreadyClaimed:
+        raise ApiError(409, "already_claimed", "this account already has a password") from None
+    except UsernameTaken:
+        raise ApiError(409, "username_taken", "that username is taken") from None
+
+
+@router.post("/refresh", response_model=TokenOut)
+async def refresh(request: Request, response: Response, svc: Services = Depends(services)) -> TokenOut:
+    _check_csrf(request)
+    try:
+        session_id, presented = split_refresh_token(request.cookies.get(REFRESH_COOKIE, ""))
+    except TokenError:
+        raise ApiError(401, "unauthorized", "missing or malformed refresh token") from None
+    replacement = new_refresh_token(session_id)
+    outcome = await svc.accounts.rotate(
+        session_id, presented, fingerprint(replacement), svc.settings.refresh_grace_seconds
+    )
+    if outcome in (Refresh.REUSED, Refresh.INVALID):
+        if outcome is Refresh.REUSED:
+            await revoke_session(svc.redis.async_client, session_id, svc.settings.access_token_ttl_seconds)
+        _clear_cookies(response)
+        raise ApiError(401, "unauthorized", "refresh token reused or revoked; sign in again")
+    owner = await svc.accounts.session_owner(session_id)
+    account = await svc.accounts.get(owner) if owner else None
+    if account is None:
+        raise ApiError(401, "unauthorized", "unknown account")
+    if outcome is Refresh.ROTATED:
+        _set_cookies(response, svc, replacement)
+    return _access(svc, account, session_id)
+
+
+@router.post("/logout", status_code=204)
+async def logout(request: Request, svc: Services = Depends(services)) -> Response:
+    """Revoke the session named by the bearer token, or by the refresh cookie (with CSRF)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        session_id = (await current_principal(request, svc)).session_id
+    else:
+        _check_csrf(request)
+        try:
+            session_id, _ = split_refresh_token(request.cookies.get(REFRESH_COOKIE, ""))
+        except TokenError:
+            raise ApiError(401, "unauthorized", "nothing to log out") from None
+    await svc.accounts.revoke(session_id)
+    await revoke_session(svc.redis.async_client, session_id, svc.settings.access_token_ttl_seconds)
+    response = Response(status_code=204)
+    _clear_cookies(response)
+    return response
+
+
+@router.get("/me", response_model=UserOut)
+async def me(principal: Principal = Depends(current_principal), svc: Services = Depends(services)) -> UserOut:
+    account = await svc.accounts.get(principal.user_id)
+    if account is None:
+        raise ApiError(404, "not_found", "account not found")
+    return _user(account)

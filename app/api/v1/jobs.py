@@ -1,0 +1,111 @@
+"""Queued REST jobs: status, a single-use ticket for EventSource, and the event stream.
+
+Events are pushed from Redis pub/sub through the API process's one subscription (no polling
+loop per connection); a stream sends keep-alive comments and ends after SSE_MAX_SECONDS.
+Someone else's job is a 404, exactly like a job that does not exist.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from app.api.errors import ApiError
+from app.auth.deps import current_principal, services
+from app.auth.tokens import Principal
+from app.bus import jobs, keys
+from app.services import Services
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+EVENT_BUFFER = 32
+
+
+class Ticket(BaseModel):
+    ticket: str
+    expires_in: int
+
+
+async def _owned(svc: Services, job_id: str, user_id: str) -> jobs.JobRecord:
+    record = await jobs.get(svc.redis.async_client, job_id)
+    if record is None or record.owner != user_id:
+        raise ApiError(404, "not_found", "no such job")
+    return record
+
+
+@router.get("/{job_id}", response_model=jobs.JobRecord)
+async def get_job(
+    job_id: str, principal: Principal = Depends(current_principal), svc: Services = Depends(services)
+) -> jobs.JobRecord:
+    return await _owned(svc, job_id, principal.user_id)
+
+
+@router.post("/{job_id}/ticket", response_model=Ticket)
+async def ticket(
+    job_id: str, principal: Principal = Depends(current_principal), svc: Services = Depends(services)
+) -> Ticket:
+    """For browsers' EventSource, which cannot send headers: use once, within 30 seconds."""
+    await _owned(svc, job_id, principal.user_id)
+    issued = await jobs.issue_ticket(svc.redis.async_client, job_id, principal.user_id)
+    return Ticket(ticket=issued, expires_in=jobs.TICKET_TTL_SECONDS)
+
+
+@router.get("/{job_id}/events", response_class=EventSourceResponse)
+async def events(
+    job_id: str,
+    request: Request,
+    ticket: str | None = Query(None, max_length=64, description="a ticket from POST /v1/jobs/{id}/ticket"),
+    svc: Services = Depends(services),
+) -> EventSourceResponse:
+    """`status`, `progress` and `done` events. Authorization header, or `?ticket=` for EventSource."""
+    if request.headers.get("authorization"):
+        user_id = (await current_principal(request, svc)).user_id
+    elif ticket:
+        redeemed = await jobs.redeem_ticket(svc.redis.async_client, ticket, job_id)
+        if redeemed is None:
+            raise ApiError(401, "unauthorized", "ticket invalid, used or expired")
+        user_id = redeemed
+    else:
+        raise ApiError(401, "unauthorized", "missing bearer token or ticket", {"WWW-Authenticate": "Bearer"})
+
+    channel = keys.job_events(job_id)
+    inbox: asyncio.Queue[bytes] = asyncio.Queue(EVENT_BUFFER)
+
+    def deliver(raw: bytes) -> None:
+        if not inbox.full():  # a client this far behind only needs the final event, which is re-read
+            inbox.put_nowait(raw)
+
+    await svc.router.watch(channel, deliver)  # watch first: a job finishing now is not missed
+    try:
+        record = await _owned(svc, job_id, user_id)
+    except ApiError:
+        await svc.router.unwatch(channel, deliver)
+        raise
+
+    async def stream() -> AsyncIterator[ServerSentEvent]:
+        deadline = time.monotonic() + svc.settings.sse_max_seconds
+        try:
+            first = jobs.JobEvent(event="status", status=record.status, progress=record.progress)
+            yield ServerSentEvent(data=first.model_dump_json(), event="status")
+            if record.status in jobs.TERMINAL:
+                done = jobs.JobEvent(
+                    event="done", status=record.status, progress=1.0, result=record.result, error=record.error
+                )
+                yield ServerSentEvent(data=done.model_dump_json(), event="done")
+                return
+            while (remaining := deadline - time.monotonic()) > 0:
+                try:
+                    raw = await asyncio.wait_for(inbox.get(), remaining)
+                except TimeoutError:
+                    break
+                event = jobs.JobEvent.model_validate_json(raw)
+                yield ServerSentEvent(data=event.model_dump_json(), event=event.event)
+                if event.event == "done":
+                    return
+            yield ServerSentEvent(data='{"reason": "stream lifetime reached; poll GET /v1/jobs/{id}"}', event="timeout")
+        finally:
+            await svc.router.unwatch(channel, deliver)
+
+    return EventSourceResponse(stream(), ping=svc.settings.sse_ping_seconds)

@@ -1,0 +1,105 @@
+"""Chat over HTTP: submit a message as a queued job; read or delete your conversation."""
+
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, field_validator
+
+from app.auth.deps import current_principal, limit_by_user, services
+from app.auth.tokens import Principal
+from app.services import Services
+from app.store.state import user_key
+from app.turns import Turn
+
+router = APIRouter(prefix="/messages", tags=["messages"])
+CHANNEL = "rest"
+
+
+class SubmitRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+    conversation: str = Field("default", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="your conversation's name")
+    persona_id: str | None = Field(None, max_length=64)
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is blank")
+        return value.strip()
+
+
+class Submitted(BaseModel):
+    job_id: str
+    status: str
+    session_id: str
+
+
+class Message(BaseModel):
+    turn_id: str
+    session_id: str
+    channel: str
+    kind: str
+    input_text: str
+    output_text: str
+    output_cards: dict[str, object]
+    fallback: bool
+    status: str
+    at: float
+
+
+class Conversation(BaseModel):
+    messages: list[Message]
+    next_cursor: str | None
+
+
+def session_for(principal: Principal, conversation: str) -> str:
+    """A user's REST sessions are theirs by construction: the id embeds their user id."""
+    return f"{CHANNEL}:{principal.user_id}:{conversation}"
+
+
+@router.post("/submit", status_code=202, response_model=Submitted)
+async def submit(
+    body: SubmitRequest, principal: Principal = Depends(current_principal), svc: Services = Depends(services)
+) -> JSONResponse:
+    await limit_by_user(principal, svc)
+    persona_id = svc.catalog.resolve(body.persona_id)
+    session_id = session_for(principal, body.conversation)
+    turn = Turn(
+        session_id=session_id,
+        user_id=principal.user_id,
+        persona_id=persona_id,
+        channel=CHANNEL,
+        text=body.text,
+        reply_to=svc.instance_id,
+        tracked=True,
+    )
+    await svc.sessions.record(session_id, channel=CHANNEL, user_id=principal.user_id, persona_id=persona_id)
+    await svc.queue.enqueue(turn, owner=principal.user_id, record_ttl=svc.settings.job_record_ttl_seconds)
+    body_out = Submitted(job_id=turn.turn_id, status="queued", session_id=session_id)
+    return JSONResponse(body_out.model_dump(), status_code=202, headers={"Location": f"/v1/jobs/{turn.turn_id}"})
+
+
+@router.get("/conversation", response_model=Conversation)
+async def conversation(
+    cursor: str | None = Query(None, max_length=64, description="next_cursor of the previous page"),
+    limit: int = Query(50, ge=1, le=200),
+    principal: Principal = Depends(current_principal),
+    svc: Services = Depends(services),
+) -> Conversation:
+    """Your turns through every door (REST, Soul Machines, ...), oldest first, paged backwards."""
+    entries = await svc.history.for_user(principal.user_id, limit=limit, before=cursor)
+    messages = [Message(at=e.started_at, **e.model_dump(include=set(Message.model_fields) - {"at"})) for e in entries]
+    return Conversation(messages=messages, next_cursor=entries[0].turn_id if len(entries) == limit else None)
+
+
+@router.delete("/conversation", status_code=204)
+async def forget_conversation(
+    principal: Principal = Depends(current_principal), svc: Services = Depends(services)
+) -> Response:
+    """Delete your history everywhere, and what the persona learned from it."""
+    sessions = await svc.history.delete_for_user(principal.user_id)
+    for session_id in sessions:
+        await svc.state.session_memory.delete(session_id)
+    for persona_id in svc.catalog.ids:
+        await svc.state.user_memory.delete(user_key(persona_id, principal.user_id))
+        await svc.state.relationship.delete(user_key(persona_id, principal.user_id))
+    return Response(status_code=204)

@@ -1,0 +1,1 @@
+"""REST API authentication: passwords, tokens, secrets policy, FastAPI dependencies."""

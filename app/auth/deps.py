@@ -1,0 +1,68 @@
+"""FastAPI dependencies for the REST API.
+
+Every parameter here is a Request or a header, never a defaulted plain value: FastAPI would
+turn that into a query parameter a caller could set (`?check_revoked=false`).
+"""
+
+import hmac
+
+from fastapi import Depends, Request
+
+from app.api.errors import ApiError
+from app.auth.tokens import Principal, TokenError, decode_access
+from app.bus.limits import is_revoked
+from app.services import Services
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address; uvicorn already replaced it from X-Forwarded-For if the proxy is trusted."""
+    return request.client.host if request.client else "unknown"
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def principal_from_token(svc: Services, token: str) -> Principal:
+    try:
+        principal = decode_access(token, svc.secrets.jwt_secret)
+    except TokenError as exc:
+        raise ApiError(401, "unauthorized", str(exc), {"WWW-Authenticate": "Bearer"}) from None
+    if await is_revoked(svc.redis.async_client, principal.session_id):
+        raise ApiError(401, "unauthorized", "session revoked", {"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+async def current_principal(request: Request, svc: Services = Depends(services)) -> Principal:
+    token = _bearer(request)
+    if token is None:
+        raise ApiError(401, "unauthorized", "missing bearer token", {"WWW-Authenticate": "Bearer"})
+    return await principal_from_token(svc, token)
+
+
+async def require_operator(request: Request, svc: Services = Depends(services)) -> None:
+    """An operator: the configured admin API key, or a signed-in admin."""
+    key = request.headers.get("x-admin-key")
+    if key and svc.secrets.admin_api_key and hmac.compare_digest(key.encode(), svc.secrets.admin_api_key.encode()):
+        return
+    token = _bearer(request)
+    if token and (await principal_from_token(svc, token)).role == "admin":
+        return
+    raise ApiError(403, "forbidden", "operator access required")
+
+
+async def limit_by_ip(request: Request, svc: Services = Depends(services)) -> None:
+    wait = await svc.limiter.hit("ip", client_ip(request), svc.settings.rate_limit_ip_per_minute, 60)
+    if wait is not None:
+        raise ApiError(429, "rate_limited", "too many requests from this address", {"Retry-After": str(wait)})
+
+
+async def limit_by_user(principal: Principal, svc: Services) -> None:
+    wait = await svc.limiter.hit("user", principal.user_id, svc.settings.rate_limit_user_per_minute, 60)
+    if wait is not None:
+        raise ApiError(429, "rate_limited", "too many messages; slow down", {"Retry-After": str(wait)})

@@ -1,0 +1,90 @@
+"""Queue diagnostics for operators: workers, backlog, registries, and an overall status.
+
+RQ's inspection API is synchronous; callers run `queue_report` in a thread.
+"""
+
+import time
+from datetime import UTC, datetime
+from typing import Literal
+
+import redis
+from pydantic import BaseModel
+from rq import Queue, Worker
+from rq.job import Job
+
+Status = Literal["ok", "degraded", "down"]
+
+
+class WorkerInfo(BaseModel):
+    name: str
+    state: str
+    queues: list[str]
+    current_job: str | None
+    last_heartbeat_age_seconds: float | None
+
+
+class QueueInfo(BaseModel):
+    name: str
+    queued: int
+    started: int
+    failed: int
+    deferred: int
+    oldest_queued_age_seconds: float | None
+
+
+class QueueReport(BaseModel):
+    status: Status
+    redis_reachable: bool
+    reasons: list[str]
+    workers: list[WorkerInfo]
+    queues: list[QueueInfo]
+
+
+def _age(moment: datetime | None) -> float | None:
+    if moment is None:
+        return None
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return max(0.0, time.time() - aware.timestamp())
+
+
+def queue_report(client: redis.Redis, queue_names: list[str], stale_seconds: float) -> QueueReport:
+    try:
+        client.ping()
+    except redis.RedisError:
+        return QueueReport(status="down", redis_reachable=False, reasons=["redis unreachable"], workers=[], queues=[])
+    workers = [
+        WorkerInfo(
+            name=w.name,
+            state=str(w.get_state()),
+            queues=w.queue_names(),
+            current_job=w.get_current_job_id(),
+            last_heartbeat_age_seconds=_age(w.last_heartbeat),
+        )
+        for w in Worker.all(connection=client)
+    ]
+    queues = []
+    for name in queue_names:
+        queue = Queue(name, connection=client)
+        oldest_id = queue.get_job_ids(0, 1)
+        oldest = Job.fetch(oldest_id[0], connection=client) if oldest_id else None
+        queues.append(
+            QueueInfo(
+                name=name,
+                queued=queue.count,
+                started=queue.started_job_registry.count,
+                failed=queue.failed_job_registry.count,
+                deferred=queue.deferred_job_registry.count,
+                oldest_queued_age_seconds=_age(oldest.enqueued_at) if oldest else None,
+            )
+        )
+    reasons = []
+    if not workers:
+        reasons.append("no worker is alive")
+    reasons += [
+        f"queue {q.name}: oldest job waiting {q.oldest_queued_age_seconds:.0f}s"
+        for q in queues
+        if q.oldest_queued_age_seconds is not None and q.oldest_queued_age_seconds > stale_seconds
+    ]
+    return QueueReport(
+        status="degraded" if reasons else "ok", redis_reachable=True, reasons=reasons, workers=workers, queues=queues
+    )

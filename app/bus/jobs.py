@@ -1,0 +1,104 @@
+"""REST jobs: the status record of a queued turn, its event channel, and SSE tickets.
+
+The record (owner, status, result) is written by the same Lua call that enqueues the turn, so
+no worker can finish a job before its owner is known. Workers update it and publish each change
+on the job's channel; API processes relay those events to SSE clients through their single
+pub/sub connection.
+"""
+
+import json
+import secrets
+import time
+from typing import Any, Literal
+
+import redis
+import redis.asyncio as aioredis
+from pydantic import BaseModel
+
+from app.bus import keys
+
+JobStatus = Literal["queued", "running", "succeeded", "failed"]
+TERMINAL: frozenset[str] = frozenset({"succeeded", "failed"})
+TICKET_TTL_SECONDS = 30
+
+
+class JobRecord(BaseModel):
+    job_id: str
+    owner: str
+    status: JobStatus
+    progress: float = 0.0
+    created_at: float
+    updated_at: float
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class JobEvent(BaseModel):
+    event: Literal["progress", "status", "done"]
+    status: JobStatus
+    progress: float
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def _record(job_id: str, raw: dict[bytes, bytes]) -> JobRecord | None:
+    if not raw:
+        return None
+    fields = {k.decode(): v.decode() for k, v in raw.items()}
+    return JobRecord(
+        job_id=job_id,
+        owner=fields["owner"],
+        status=fields["status"],  # type: ignore[arg-type]
+        progress=float(fields.get("progress", 0)),
+        created_at=float(fields["created_at"]),
+        updated_at=float(fields.get("updated_at", fields["created_at"])),
+        result=json.loads(fields["result"]) if fields.get("result") else None,
+        error=fields.get("error") or None,
+    )
+
+
+async def get(client: aioredis.Redis, job_id: str) -> JobRecord | None:
+    return _record(job_id, await client.hgetall(keys.job_record(job_id)))
+
+
+def update(
+    client: redis.Redis,
+    job_id: str,
+    status: JobStatus,
+    progress: float,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> None:
+    """Worker side: record the new status and tell whoever listens, in one round trip."""
+    event = JobEvent(
+        event="done" if status in TERMINAL else ("status" if progress == 0 else "progress"),
+        status=status,
+        progress=progress,
+        result=result,
+        error=error,
+    )
+    fields: dict[str, str | float] = {"status": status, "progress": progress, "updated_at": time.time()}
+    if result is not None:
+        fields["result"] = json.dumps(result)
+    if error is not None:
+        fields["error"] = error
+    with client.pipeline(transaction=True) as pipe:
+        pipe.hset(keys.job_record(job_id), mapping=fields)
+        pipe.publish(keys.job_events(job_id), event.model_dump_json())
+        pipe.execute()
+
+
+async def issue_ticket(client: aioredis.Redis, job_id: str, user_id: str) -> str:
+    """A short-lived, single-use credential for EventSource, which cannot send headers."""
+    ticket = secrets.token_urlsafe(24)
+    await client.set(keys.sse_ticket(ticket), f"{job_id}|{user_id}", ex=TICKET_TTL_SECONDS)
+    return ticket
+
+
+async def redeem_ticket(client: aioredis.Redis, ticket: str, job_id: str) -> str | None:
+    """The ticket's user if it was issued for this job; it cannot be used twice."""
+    value = await client.getdel(keys.sse_ticket(ticket))
+    if value is None:
+        return None
+    ticket_job, _, user_id = value.decode().partition("|")
+    return user_id if ticket_job == job_id else None

@@ -1,0 +1,125 @@
+"""Accounts, usernames and auth sessions (refresh-token families).
+
+A username is reserved by inserting a document whose `_id` is the username, which makes the
+uniqueness check atomic on any MongoDB (and on mongomock). Refresh tokens are stored only as
+SHA-256 fingerprints; each auth session remembers its current and previous fingerprint.
+"""
+
+import secrets
+import time
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Literal
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from pydantic import BaseModel
+from pymongo.errors import DuplicateKeyError
+
+from app.store.mongo import ACCOUNTS, AUTH_SESSIONS, USERNAMES
+
+
+class Account(BaseModel):
+    user_id: str
+    username: str | None = None
+    password_hash: str | None = None
+    role: Literal["user", "admin"] = "user"
+    guest: bool = True
+    created_at: datetime
+
+    @property
+    def has_password(self) -> bool:
+        return self.password_hash is not None
+
+
+class UsernameTaken(Exception):
+    pass
+
+
+class AlreadyClaimed(Exception):
+    pass
+
+
+class Refresh(Enum):
+    ROTATED = "rotated"  # the current token: a new one replaces it
+    GRACE = "grace"  # the token just replaced, within the grace window: access only
+    REUSED = "reused"  # an old token: the whole session is revoked
+    INVALID = "invalid"  # unknown, expired or revoked session
+
+
+class AccountStore:
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self._accounts = db[ACCOUNTS]
+        self._usernames = db[USERNAMES]
+        self._sessions = db[AUTH_SESSIONS]
+
+    async def create_guest(self) -> Account:
+        account = Account(user_id=f"u-{secrets.token_hex(8)}", created_at=datetime.now(UTC))
+        await self._accounts.insert_one({"_id": account.user_id, **account.model_dump(exclude={"user_id"})})
+        return account
+
+    async def get(self, user_id: str) -> Account | None:
+        doc = await self._accounts.find_one({"_id": user_id})
+        return Account.model_validate({**doc, "user_id": doc["_id"]}) if doc else None
+
+    async def by_username(self, username: str) -> Account | None:
+        doc = await self._usernames.find_one({"_id": username.lower()})
+        return await self.get(doc["user_id"]) if doc else None
+
+    async def claim(self, user_id: str, username: str, password_hash: str) -> Account:
+        """Give a guest a username and password; refuse accounts that already have a password."""
+        account = await self.get(user_id)
+        if account is None or account.has_password:
+            raise AlreadyClaimed
+        try:
+            await self._usernames.insert_one({"_id": username.lower(), "user_id": user_id})
+        except DuplicateKeyError:
+            raise UsernameTaken from None
+        result = await self._accounts.update_one(
+            {"_id": user_id, "password_hash": None},
+            {"$set": {"username": username, "password_hash": password_hash, "guest": False}},
+        )
+        if result.matched_count != 1:  # claimed concurrently: give the username back
+            await self._usernames.delete_one({"_id": username.lower(), "user_id": user_id})
+            raise AlreadyClaimed
+        claimed = await self.get(user_id)
+        assert claimed is not None
+        return claimed
+
+    async def start_session(self, user_id: str, fingerprint: str, session_id: str, ttl_seconds: int) -> None:
+        now = time.time()
+        await self._sessions.insert_one(
+            {
+                "_id": session_id,
+                "user_id": user_id,
+                "current": fingerprint,
+                "previous": None,
+                "rotated_at": now,
+                "revoked": False,
+                "expires_at": now + ttl_seconds,
+            }
+        )
+
+    async def session_owner(self, session_id: str) -> str | None:
+        doc = await self._sessions.find_one({"_id": session_id})
+        return doc["user_id"] if doc else None
+
+    async def rotate(self, session_id: str, presented: str, replacement: str, grace_seconds: float) -> Refresh:
+        doc = await self._sessions.find_one({"_id": session_id})
+        now = time.time()
+        if doc is None or doc["revoked"] or doc["expires_at"] < now:
+            return Refresh.INVALID
+        if presented == doc["current"]:
+            swapped = await self._sessions.update_one(
+                {"_id": session_id, "current": presented, "revoked": False},
+                {"$set": {"current": replacement, "previous": presented, "rotated_at": now}},
+            )
+            if swapped.matched_count == 1:
+                return Refresh.ROTATED
+            doc = await self._sessions.find_one({"_id": session_id}) or doc  # another tab won the race
+        if presented == doc.get("previous") and now - doc["rotated_at"] <= grace_seconds:
+            return Refresh.GRACE
+        await self.revoke(session_id)
+        return Refresh.REUSED
+
+    async def revoke(self, session_id: str) -> None:
+        await self._sessions.update_one({"_id": session_id}, {"$set": {"revoked": True}})

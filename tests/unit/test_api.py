@@ -1,0 +1,244 @@
+"""The REST API in-process on the embedded default (real queue path, in-process worker)."""
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+
+from app.auth.secrets import WeakSecretError, resolve
+from app.main import create_app
+from app.settings import Settings
+
+ADMIN_KEY = "operator-key-that-is-long-enough-0123456789"
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        admin_api_key=ADMIN_KEY,
+        jwt_secret="j" * 40,
+        password_pepper="p" * 40,
+        rate_limit_user_per_minute=5,
+        guests_per_ip_per_hour=4,
+        refresh_grace_seconds=1.0,
+    )
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def guest(client: TestClient) -> dict[str, Any]:
+    response = client.post("/v1/auth/guest")
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def bearer(tokens: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def wait_for_job(client: TestClient, job_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        record = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
+        if record["status"] in ("succeeded", "failed"):
+            return record
+        time.sleep(0.02)
+    raise AssertionError("job did not finish")
+
+
+def say(client: TestClient, headers: dict[str, str], text: str) -> dict[str, Any]:
+    submitted = client.post("/v1/messages/submit", json={"text": text}, headers=headers)
+    assert submitted.status_code == 202, submitted.text
+    assert submitted.headers["location"] == f"/v1/jobs/{submitted.json()['job_id']}"
+    return wait_for_job(client, submitted.json()["job_id"], headers)
+
+
+def test_every_response_carries_version_and_request_id_and_errors_share_an_envelope(client: TestClient) -> None:
+    response = client.get("/v1/meta/ping", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    assert response.headers["x-api-version"] == "1.0.0"
+    missing = client.get("/v1/nope")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    assert missing.json()["error"]["request_id"] == missing.headers["x-request-id"]
+    invalid = client.post("/v1/auth/login", json={"username": "x"})
+    assert invalid.status_code == 422
+    assert invalid.json()["error"]["code"] == "invalid_request"
+    malformed = client.post("/v1/auth/login", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert malformed.status_code == 422
+    huge = client.post("/v1/auth/login", content=b"x" * 70_000, headers={"Content-Type": "application/json"})
+    assert huge.status_code == 413
+    assert huge.json()["error"]["code"] == "payload_too_large"
+    assert client.get("/openapi.json").status_code == 200
+
+
+def test_meta_endpoints(client: TestClient) -> None:
+    assert client.get("/v1/").json() == {"persona_id": "default", "name": "Ava"}
+    assert client.get("/v1/meta/ready").json() == {"ready": True, "redis": True, "mongo": True}
+    assert client.get("/v1/meta/version").json()["version"] == "1.0.0"
+    assert client.get("/v1/meta/llm").json() == {"brain": "rules", "provider": None, "model": None, "reachable": True}
+    queue = client.get("/v1/meta/queue").json()
+    assert queue["redis_reachable"]
+    assert queue["status"] == "ok"
+    assert queue["workers"]
+    assert {q["name"] for q in queue["queues"]} == {"turns", "thoughts"}
+
+
+def test_guest_chats_through_the_queue_and_reads_its_conversation(client: TestClient) -> None:
+    tokens = guest(client)
+    headers = bearer(tokens)
+    assert client.get("/v1/auth/me", headers=headers).json()["guest"] is True
+    assert "Nice to meet you, Ana" in say(client, headers, "my name is Ana")["result"]["text"]
+    assert "Ana" in say(client, headers, "what's my name?")["result"]["text"]
+    history = client.get("/v1/messages/conversation", headers=headers).json()
+    assert [m["input_text"] for m in history["messages"]] == ["my name is Ana", "what's my name?"]
+    page = client.get("/v1/messages/conversation", params={"limit": 1}, headers=headers).json()
+    assert [m["input_text"] for m in page["messages"]] == ["what's my name?"]
+    older = client.get("/v1/messages/conversation", params={"limit": 1, "cursor": page["next_cursor"]}, headers=headers)
+    assert [m["input_text"] for m in older.json()["messages"]] == ["my name is Ana"]
+
+
+def test_another_users_job_and_history_are_invisible(client: TestClient) -> None:
+    alice, eve = bearer(guest(client)), bearer(guest(client))
+    job = client.post("/v1/messages/submit", json={"text": "my name is Alice"}, headers=alice).json()["job_id"]
+    wait_for_job(client, job, alice)
+    assert client.get(f"/v1/jobs/{job}", headers=eve).status_code == 404  # not 403: existence is not leaked
+    assert client.get("/v1/jobs/does-not-exist", headers=eve).status_code == 404
+    assert client.get("/v1/messages/conversation", headers=eve).json()["messages"] == []
+    assert "Alice" not in say(client, eve, "what's my name?")["result"]["text"]
+
+
+def test_deleting_the_conversation_removes_it_from_recall(client: TestClient) -> None:
+    headers = bearer(guest(client))
+    say(client, headers, "my name is Zoe")
+    assert client.delete("/v1/messages/conversation", headers=headers).status_code == 204
+    assert client.get("/v1/messages/conversation", headers=headers).json()["messages"] == []
+    assert "Zoe" not in say(client, headers, "what's my name?")["result"]["text"]
+
+
+def test_claim_login_and_refusals(client: TestClient) -> None:
+    headers = bearer(guest(client))
+    claimed = client.post("/v1/auth/claim", json={"username": "ana_b", "password": "correct horse"}, headers=headers)
+    assert claimed.status_code == 200
+    assert claimed.json()["guest"] is False
+    again = client.post("/v1/auth/claim", json={"username": "other", "password": "new password"}, headers=headers)
+    assert again.status_code == 409  # an account with a password cannot be claimed again
+    taken = client.post(
+        "/v1/auth/claim", json={"username": "ANA_B", "password": "whatever1"}, headers=bearer(guest(client))
+    )
+    assert taken.json()["error"]["code"] == "username_taken"
+    assert client.post("/v1/auth/login", json={"username": "ana_b", "password": "wrong pass"}).status_code == 401
+    assert client.post("/v1/auth/login", json={"username": "nobody", "password": "wrong pass"}).status_code == 401
+    login = client.post("/v1/auth/login", json={"username": "ana_b", "password": "correct horse"})
+    assert login.status_code == 200
+    assert login.json()["user"]["username"] == "ana_b"
+
+
+def test_forged_expired_and_revoked_tokens_are_refused(client: TestClient) -> None:
+    tokens = guest(client)
+    me = client.get("/v1/auth/me", headers=bearer(tokens))
+    assert me.status_code == 200
+    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    forged = jwt.encode({**claims, "role": "admin"}, "not-the-secret-but-long-enough-to-sign-0123", algorithm="HS256")
+    assert client.get("/v1/auth/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    expired = jwt.encode({**claims, "exp": int(time.time()) - 5}, "j" * 40, algorithm="HS256")
+    response = client.get("/v1/auth/me", headers={"Authorization": f"Bearer {expired}"})
+    assert response.json()["error"]["message"] == "token expired"
+    assert client.get("/v1/auth/me").status_code == 401
+    assert client.post("/v1/auth/logout", headers=bearer(tokens)).status_code == 204
+    assert client.get("/v1/auth/me", headers=bearer(tokens)).status_code == 401  # at once
+
+
+def test_refresh_rotates_needs_csrf_and_detects_reuse(client: TestClient) -> None:
+    tokens = guest(client)
+    old_refresh = client.cookies.get("refresh_token")
+    csrf = client.cookies.get("csrf_token")
+    assert client.post("/v1/auth/refresh").status_code == 403  # no CSRF header
+    assert client.post("/v1/auth/refresh", headers={"X-CSRF-Token": "wrong"}).status_code == 403
+    rotated = client.post("/v1/auth/refresh", headers={"X-CSRF-Token": csrf})
+    assert rotated.status_code == 200
+    assert client.cookies.get("refresh_token") != old_refresh
+    new_access = bearer(rotated.json())
+    # A second tab still holding the old token, within the grace window: allowed, no new rotation.
+    second_tab = client.post(
+        "/v1/auth/refresh", headers={"X-CSRF-Token": csrf, "Cookie": f"refresh_token={old_refresh}; csrf_token={csrf}"}
+    )
+    assert second_tab.status_code == 200
+    time.sleep(1.2)  # past the grace window the old token is a stolen one: the session dies
+    reused = client.post(
+        "/v1/auth/refresh", headers={"X-CSRF-Token": csrf, "Cookie": f"refresh_token={old_refresh}; csrf_token={csrf}"}
+    )
+    assert reused.status_code == 401
+    assert client.get("/v1/auth/me", headers=new_access).status_code == 401
+    assert client.get("/v1/auth/me", headers=bearer(tokens)).status_code == 401
+
+
+def test_cookies_are_shaped_for_a_browser(client: TestClient) -> None:
+    response = client.post("/v1/auth/guest")
+    cookies = response.headers.get_list("set-cookie")
+    refresh = next(c for c in cookies if c.startswith("refresh_token="))
+    csrf = next(c for c in cookies if c.startswith("csrf_token="))
+    assert "HttpOnly" in refresh
+    assert "Path=/v1/auth" in refresh
+    assert "HttpOnly" not in csrf  # the page's script must read it to echo it
+    assert "Path=/" in csrf
+    assert "SameSite=strict" in refresh
+
+
+def test_rate_limits_answer_429_with_retry_after(client: TestClient) -> None:
+    headers = bearer(guest(client))
+    statuses = [
+        client.post("/v1/messages/submit", json={"text": f"hi {i}"}, headers=headers).status_code for i in range(7)
+    ]
+    assert statuses[:5] == [202] * 5
+    assert statuses[5] == 429
+    limited = client.post("/v1/messages/submit", json={"text": "again"}, headers=headers)
+    assert int(limited.headers["retry-after"]) >= 1
+    for _ in range(3):
+        client.post("/v1/auth/guest")
+    refused = client.post("/v1/auth/guest")
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+
+
+def test_operators_read_any_session(client: TestClient) -> None:
+    headers = bearer(guest(client))
+    say(client, headers, "hello there")
+    assert client.get("/v1/sessions").status_code == 403
+    assert client.get("/v1/sessions", headers={"X-Admin-Key": "wrong"}).status_code == 403
+    admin = {"X-Admin-Key": ADMIN_KEY}
+    sessions = client.get("/v1/sessions", params={"channel": "rest"}, headers=admin).json()["sessions"]
+    assert len(sessions) == 1
+    history = client.get(f"/v1/sessions/{sessions[0]['session_id']}/history", headers=admin).json()
+    assert history["messages"][0]["input_text"] == "hello there"
+    assert client.get("/v1/sessions/nope/history", headers=admin).status_code == 404
+
+
+def test_persona_state_and_thoughts_are_public_and_impersonal(client: TestClient) -> None:
+    state = client.get("/v1/agents/active").json()
+    assert state["name"] == "Ava"
+    assert set(state["emotions"]) == set(state["baseline"])
+    assert state["mood"]
+    assert client.get("/v1/agents/active", params={"persona_id": "sage"}).json()["name"] == "Sage"
+    assert isinstance(client.get("/v1/thoughts/latest").json(), list)
+
+
+def test_production_refuses_missing_or_weak_secrets() -> None:
+    with pytest.raises(WeakSecretError, match="JWT_SECRET"):
+        resolve(Settings(_env_file=None, app_env="production"))  # type: ignore[call-arg]
+    with pytest.raises(WeakSecretError, match="PASSWORD_PEPPER"):
+        resolve(Settings(_env_file=None, app_env="production", jwt_secret="x" * 40, password_pepper="short"))  # type: ignore[call-arg]
+    ok = resolve(Settings(_env_file=None, app_env="production", jwt_secret="x" * 40, password_pepper="y" * 40))  # type: ignore[call-arg]
+    assert ok.jwt_secret == "x" * 40
+
+
+def test_requests_per_address_are_limited() -> None:
+    settings = Settings(_env_file=None, rate_limit_ip_per_minute=3)  # type: ignore[call-arg]
+    with TestClient(create_app(settings)) as client:
+        statuses = [client.get("/v1/meta/version").status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        assert client.get("/v1/agents/active").headers["retry-after"]
