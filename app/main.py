@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     errors.install(app)
     app.include_router(soulmachines.router)
+    app.include_router(meta.probes, prefix="/v1")
     per_address = [Depends(limit_by_ip)]
     for router in (meta.router, auth.router, messages.router, jobs.router, sessions.router, agents.router):
         app.include_router(router, prefix="/v1", dependencies=per_address)

@@ -38,7 +38,9 @@ def serve(burst: bool = False) -> None:
         Queue(name, connection=clients.sync_client, serializer=JSONSerializer)
         for name in (settings.queue_name, settings.thoughts_queue_name)
     ]
-    worker = PersonaWorker(queues, connection=clients.sync_client, serializer=JSONSerializer)
+    worker = PersonaWorker(
+        queues, connection=clients.sync_client, serializer=JSONSerializer, worker_ttl=settings.worker_ttl_seconds
+    )
     gc.collect()
     gc.freeze()  # start-up objects live for the process; spare the collector re-scanning them per turn
     rq_level = "INFO" if settings.log_level.upper() == "DEBUG" else "WARNING"  # RQ logs every job at INFO

@@ -18,6 +18,7 @@ Status = Literal["ok", "degraded", "down"]
 class WorkerInfo(BaseModel):
     name: str
     state: str
+    alive: bool  # heartbeat younger than the worker TTL
     queues: list[str]
     current_job: str | None
     last_heartbeat_age_seconds: float | None
@@ -47,21 +48,24 @@ def _age(moment: datetime | None) -> float | None:
     return max(0.0, time.time() - aware.timestamp())
 
 
-def queue_report(client: redis.Redis, queue_names: list[str], stale_seconds: float) -> QueueReport:
+def queue_report(client: redis.Redis, queue_names: list[str], stale_seconds: float, worker_ttl: float) -> QueueReport:
     try:
         client.ping()
     except redis.RedisError:
         return QueueReport(status="down", redis_reachable=False, reasons=["redis unreachable"], workers=[], queues=[])
-    workers = [
-        WorkerInfo(
-            name=w.name,
-            state=str(w.get_state()),
-            queues=w.queue_names(),
-            current_job=w.get_current_job_id(),
-            last_heartbeat_age_seconds=_age(w.last_heartbeat),
+    workers = []
+    for w in Worker.all(connection=client):
+        age = _age(w.last_heartbeat)
+        workers.append(
+            WorkerInfo(
+                name=w.name,
+                state=str(w.get_state()),
+                alive=age is not None and age <= worker_ttl,
+                queues=w.queue_names(),
+                current_job=w.get_current_job_id(),
+                last_heartbeat_age_seconds=age,
+            )
         )
-        for w in Worker.all(connection=client)
-    ]
     queues = []
     for name in queue_names:
         queue = Queue(name, connection=client)
@@ -78,7 +82,7 @@ def queue_report(client: redis.Redis, queue_names: list[str], stale_seconds: flo
             )
         )
     reasons = []
-    if not workers:
+    if not any(w.alive for w in workers):
         reasons.append("no worker is alive")
     reasons += [
         f"queue {q.name}: oldest job waiting {q.oldest_queued_age_seconds:.0f}s"

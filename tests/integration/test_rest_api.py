@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -11,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.stack import Stack
+from tests.support.stack import Stack, wait_for
 
 
 async def sse_events(client: httpx.AsyncClient, url: str, **kwargs: Any) -> AsyncIterator[tuple[str, dict[str, Any]]]:
@@ -93,3 +94,42 @@ def test_schemathesis_finds_no_server_error(stack: Stack, redis_url: str) -> Non
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "operations" in result.stdout.lower()  # it really ran against the schema
     assert "unhandled error" not in api.log()  # the 500 handler's log line
+
+
+def queue_status(api_url: str) -> dict[str, Any]:
+    return httpx.get(f"{api_url}/v1/meta/queue", timeout=10).json()
+
+
+@pytest.mark.timeout(120)
+def test_queue_diagnostics_see_a_live_worker_a_killed_one_and_a_stale_backlog(stack: Stack, redis_url: str) -> None:
+    settings = {"WORKER_TTL_SECONDS": "16", "QUEUE_STALE_SECONDS": "2"}
+    worker = stack.workers(redis_url, processes=1, **settings)
+    api = stack.api(redis_url, **settings)
+    live = queue_status(api.url)
+    assert live["status"] == "ok"
+    assert [w["alive"] for w in live["workers"]] == [True]
+
+    worker.stop(signal.SIGKILL)  # no goodbye: its registration outlives it
+    token = httpx.post(f"{api.url}/v1/auth/guest").json()["access_token"]
+    httpx.post(f"{api.url}/v1/messages/submit", json={"text": "anyone?"}, headers={"Authorization": f"Bearer {token}"})
+    wait_for(lambda: any("waiting" in r for r in queue_status(api.url)["reasons"]), 15, "a stale backlog")
+    wait_for(lambda: "no worker is alive" in queue_status(api.url)["reasons"], 30, "the killed worker to count as dead")
+    report = queue_status(api.url)
+    assert report["status"] == "degraded"
+    assert report["queues"][0]["queued"] == 1
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies(stack: Stack, redis_url: str) -> None:
+    limits = {"RATE_LIMIT_IP_PER_MINUTE": "3"}
+    untrusted = stack.api(redis_url, FORWARDED_ALLOW_IPS="10.255.255.1", **limits)
+    spoofed = [
+        httpx.get(f"{untrusted.url}/v1/meta/version", headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
+        for i in range(4)
+    ]
+    assert spoofed == [200, 200, 200, 429]  # a made-up header does not buy a fresh allowance
+    behind_proxy = stack.api(redis_url, FORWARDED_ALLOW_IPS="127.0.0.1", **limits)
+    clients = [
+        httpx.get(f"{behind_proxy.url}/v1/meta/version", headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code
+        for i in range(4)
+    ]
+    assert clients == [200, 200, 200, 200]  # each real client behind the trusted proxy has its own limit

@@ -14,7 +14,7 @@ from app.services import Services
 from app.store.mongo import ping as mongo_ping
 
 router = APIRouter(tags=["meta"])
-QUEUE_STALE_SECONDS = 30.0
+probes = APIRouter(tags=["meta"])  # liveness and readiness: never rate-limited (Docker, Caddy poll them)
 
 
 class PersonaName(BaseModel):
@@ -40,12 +40,12 @@ async def active_persona(svc: Services = Depends(services)) -> PersonaName:
     return PersonaName(persona_id=profile.persona_id, name=profile.name)
 
 
-@router.get("/meta/ping")
+@probes.get("/meta/ping")
 async def ping() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/meta/ready", response_model=Readiness, responses={503: {"model": Readiness}})
+@probes.get("/meta/ready", response_model=Readiness, responses={503: {"model": Readiness}})
 async def ready(svc: Services = Depends(services)) -> JSONResponse:
     try:
         redis_ok = bool(await asyncio.wait_for(svc.redis.async_client.ping(), 2))
@@ -72,5 +72,8 @@ async def llm(svc: Services = Depends(services)) -> BrainHealth:
 
 @router.get("/meta/queue", response_model=QueueReport)
 async def queue(svc: Services = Depends(services)) -> QueueReport:
-    names = [svc.settings.queue_name, svc.settings.thoughts_queue_name]
-    return await asyncio.to_thread(queue_report, svc.redis.sync_client, names, QUEUE_STALE_SECONDS)
+    settings = svc.settings
+    names = [settings.queue_name, settings.thoughts_queue_name]
+    return await asyncio.to_thread(
+        queue_report, svc.redis.sync_client, names, settings.queue_stale_seconds, settings.worker_ttl_seconds
+    )
