@@ -10,6 +10,10 @@ from app.api import errors
 from app.api.middleware import API_VERSION, RequestContext
 from app.api.v1 import agents, auth, jobs, messages, meta, sessions
 from app.auth.deps import limit_by_ip
+from app.channels.hume import completions
+from app.channels.hume import ws as hume_ws
+from app.channels.skills import rest as skills_rest
+from app.channels.skills import ws as skills_ws
 from app.channels.soulmachines import endpoint as soulmachines
 from app.services import start_services, stop_services
 from app.settings import Settings, get_settings
@@ -30,10 +34,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Persona backend", version=API_VERSION, lifespan=lifespan)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     errors.install(app)
-    app.include_router(soulmachines.router)
+    for socket_door in (soulmachines.router, skills_ws.router, hume_ws.router):
+        app.include_router(socket_door)
+    app.include_router(skills_rest.router)
+    app.include_router(completions.router)  # for clients that append /chat/completions to a bare base URL
     app.include_router(meta.probes, prefix="/v1")
     per_address = [Depends(limit_by_ip)]
-    for router in (meta.router, auth.router, messages.router, jobs.router, sessions.router, agents.router):
+    for router in (meta.router, auth.router, messages.router, jobs.router, sessions.router, agents.router,
+                   completions.router):  # fmt: skip
         app.include_router(router, prefix="/v1", dependencies=per_address)
     return app
 

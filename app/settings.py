@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     sm_cookie_name: str = "sm_orchestration"
     sm_allowed_cidrs: Annotated[list[str], NoDecode] = []
 
+    # Other doors' shared keys (Authorization: Bearer <key>). Unset: anyone may call (logged).
+    skills_api_key: SecretStr | None = None
+    clm_api_key: SecretStr | None = None  # Hume EVI custom language model (/llm, /chat/completions)
+
     # Persona.
     persona_id: str = "default"
     personas_file: Path = Path(__file__).resolve().parent.parent / "config" / "personas.toml"

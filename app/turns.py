@@ -32,6 +32,7 @@ class Turn(BaseModel):
     enqueued_at: float = Field(default_factory=time.time)
     deadline_at: float | None = None
     tracked: bool = False  # a REST job: progress and result go to its job record, not a socket
+    known_facts: dict[str, str] = Field(default_factory=dict)  # what the platform knows: {"name": "Sam"}
 
 
 CardKind = Literal["image", "options", "markdown", "externalLink", "video"]
@@ -52,6 +53,7 @@ class Reply(BaseModel):
     text: str
     cards: dict[str, Card] = Field(default_factory=dict)
     fallback: bool = False
+    user_facts: dict[str, str] = Field(default_factory=dict)  # what the persona knows of the user now
 
     @property
     def spontaneous(self) -> bool:

@@ -134,6 +134,7 @@ class TurnProcessor:
             text=entry.output_text,
             cards={cid: Card.model_validate(card) for cid, card in entry.output_cards.items()},
             fallback=entry.fallback,
+            user_facts=result.profile,
         )
 
     def _entry(

@@ -57,6 +57,7 @@ class ReplyRouter:
         self.channel = keys.reply_channel(instance_id)
         self._client = client
         self._handlers: dict[str, ReplyHandler] = {}
+        self._waiters: dict[str, asyncio.Future[Reply]] = {}
         self._watchers: dict[str, set[RawHandler]] = {}
         self._pubsub: aioredis.client.PubSub | None = None
         self._unroute = client.register_script(_UNROUTE_SCRIPT)
@@ -81,6 +82,15 @@ class ReplyRouter:
         if self._handlers.get(session_id) is handler:
             del self._handlers[session_id]
             await self._unroute(keys=[keys.session_route(session_id)], args=[self.instance_id])
+
+    def expect(self, turn_id: str) -> "asyncio.Future[Reply]":
+        """A future for one turn's reply, for doors that answer over HTTP; `forget` when done."""
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._waiters[turn_id] = future
+        return future
+
+    def forget(self, turn_id: str) -> None:
+        self._waiters.pop(turn_id, None)
 
     @property
     def bound_sessions(self) -> int:
@@ -107,6 +117,11 @@ class ReplyRouter:
             reply = Reply.model_validate_json(raw)
         except ValueError:
             log.error("undecodable reply on %s dropped", self.channel)
+            return
+        waiter = self._waiters.pop(reply.turn_id, None) if reply.turn_id else None
+        if waiter is not None:
+            if not waiter.done():
+                waiter.set_result(reply)
             return
         handler = self._handlers.get(reply.session_id)
         if handler is None:

@@ -6,9 +6,14 @@ value it sends as the Cookie header; we expect our secret in a named cookie ther
 
 import hmac
 import ipaddress
+import logging
 from collections.abc import Mapping
 
+from pydantic import SecretStr
+
 from app.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def refusal_reason(cookies: Mapping[str, str], client_host: str | None, settings: Settings) -> str | None:
@@ -29,3 +34,16 @@ def _host_allowed(host: str | None, cidrs: list[str]) -> bool:
     except ValueError:
         return False
     return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+
+
+def bearer_refusal(authorization: str | None, expected: SecretStr | None, door: str) -> str | None:
+    """Why a door's shared Bearer key check fails, or None. No key configured: open, and logged."""
+    if expected is None:
+        log.info("%s: no key configured, caller accepted without one", door)
+        return None
+    scheme, _, presented = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        presented.strip().encode(), expected.get_secret_value().encode()
+    ):
+        return "missing or wrong key"
+    return None

@@ -39,12 +39,19 @@ class StepResult(BaseModel):
     relationship_signal: float = 0.0
     facts: list[Fact] = Field(default_factory=list)
     known: list[str] = Field(default_factory=list)  # phrases for the relationship summary
+    profile: dict[str, str] = Field(default_factory=dict)  # name, lives, origin as now known
     exchange: Exchange
 
 
 def prepare(profile: PersonaProfile, state: PersonaState, turn: Turn, now: float, seed: int = 0) -> BrainContext:
     emotion = decayed(state.emotion, profile.baseline, profile.half_life_seconds, now)
-    new_facts = facts_module.extract(turn.text, turn.turn_id, now) if turn.kind == "text" else []
+    said = facts_module.extract(turn.text, turn.turn_id, now) if turn.kind == "text" else []
+    vouched = [
+        f
+        for f in facts_module.from_platform(turn.known_facts, turn.turn_id, now)
+        if (old := state.user_memory.get(f.key)) is None or old.value != f.value
+    ]
+    new_facts = [*vouched, *said]
     known = learn(state.user_memory, new_facts, FACTS_CONSIDERED, now)
     asked = facts_module.question_kinds(turn.text)
     return BrainContext(
@@ -94,6 +101,7 @@ def finish(ctx: BrainContext, output: BrainOutput) -> StepResult:
         relationship_signal=clamp(weight * appraisal.valence + output.relationship_signal, -1.0, 1.0),
         facts=list(facts.values()),
         known=_known_phrases(known),
+        profile={kind: fact.value for kind in facts_module.PLATFORM_KINDS if (fact := known.get(kind))},
         exchange=Exchange(turn_id=ctx.turn.turn_id, user_text=ctx.turn.text, reply_text=output.text, at=ctx.now),
     )
 

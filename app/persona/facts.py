@@ -112,6 +112,26 @@ def _name(said: str) -> str:
     return " ".join(p.capitalize() for p in kept)
 
 
+PLATFORM_KINDS: tuple[FactKind, ...] = ("name", "lives", "origin")
+
+
+def from_platform(known: dict[str, str], turn_id: str, now: float) -> list[Fact]:
+    """Facts a platform vouches for (e.g. a Skills UserIdentity), as important as a name said aloud."""
+    return [
+        Fact(
+            kind=kind,
+            key=kind,
+            value=value[:120],
+            text=f"(from the platform) {kind}: {value}"[:300],
+            importance=0.9,
+            at=now,
+            source_turn=turn_id,
+        )
+        for kind in PLATFORM_KINDS
+        if (value := known.get(kind, "").strip())
+    ]
+
+
 def question_kinds(text: str) -> tuple[FactKind, ...]:
     """The fact kinds a question asks about, or () when it is not a question about the user."""
     for pattern, kinds in _QUESTIONS:

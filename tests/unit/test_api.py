@@ -242,3 +242,18 @@ def test_requests_per_address_are_limited() -> None:
         statuses = [client.get("/v1/meta/version").status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]
         assert client.get("/v1/agents/active").headers["retry-after"]
+
+
+def test_one_user_through_two_doors_has_one_conversation(client: TestClient) -> None:
+    tokens = guest(client)
+    headers = bearer(tokens)
+    say(client, headers, "my name is Dana")
+    identity = [{"name": "userIdentity", "value": {"id": tokens["user"]["user_id"]}, "scope": "PUBLIC"}]
+    skill = {"projectId": "p", "deploymentEnvironment": "preview", "sessionId": "sk", "memory": identity}
+    answer = client.post("/skills/execute", json={**skill, "text": "what's my name?"}).json()
+    assert "Dana" in answer["output"]["text"]
+    history = client.get("/v1/messages/conversation", headers=headers).json()["messages"]
+    assert [(m["channel"], m["input_text"]) for m in history] == [
+        ("rest", "my name is Dana"),
+        ("skills", "what's my name?"),
+    ]

@@ -17,8 +17,8 @@ def test_user_info_is_parsed_from_json_strings_and_objects() -> None:
 
 
 def test_user_id_comes_from_user_info_else_the_session() -> None:
-    assert protocol.user_id_for({"id": "abc"}, "s1") == "sm:abc"
-    assert protocol.user_id_for({"userId": 7}, "s1") == "sm:7"
+    assert protocol.user_id_for({"id": "abc"}, "s1") == "abc"
+    assert protocol.user_id_for({"userId": 7}, "s1") == "7"
     assert protocol.user_id_for({"id": "  "}, "s1") == "sm-session:s1"
     assert protocol.user_id_for({"id": True}, "s1") == "sm-session:s1"
     assert protocol.user_id_for({}, "s1") == "sm-session:s1"

@@ -75,11 +75,15 @@ def parse_user_info(raw: Any) -> dict[str, Any]:
 
 
 def user_id_for(user_info: dict[str, Any], session_id: str) -> str:
-    """The user behind a session: `id` or `userId` from userInfo, else anonymous per session."""
+    """The user behind a session: `id` or `userId` from userInfo, else anonymous per session.
+
+    A given id is used as it is, so the same person reaching the persona through another door
+    with the same identity (a REST account id, a Skills UserIdentity id) is the same user.
+    """
     for field in ("id", "userId"):
         value = user_info.get(field)
         if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
-            return f"sm:{value}"
+            return str(value).strip()[:128]
     return f"sm-session:{session_id}"
 
 

@@ -1,0 +1,1 @@
+"""Hume EVI custom language model: the socket mode (`/llm`) and the SSE mode (chat completions)."""

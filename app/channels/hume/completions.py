@@ -1,0 +1,119 @@
+"""OpenAI-compatible chat completions: Hume EVI's SSE mode, and any "custom LLM" client.
+
+POST /v1/chat/completions (and /chat/completions, where a client appends the path to a bare base
+URL). The last user message is the turn; its prosody scores (Hume) are the appraisal. With
+`stream: true` the answer comes as `chat.completion.chunk` server-sent events ending in
+`[DONE]`; otherwise as one `chat.completion`. `?custom_session_id=` keeps a session (and its
+memory) across calls, and is echoed in `system_fingerprint`. Auth: Bearer CLM_API_KEY.
+"""
+
+import json
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.errors import ApiError
+from app.auth.deps import services
+from app.channels import access
+from app.channels.ask import ask
+from app.channels.hume.turns import CHANNEL, clean_text, prosody_of, session_of
+from app.channels.speech import spoken
+from app.services import Services
+from app.turns import Turn
+
+router = APIRouter(tags=["custom language model"])
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: str = Field(max_length=32)
+    content: str | list[dict[str, Any]] | None = None
+    models: dict[str, Any] | None = None
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field("persona", max_length=200)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=1000)
+    stream: bool = False
+
+
+def _text(content: str | list[dict[str, Any]] | None) -> str:
+    if isinstance(content, list):  # OpenAI content parts
+        return " ".join(str(p.get("text", "")) for p in content if p.get("type") == "text")
+    return content or ""
+
+
+@router.post("/chat/completions", response_model=None)
+async def chat_completions(
+    body: ChatRequest,
+    request: Request,
+    custom_session_id: str | None = Query(None, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$"),
+    svc: Services = Depends(services),
+) -> StreamingResponse | dict[str, Any]:
+    refusal = access.bearer_refusal(request.headers.get("authorization"), svc.settings.clm_api_key, "chat completions")
+    if refusal:
+        raise ApiError(401, "unauthorized", refusal, {"WWW-Authenticate": "Bearer"})
+    session_key = custom_session_id or f"request-{uuid.uuid4().hex[:12]}"
+    users = [m for m in body.messages if m.role == "user"]
+    text = clean_text(_text(users[-1].content)) if users else ""
+    prosody = prosody_of({"models": users[-1].models}) if users else {}
+    turn = Turn(
+        session_id=session_of(session_key),
+        user_id=session_key,
+        persona_id=svc.settings.persona_id,
+        channel=CHANNEL,
+        kind="text" if text else "init",
+        text=text,
+        variables={"prosody": prosody} if prosody else {},
+        reply_to=svc.instance_id,
+        deadline_at=time.time() + svc.settings.reply_deadline_seconds,
+    )
+    completion_id, created = f"chatcmpl-{turn.turn_id}", int(time.time())
+
+    async def answer() -> str:
+        reply = await ask(svc, turn)
+        return spoken(reply.text) if reply is not None else svc.settings.fallback_text
+
+    if not body.stream:
+        return {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": body.model,
+            "system_fingerprint": session_key,
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": await answer()}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        }
+
+    def chunk(delta: dict[str, str], finish: str | None = None) -> str:
+        frame = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": body.model,
+            "system_fingerprint": session_key,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        return f"data: {json.dumps(frame)}\n\n"
+
+    async def stream() -> AsyncIterator[str]:
+        yield chunk({"role": "assistant"})  # at once: the client knows we are on it
+        for piece in re.findall(r"\S+\s*", await answer()):
+            yield chunk({"content": piece})
+        yield chunk({}, "stop")
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )

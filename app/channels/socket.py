@@ -1,0 +1,178 @@
+"""What every socket door shares: one answer per request, bounded output, reply routing.
+
+Exactly one answer (invariant 1): every submitted turn is pending with a deadline timer. The
+worker's reply or the deadline, whichever comes first, pops it and is rendered; the other finds
+nothing pending and is dropped with a log line. Everything runs on the event loop, so the pop is
+atomic. Outbound frames go through one bounded queue and one writer task, so a client that stops
+reading cannot grow memory without limit. A subclass knows its protocol: how to parse a frame,
+and how to render a reply, a fallback and unprompted speech.
+"""
+
+import asyncio
+import json
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import WebSocket, WebSocketDisconnect, status
+
+from app.services import Services
+from app.turns import Reply, Turn
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Pending:
+    context: Any  # what the protocol needs to answer this request (e.g. the personaId it used)
+    timer: asyncio.TimerHandle
+
+
+class SocketSession(ABC):
+    channel: str
+
+    def __init__(self, websocket: WebSocket, services: Services) -> None:
+        self.ws = websocket
+        self.services = services
+        self.settings = services.settings
+        self.session_id: str | None = None
+        self.user_id: str = ""
+        self._pending: dict[str, Pending] = {}
+        self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self.settings.ws_outbound_queue_size)
+
+    def ctx(self, **extra: Any) -> dict[str, Any]:
+        return {"session_id": self.session_id, **extra}
+
+    # ---- protocol ------------------------------------------------------------------------
+
+    @abstractmethod
+    async def handle(self, message: Any) -> None:
+        """One decoded JSON frame from the client."""
+
+    @abstractmethod
+    def render_reply(self, context: Any, reply: Reply) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def render_fallback(self, context: Any) -> list[dict[str, Any]]: ...
+
+    def render_spontaneous(self, reply: Reply) -> list[dict[str, Any]]:
+        """Unprompted speech; protocols that cannot carry it return nothing."""
+        return []
+
+    def reject(self, reason: str) -> None:
+        """A frame that cannot be used; protocols with an error frame override this to say so."""
+        log.debug("frame rejected: %s", reason, extra=self.ctx())
+
+    # ---- inbound -------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        writer = asyncio.create_task(self._write_loop())
+        try:
+            while True:
+                message = await self.ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                if message.get("text") is not None:
+                    await self._handle_text(message["text"])
+                else:
+                    log.warning("binary frame ignored: the protocol is JSON text", extra=self.ctx())
+                    self.reject("binary frames are not supported; send JSON text")
+        except WebSocketDisconnect:
+            pass
+        finally:
+            writer.cancel()
+            for pending in self._pending.values():
+                pending.timer.cancel()
+            self._pending.clear()
+            if self.session_id is not None:
+                await self._unbind()
+
+    async def _handle_text(self, text: str) -> None:
+        limit = self.settings.ws_max_frame_bytes
+        if len(text) > limit or len(text.encode()) > limit:
+            log.warning("frame of %d chars over the %d byte limit ignored", len(text), limit, extra=self.ctx())
+            self.reject(f"frame over the {limit} byte limit")
+            return
+        try:
+            message = json.loads(text)
+        except ValueError as exc:
+            log.warning("malformed frame ignored: %s", short(exc), extra=self.ctx())
+            self.reject("malformed JSON")
+            return
+        await self.handle(message)
+
+    async def submit(self, turn: Turn, context: Any, deadline: float | None = None) -> None:
+        """Queue the turn; its answer (or fallback) is rendered with `context`."""
+        deadline = deadline if deadline is not None else self.settings.reply_deadline_seconds
+        timer = asyncio.get_running_loop().call_later(deadline, self._on_deadline, turn.turn_id)
+        self._pending[turn.turn_id] = Pending(context, timer)
+        try:
+            await self.services.queue.enqueue(turn)
+        except Exception:
+            log.exception("turn could not be enqueued; answering with a fallback", extra=self.ctx(turn_id=turn.turn_id))
+            self._on_deadline(turn.turn_id)
+
+    # ---- replies -------------------------------------------------------------------------
+
+    def on_reply(self, reply: Reply) -> None:
+        """Called by the reply router for every reply addressed to this session."""
+        if reply.spontaneous:
+            log.info("spontaneous speech sent", extra=self.ctx())
+            self.send(*self.render_spontaneous(reply))
+            return
+        assert reply.turn_id is not None
+        pending = self._pending.pop(reply.turn_id, None)
+        if pending is None:
+            log.warning("late reply dropped: its request was already answered", extra=self.ctx(turn_id=reply.turn_id))
+            return
+        pending.timer.cancel()
+        self.send(*self.render_reply(pending.context, reply))
+
+    def _on_deadline(self, turn_id: str) -> None:
+        pending = self._pending.pop(turn_id, None)
+        if pending is None:
+            return
+        log.warning("no reply within the deadline; fallback sent", extra=self.ctx(turn_id=turn_id))
+        self.send(*self.render_fallback(pending.context))
+
+    # ---- session binding and outbound ----------------------------------------------------
+
+    async def bind(self, session_id: str, user_id: str) -> None:
+        if self.session_id == session_id:
+            self.user_id = user_id
+            return
+        if self.session_id is not None:
+            await self._unbind()
+        self.session_id, self.user_id = session_id, user_id
+        await self.services.router.bind(session_id, self.on_reply)
+        log.info("socket bound to session", extra=self.ctx())
+
+    async def _unbind(self) -> None:
+        assert self.session_id is not None
+        try:
+            await self.services.router.unbind(self.session_id, self.on_reply)
+        except Exception:
+            log.exception("could not remove the session's route", extra=self.ctx())
+
+    def send(self, *frames: dict[str, Any]) -> None:
+        for frame in frames:
+            try:
+                self._outbox.put_nowait(frame)
+            except asyncio.QueueFull:
+                log.error("client is not reading; closing its socket", extra=self.ctx())
+                asyncio.get_running_loop().create_task(self.ws.close(code=status.WS_1008_POLICY_VIOLATION))
+                return
+
+    async def _write_loop(self) -> None:
+        while True:
+            frame = await self._outbox.get()
+            try:
+                await self.ws.send_text(json.dumps(frame))
+            except Exception:
+                log.info("socket closed while sending; frame dropped", extra=self.ctx())
+                return
+
+
+def short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200]
