@@ -4,35 +4,55 @@ import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.support.tools import require
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def require(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{tool} is missing and CI is set")
-        pytest.skip(f"{tool} is not installed")
-    return path
+def rendered(tmp_path: Path, compose_file: str, filled: dict[str, str]) -> dict[str, Any]:
+    """`docker-compose config` on a real compose file, with .env made from .env.example."""
+    binary = require("docker-compose")
+    for name in (compose_file, "Caddyfile"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    env = (ROOT / ".env.example").read_text()
+    for name, value in filled.items():
+        env = env.replace(f"\n{name}=\n", f"\n{name}={value}\n")
+    (tmp_path / ".env").write_text(env)
+    result = subprocess.run(
+        [binary, "-f", compose_file, "config"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
 
 
 @pytest.fixture
 def compose_config(tmp_path: Path) -> dict[str, Any]:
-    """`docker-compose config` on the real file, with .env made from .env.example."""
+    return rendered(tmp_path, "docker-compose.yml", {"MONGO_ROOT_PASSWORD": "s3cret"})
+
+
+def test_the_api_only_stack_uses_managed_databases(tmp_path: Path) -> None:
+    managed = {"REDIS_URL": "rediss://u:p@redis.example.net:6380/0", "MONGO_URL": "mongodb+srv://u:p@db.example.net/"}
+    services = rendered(tmp_path, "docker-compose.api.yml", managed)["services"]
+    assert set(services) == {"api", "worker", "scheduler", "caddy"}
+    for app in ("api", "worker", "scheduler"):
+        assert services[app]["environment"]["REDIS_URL"] == managed["REDIS_URL"]
+        assert services[app]["environment"]["MONGO_URL"] == managed["MONGO_URL"]
+        assert not services[app].get("ports")
     binary = require("docker-compose")
-    for name in ("docker-compose.yml", "Caddyfile"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    env = (ROOT / ".env.example").read_text().replace("MONGO_ROOT_PASSWORD=\n", "MONGO_ROOT_PASSWORD=s3cret\n")
-    (tmp_path / ".env").write_text(env)
-    result = subprocess.run([binary, "config"], cwd=tmp_path, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    return yaml.safe_load(result.stdout)
+    shutil.copy(ROOT / "docker-compose.api.yml", tmp_path / "bare.yml")
+    (tmp_path / ".env").write_text("")
+    missing = subprocess.run(
+        [binary, "-f", "bare.yml", "config"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert missing.returncode != 0
+    assert "REDIS_URL" in missing.stderr  # refuses to render without the managed databases
 
 
 def test_compose_validates_and_wires_the_stack(compose_config: dict[str, Any]) -> None:
@@ -83,3 +103,32 @@ def test_caddyfile_is_valid_for_the_real_caddy() -> None:
     assert result.returncode == 0, result.stderr
     assert '"flush_interval":-1' in result.stdout
     assert '"encode"' not in result.stdout  # compression would buffer server-sent events
+
+
+@pytest.mark.timeout(600)
+def test_the_images_install_step_works_in_a_fresh_virtualenv(tmp_path: Path) -> None:
+    """The Dockerfile's dependency layer (`pip install -r requirements.txt`), exercised without Docker."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "RUN pip install -r requirements.txt" in dockerfile
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    install = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+            str(ROOT / "requirements.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+    imports = "import app.main, worker.process, worker.scheduler; print('ok')"
+    started = subprocess.run([str(python), "-c", imports], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert started.stdout.strip() == "ok", started.stderr[-3000:]

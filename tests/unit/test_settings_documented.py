@@ -6,7 +6,16 @@ from pathlib import Path
 from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_ONLY = {"API_DOMAIN", "API_UPSTREAMS", "MONGO_ROOT_USERNAME", "MONGO_ROOT_PASSWORD"}
+COMPOSE_ONLY = {
+    "API_DOMAIN",
+    "API_UPSTREAMS",
+    "MONGO_ROOT_USERNAME",
+    "MONGO_ROOT_PASSWORD",
+    "CADDY_TLS",
+    "CADDY_HTTP_PORT",
+    "CADDY_HTTPS_PORT",
+    "CADDY_ADMIN",
+}
 
 
 def test_every_setting_is_in_env_example_and_nothing_else() -> None:
