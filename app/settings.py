@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     fallback_text: str = ""
     ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)  # above: logged and ignored, socket kept
     ws_outbound_queue_size: int = Field(default=64, ge=1)
+    ws_frames_per_second: float = Field(default=20.0, gt=0)  # sustained; a burst of twice this is allowed
     sm_shared_secret: SecretStr | None = None
     sm_cookie_name: str = "sm_orchestration"
     sm_allowed_cidrs: Annotated[list[str], NoDecode] = []

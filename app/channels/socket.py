@@ -11,6 +11,7 @@ and how to render a reply, a fallback and unprompted speech.
 import asyncio
 import json
 import logging
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,9 @@ class SocketSession(ABC):
         self.user_id: str = ""
         self._pending: dict[str, Pending] = {}
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self.settings.ws_outbound_queue_size)
+        self._rate = self.settings.ws_frames_per_second
+        self._tokens = 2 * self._rate  # a token bucket: bursts of twice the sustained rate
+        self._refilled = time.monotonic()
 
     def ctx(self, **extra: Any) -> dict[str, Any]:
         return {"session_id": self.session_id, **extra}
@@ -73,6 +77,10 @@ class SocketSession(ABC):
                 message = await self.ws.receive()
                 if message["type"] == "websocket.disconnect":
                     break
+                if not self._admit():
+                    log.warning("frame flood; closing the socket", extra=self.ctx())
+                    await self.ws.close(code=status.WS_1008_POLICY_VIOLATION, reason="too many frames")
+                    break
                 if message.get("text") is not None:
                     await self._handle_text(message["text"])
                 else:
@@ -88,6 +96,15 @@ class SocketSession(ABC):
             if self.session_id is not None:
                 await self._unbind()
 
+    def _admit(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(2 * self._rate, self._tokens + (now - self._refilled) * self._rate)
+        self._refilled = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
     async def _handle_text(self, text: str) -> None:
         limit = self.settings.ws_max_frame_bytes
         if len(text) > limit or len(text.encode()) > limit:
@@ -96,7 +113,7 @@ class SocketSession(ABC):
             return
         try:
             message = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
             log.warning("malformed frame ignored: %s", short(exc), extra=self.ctx())
             self.reject("malformed JSON")
             return

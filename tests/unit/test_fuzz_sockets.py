@@ -1,0 +1,111 @@
+"""Property-based fuzzing of every socket door's inbound frames (hypothesis), in-process.
+
+Whatever a client sends, the process stays up, the socket stays open (unless it floods), bad
+input is answered or logged, and the next valid request is answered as usual.
+"""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import WebSocketTestSession
+from starlette.websockets import WebSocketDisconnect
+
+from app.main import create_app
+from app.settings import Settings
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=25,
+)
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(_env_file=None, persona_brain="demo", ws_frames_per_second=1000))) as c:  # type: ignore[call-arg]
+        yield c
+
+
+def frames_for(names: list[str], key: str, body_key: str) -> st.SearchStrategy[Any]:
+    """Raw JSON, or well-formed envelopes with random bodies, or junk text."""
+    envelope = st.builds(
+        lambda n, b: {key: n, body_key: b, "kind": "event"}, st.sampled_from(names) | st.text(max_size=20), JSON
+    )
+    return st.one_of(
+        JSON,
+        envelope,
+        st.builds(
+            lambda n, b: {key: n, body_key: b}, st.sampled_from(names), st.dictionaries(st.text(max_size=8), JSON)
+        ),
+    )
+
+
+def until(ws: WebSocketTestSession, predicate: Any, limit: int = 10) -> dict[str, Any]:
+    for _ in range(limit):
+        frame = ws.receive_json()
+        if predicate(frame):
+            return frame
+    raise AssertionError("the expected answer never came")
+
+
+@given(junk=frames_for(["state", "conversationRequest", "recognizeResults"], "name", "body"))
+@FUZZ
+def test_soul_machines_socket_survives_anything(client: TestClient, junk: Any) -> None:
+    with client.websocket_connect("/ws") as ws:
+        ws.send_text(json.dumps(junk))
+        ws.send_text(json.dumps({"category": "scene", "kind": "event", "name": "conversationRequest",
+                                 "body": {"personaId": 1, "input": {"text": "probe"}}}))  # fmt: skip
+        answer = until(ws, lambda f: f["body"]["input"]["text"] == "probe")
+        assert answer["body"]["output"]["text"] == "Echo: probe"
+
+
+@given(junk=frames_for(["sessionStart", "conversation", "sessionEnd"], "name", "payload"))
+@FUZZ
+def test_skills_socket_survives_anything(client: TestClient, junk: Any) -> None:
+    with client.websocket_connect("/skills/ws") as ws:
+        ws.send_text(json.dumps(junk))
+        ws.send_text(json.dumps({"name": "conversation", "payload": {"text": "probe", "sessionId": "fuzz"}}))
+        answer = until(ws, lambda f: f["name"] == "skillConversation" and f["payload"].get("text") == "Echo: probe")
+        assert answer["payload"]["text"] == "Echo: probe"
+
+
+@given(junk=st.one_of(JSON, st.builds(lambda m, s: {"messages": m, "custom_session_id": s}, JSON, JSON)))
+@FUZZ
+def test_hume_socket_survives_anything(client: TestClient, junk: Any) -> None:
+    with client.websocket_connect("/llm") as ws:
+        ws.send_text(json.dumps(junk))
+        probe = {"messages": [{"type": "user_message", "message": {"role": "user", "content": "probe"}}]}
+        ws.send_text(json.dumps(probe))
+        answer = until(ws, lambda f: f.get("type") == "assistant_input" and f.get("text") == "Echo: probe")
+        assert answer["text"] == "Echo: probe"
+
+
+@pytest.mark.parametrize("path", ["/ws", "/skills/ws", "/llm"])
+def test_pathological_frames_are_survived(client: TestClient, path: str) -> None:
+    with client.websocket_connect(path) as ws:
+        for frame in ("[" * 30_000 + "]" * 30_000, "\\ud800", "x" * 70_000, '{"a": ' * 2_000):
+            ws.send_text(frame)
+        ws.send_bytes(b"\\x00\\xff\\xfe binary")
+        ws.send_text(json.dumps({"name": "sessionEnd", "payload": {}}))  # something harmless for every door
+    with client.websocket_connect(path):
+        pass  # the server still accepts sockets
+
+
+def test_a_flood_closes_only_the_flooding_socket() -> None:
+    settings = Settings(_env_file=None, persona_brain="demo", ws_frames_per_second=5)  # type: ignore[call-arg]
+    request = {"category": "scene", "kind": "event", "name": "conversationRequest", "body": {"input": {"text": "hi"}}}
+    with TestClient(create_app(settings)) as client, client.websocket_connect("/ws") as calm:
+        with client.websocket_connect("/ws") as flood:
+            for _ in range(50):
+                flood.send_text("{}")
+            with pytest.raises(WebSocketDisconnect) as closed:
+                flood.receive_text()
+        assert closed.value.code == 1008
+        calm.send_text(json.dumps(request))
+        assert calm.receive_json()["body"]["output"]["text"] == "Echo: hi"
