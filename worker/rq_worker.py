@@ -37,6 +37,9 @@ class PersonaWorker(SimpleWorker):
             if now - self._last_standalone_heartbeat < HEARTBEAT_EVERY_SECONDS:
                 return
             self._last_standalone_heartbeat = now
+            if not self.connection.exists(self.key):  # Redis restarted empty: say we exist again
+                self.log.warning("worker %s: registration lost (Redis restarted?); registering again", self.name)
+                self.register_birth()
         super().heartbeat(timeout, pipeline)
 
 

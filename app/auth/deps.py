@@ -6,6 +6,7 @@ turn that into a query parameter a caller could set (`?check_revoked=false`).
 
 import hmac
 
+import redis
 from fastapi import Depends, Request
 
 from app.api.errors import ApiError
@@ -33,7 +34,11 @@ async def principal_from_token(svc: Services, token: str) -> Principal:
         principal = decode_access(token, svc.secrets.jwt_secret)
     except TokenError as exc:
         raise ApiError(401, "unauthorized", str(exc), {"WWW-Authenticate": "Bearer"}) from None
-    if await is_revoked(svc.redis.async_client, principal.session_id):
+    try:
+        revoked = await is_revoked(svc.redis.async_client, principal.session_id)
+    except redis.RedisError:  # cannot tell whether it was revoked: refuse, but say why
+        raise ApiError(503, "unavailable", "cannot verify the session right now; retry shortly") from None
+    if revoked:
         raise ApiError(401, "unauthorized", "session revoked", {"WWW-Authenticate": "Bearer"})
     return principal
 

@@ -1,8 +1,13 @@
 """Fixed-window rate limits and auth-session revocation flags, atomic in Redis."""
 
+import logging
+
+import redis
 import redis.asyncio as aioredis
 
 from app.bus import keys
+
+log = logging.getLogger(__name__)
 
 # KEYS: counter   ARGV: window seconds   -> {count, seconds left in the window}
 _HIT = """
@@ -18,8 +23,16 @@ class RateLimiter:
         self._hit = client.register_script(_HIT)
 
     async def hit(self, scope: str, subject: str, limit: int, window_seconds: int) -> int | None:
-        """Count one request; None if allowed, else the seconds to wait (for Retry-After)."""
-        count, ttl = await self._hit(keys=[keys.rate_limit(scope, subject, window_seconds)], args=[window_seconds])
+        """Count one request; None if allowed, else the seconds to wait (for Retry-After).
+
+        Without Redis nothing can be counted: the request is let through (and logged) rather
+        than every request failing while Redis is away.
+        """
+        try:
+            count, ttl = await self._hit(keys=[keys.rate_limit(scope, subject, window_seconds)], args=[window_seconds])
+        except redis.RedisError as exc:
+            log.warning("rate limit %s not counted, Redis unavailable: %s", scope, exc)
+            return None
         return None if int(count) <= limit else max(1, int(ttl))
 
 
