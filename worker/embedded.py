@@ -48,10 +48,12 @@ class EmbeddedWorker:
 
     def start(self) -> None:
         runtime.install(self._runtime)
+        self._runtime.leases.start()
         for thread in self._threads:
             thread.start()
 
     def stop(self) -> None:
         """Ask the RQ loop to stop after its current job or dequeue wait; do not block the API."""
         self._stop.set()
+        self._runtime.leases.stop()
         self._worker._stop_requested = True

@@ -27,6 +27,7 @@ def run_turn(turn_json: str) -> None:
     rt = runtime.current()
     turn = Turn.model_validate_json(turn_json)
     ctx = {"session_id": turn.session_id, "turn_id": turn.turn_id}
+    rt.leases.hold(turn.turn_id)  # should this process die, another worker runs the turn
     try:
         if turn.tracked:
             jobs.update(rt.redis, turn.turn_id, "running", 0.1)
@@ -55,4 +56,5 @@ def run_turn(turn_json: str) -> None:
         elif reply is not None:
             publish_reply(rt.redis, turn.reply_to, reply)
     finally:
+        rt.leases.release(turn.turn_id)
         rt.lanes.advance(turn.session_id, turn.turn_id)

@@ -33,7 +33,9 @@ def serve(burst: bool = False) -> None:
     clients = make_clients(settings.redis_url, "persona-worker")
     _, db = connect(settings.mongo_url, settings.mongo_db)
     loop.run_until_complete(ensure_indexes(db))
-    runtime.install(runtime.build(settings, db, clients.sync_client, loop.run_until_complete))
+    rt = runtime.build(settings, db, clients.sync_client, loop.run_until_complete)
+    runtime.install(rt)
+    rt.leases.start()
     queues = [  # turns first: a waiting user outranks a reflection
         Queue(name, connection=clients.sync_client, serializer=JSONSerializer)
         for name in (settings.queue_name, settings.thoughts_queue_name)

@@ -20,6 +20,7 @@ from app.store.history import HistoryStore
 from app.store.sessions import SessionStore
 from app.store.state import StateStore
 from app.store.thoughts import ThoughtStore
+from worker.leases import LeaseKeeper
 from worker.thinking import Thinker
 from worker.turns import TurnProcessor
 
@@ -32,6 +33,7 @@ class WorkerRuntime:
     thinker: Thinker
     redis: redis.Redis
     lanes: LaneAdvancer
+    leases: LeaseKeeper
     run: RunCoroutine
     fallback_text: str
     idle_speak_after: float
@@ -54,6 +56,7 @@ def current() -> WorkerRuntime:
 
 def build(settings: Settings, db: AsyncIOMotorDatabase, client: redis.Redis, run: RunCoroutine) -> WorkerRuntime:
     catalog = load_catalog(settings.personas_file, settings.persona_mode, settings.persona_id)
+    lanes = LaneAdvancer(client)
     state, history, sessions = StateStore(db), HistoryStore(db), SessionStore(db)
     processor = TurnProcessor(
         brain=make_worker_brain(settings),
@@ -67,7 +70,8 @@ def build(settings: Settings, db: AsyncIOMotorDatabase, client: redis.Redis, run
         processor=processor,
         thinker=Thinker(catalog, state, ThoughtStore(db), sessions, history),
         redis=client,
-        lanes=LaneAdvancer(client),
+        lanes=lanes,
+        leases=LeaseKeeper(client, lanes),
         run=run,
         fallback_text=settings.fallback_text,
         idle_speak_after=settings.idle_speak_after_seconds,

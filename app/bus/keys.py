@@ -53,3 +53,8 @@ def rate_limit(scope: str, subject: str, window_seconds: int) -> str:
 
 def revoked_session(session_id: str) -> str:
     return f"{PREFIX}:revoked:{session_id}"
+
+
+def turn_leases() -> str:
+    """Sorted set: turn id -> when the lease of the worker running it expires."""
+    return f"{PREFIX}:leases"

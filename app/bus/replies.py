@@ -74,14 +74,28 @@ class ReplyRouter:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def bind(self, session_id: str, handler: ReplyHandler) -> None:
-        """Deliver the session's replies to `handler` (a newer binding replaces an older one)."""
+        """Deliver the session's replies to `handler` (a newer binding replaces an older one).
+
+        Answers need only the in-process handler; the route in Redis serves unprompted speech,
+        so failing to write it is logged, never fatal to the socket.
+        """
         self._handlers[session_id] = handler
-        await self._client.set(keys.session_route(session_id), self.instance_id, ex=ROUTE_TTL_SECONDS)
+        try:
+            await self._client.set(keys.session_route(session_id), self.instance_id, ex=ROUTE_TTL_SECONDS)
+        except redis.RedisError as exc:
+            log.warning(
+                "session route not stored (%s); unprompted speech cannot reach it",
+                exc,
+                extra={"session_id": session_id},
+            )
 
     async def unbind(self, session_id: str, handler: ReplyHandler) -> None:
         if self._handlers.get(session_id) is handler:
             del self._handlers[session_id]
-            await self._unroute(keys=[keys.session_route(session_id)], args=[self.instance_id])
+            try:
+                await self._unroute(keys=[keys.session_route(session_id)], args=[self.instance_id])
+            except redis.RedisError as exc:
+                log.warning("session route not removed (%s); it expires by itself", exc)
 
     def expect(self, turn_id: str) -> "asyncio.Future[Reply]":
         """A future for one turn's reply, for doors that answer over HTTP; `forget` when done."""

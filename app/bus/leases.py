@@ -1,0 +1,56 @@
+"""Turn leases: a worker that dies mid-turn is noticed in seconds, and its turn runs again.
+
+A worker holds a lease on the turn it runs (a sorted set of turn id -> expiry), renewed every
+second. Any worker's keeper reaps leases that expired: one Lua call claims each (ZREM) and puts
+a still-`started` job back on its queue, at most MAX_RETRIES times; past that the job is failed
+and its lane moves on. RQ's own detection of abandoned jobs waits for its job timeout plus its
+maintenance interval (ten minutes by default). Re-running is safe: every write of a turn is
+idempotent by turn id, and a turn past its deadline is only recorded.
+"""
+
+import redis
+
+from app.bus import keys, lanes
+
+LEASE_SECONDS = 5.0
+MAX_RETRIES = 2
+
+# KEYS: leases   ARGV: now, job_prefix, queue_prefix, max_retries   -> {requeued ids, given-up ids}
+_REAP = """
+local requeued, given_up = {}, {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 50)) do
+  if redis.call('ZREM', KEYS[1], id) == 1 then
+    local job_key = ARGV[2] .. id
+    if redis.call('HGET', job_key, 'status') == 'started' then
+      if redis.call('HINCRBY', job_key, 'persona_retries', 1) <= tonumber(ARGV[4]) then
+        redis.call('HSET', job_key, 'status', 'queued')
+        redis.call('RPUSH', ARGV[3] .. redis.call('HGET', job_key, 'origin'), id)
+        table.insert(requeued, id)
+      else
+        redis.call('HSET', job_key, 'status', 'failed')
+        table.insert(given_up, id)
+      end
+    end
+  end
+end
+return {requeued, given_up}
+"""
+
+
+class Leases:
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._reap = client.register_script(_REAP)
+
+    def hold(self, turn_id: str, now: float) -> None:
+        self._client.zadd(keys.turn_leases(), {turn_id: now + LEASE_SECONDS})
+
+    def release(self, turn_id: str) -> None:
+        self._client.zrem(keys.turn_leases(), turn_id)
+
+    def reap(self, now: float) -> tuple[list[str], list[str]]:
+        """(requeued turn ids, given-up turn ids) among the leases that expired."""
+        requeued, given_up = self._reap(
+            keys=[keys.turn_leases()], args=[now, lanes.JOB_PREFIX, lanes.QUEUE_PREFIX, MAX_RETRIES]
+        )
+        return [t.decode() for t in requeued], [t.decode() for t in given_up]

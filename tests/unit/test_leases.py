@@ -1,0 +1,55 @@
+"""Turn leases: an expired lease puts a started turn back on its queue, a few times at most."""
+
+import fakeredis
+import pytest
+from rq.job import Job
+
+from app.bus import keys
+from app.bus.leases import LEASE_SECONDS, MAX_RETRIES, Leases
+from app.bus.queue import LaneAdvancer, TurnQueue
+from tests.conftest import make_turn
+
+
+@pytest.fixture
+def clients():  # type: ignore[no-untyped-def]
+    server = fakeredis.FakeServer()
+    return fakeredis.FakeAsyncRedis(server=server), fakeredis.FakeRedis(server=server)
+
+
+async def test_a_dead_workers_turn_is_requeued_then_given_up(clients) -> None:  # type: ignore[no-untyped-def]
+    async_client, client = clients
+    queue = TurnQueue(async_client, client, "turns", job_timeout=30, result_ttl=60)
+    first, second = make_turn("S", "one"), make_turn("S", "two")
+    await queue.enqueue(first)
+    await queue.enqueue(second)  # waits in the lane behind `first`
+    client.lpop("rq:queue:turns")  # a worker took `first`...
+    client.hset(Job.key_for(first.turn_id), "status", "started")
+    leases = Leases(client)
+    leases.hold(first.turn_id, now=100.0)  # ...and died holding its lease
+
+    assert leases.reap(now=100.0 + LEASE_SECONDS - 1) == ([], [])  # still alive as far as we know
+    clock = 100.0
+    for _ in range(MAX_RETRIES):
+        clock += 2 * LEASE_SECONDS  # the lease has lapsed
+        assert leases.reap(now=clock) == ([first.turn_id], [])
+        assert client.lrange("rq:queue:turns", 0, -1) == [first.turn_id.encode()]
+        client.lpop("rq:queue:turns")  # picked up again, and that worker dies too
+        client.hset(Job.key_for(first.turn_id), "status", "started")
+        leases.hold(first.turn_id, now=clock)
+    assert leases.reap(now=clock + 2 * LEASE_SECONDS) == ([], [first.turn_id])  # enough: given up
+    assert client.hget(Job.key_for(first.turn_id), "status") == b"failed"
+    assert LaneAdvancer(client).advance("S", first.turn_id) == second.turn_id  # the lane moves on
+
+
+async def test_finished_turns_and_released_leases_are_left_alone(clients) -> None:  # type: ignore[no-untyped-def]
+    async_client, client = clients
+    queue = TurnQueue(async_client, client, "turns", job_timeout=30, result_ttl=60)
+    turn = make_turn("T", "done")
+    await queue.enqueue(turn)
+    client.hset(Job.key_for(turn.turn_id), "status", "finished")
+    leases = Leases(client)
+    leases.hold(turn.turn_id, now=0.0)
+    assert leases.reap(now=1000.0) == ([], [])  # finished: nothing to redo
+    leases.hold(turn.turn_id, now=0.0)
+    leases.release(turn.turn_id)
+    assert client.zcard(keys.turn_leases()) == 0

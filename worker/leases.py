@@ -1,0 +1,64 @@
+"""The lease keeper: a thread in each worker process that renews the running turn's lease
+and reaps the leases of workers that died (see app/bus/leases.py)."""
+
+import json
+import logging
+import threading
+import time
+import zlib
+
+import redis
+from rq.job import Job
+
+from app.bus.leases import Leases
+from app.bus.queue import LaneAdvancer
+from app.turns import Turn
+
+log = logging.getLogger(__name__)
+TICK_SECONDS = 1.0
+
+
+class LeaseKeeper:
+    def __init__(self, client: redis.Redis, lanes: LaneAdvancer) -> None:
+        self._client = client
+        self._leases = Leases(client)
+        self._lanes = lanes
+        self._current: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def hold(self, turn_id: str) -> None:
+        self._current = turn_id
+        self._leases.hold(turn_id, time.time())
+
+    def release(self, turn_id: str) -> None:
+        self._current = None
+        self._leases.release(turn_id)
+
+    def _run(self) -> None:
+        while not self._stop.wait(TICK_SECONDS):
+            try:
+                if (current := self._current) is not None:
+                    self._leases.hold(current, time.time())
+                requeued, given_up = self._leases.reap(time.time())
+                for turn_id in requeued:
+                    log.warning("a worker died mid-turn; turn queued again", extra={"turn_id": turn_id})
+                for turn_id in given_up:
+                    self._give_up(turn_id)
+            except redis.RedisError:
+                log.exception("lease keeping failed; retrying")
+
+    def _give_up(self, turn_id: str) -> None:
+        """Failed too often: let the session's next turn go rather than block its lane."""
+        data = self._client.hget(Job.key_for(turn_id), "data")
+        if data is None:
+            return
+        turn = Turn.model_validate_json(json.loads(zlib.decompress(data))[2][0])
+        log.error("turn failed on every retry; giving up", extra={"session_id": turn.session_id, "turn_id": turn_id})
+        self._lanes.advance(turn.session_id, turn_id)
