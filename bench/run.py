@@ -148,6 +148,15 @@ async def idle_connections(api: Managed, client: redis.Redis, count: int) -> tup
     return (after - before) / count, subscribers
 
 
+def start_persona(stack: Stack, workers: int) -> tuple[Managed, Managed, Managed]:
+    """(redis-server, N worker processes, one API process without an embedded worker), quiet."""
+    redis_server = stack.redis()
+    quiet = {"LOG_LEVEL": "WARNING"}
+    worker_group = stack.workers(redis_server.url, processes=workers, **quiet)
+    api = stack.api(redis_server.url, EMBEDDED_WORKER="false", **quiet)
+    return redis_server, worker_group, api
+
+
 def start_noop_workers(stack: Stack, redis_url: str, count: int) -> list[Managed]:
     rq = str(__import__("pathlib").Path(sys.executable).with_name("rq"))
     argv = [rq, "worker", "--worker-class", "rq.worker.SimpleWorker", "--url", redis_url, "--quiet", NOOP_QUEUE]
@@ -248,11 +257,8 @@ async def main() -> int:
 
     stack = Stack()
     try:
-        redis_server = stack.redis()
+        redis_server, _, api = start_persona(stack, args.workers)
         client = redis.Redis.from_url(redis_server.url)
-        quiet = {"LOG_LEVEL": "WARNING"}
-        stack.workers(redis_server.url, processes=args.workers, **quiet)
-        api = stack.api(redis_server.url, EMBEDDED_WORKER="false", **quiet)
         port = free_port()
         argv = [sys.executable, "-m", "uvicorn", "bench.direct_app:app", "--port", str(port), "--log-level", "warning"]
         direct = stack._spawn("direct", [*argv, "--ws-per-message-deflate", "false"], stack.base_env())

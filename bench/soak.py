@@ -19,7 +19,7 @@ import psutil
 import redis
 import websockets
 
-from bench.run import Latencies, ws_url
+from bench.run import Latencies, start_persona, ws_url
 from tests.support.scene import conversation_request, state_event
 from tests.support.stack import Stack
 
@@ -75,11 +75,8 @@ async def main() -> int:
 
     stack = Stack()
     try:
-        redis_server = stack.redis()
+        redis_server, workers, api = start_persona(stack, args.workers)
         client = redis.Redis.from_url(redis_server.url)
-        quiet = {"LOG_LEVEL": "WARNING"}
-        workers = stack.workers(redis_server.url, processes=args.workers, **quiet)
-        api = stack.api(redis_server.url, EMBEDDED_WORKER="false", **quiet)
         worker_pids = [
             c.pid for c in psutil.Process(workers.pid).children() if "worker" in " ".join(c.cmdline()) or True
         ]

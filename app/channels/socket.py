@@ -191,5 +191,16 @@ class SocketSession(ABC):
                 return
 
 
+async def open_session(websocket: WebSocket, session_class: type[SocketSession], refusal: str | None) -> None:
+    """Accept the socket and serve it; a refused one is closed with 1008 (policy violation)."""
+    await websocket.accept()
+    if refusal:
+        client = websocket.client.host if websocket.client else None
+        log.warning("%s socket refused: %s", session_class.channel, refusal, extra={"client": client})
+        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=refusal)
+        return
+    await session_class(websocket, websocket.app.state.services).serve()
+
+
 def short(exc: Exception) -> str:
     return str(exc).splitlines()[0][:200]

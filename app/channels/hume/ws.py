@@ -11,12 +11,12 @@ import time
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, status
+from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel, Field, ValidationError
 
 from app.channels import access
 from app.channels.hume.turns import CHANNEL, clean_text, prosody_of, session_of
-from app.channels.socket import SocketSession, short
+from app.channels.socket import SocketSession, open_session, short
 from app.channels.speech import spoken
 from app.services import Services
 from app.turns import Reply, Turn
@@ -34,12 +34,7 @@ class HumeFrame(BaseModel):
 async def hume_socket(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
     refusal = access.bearer_refusal(websocket.headers.get("authorization"), services.settings.clm_api_key, "hume ws")
-    await websocket.accept()
-    if refusal:
-        log.warning("hume socket refused: %s", refusal)
-        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=refusal)
-        return
-    await HumeSocket(websocket, services).serve()
+    await open_session(websocket, HumeSocket, refusal)
 
 
 class HumeSocket(SocketSession):

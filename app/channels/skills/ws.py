@@ -9,14 +9,14 @@ import logging
 import time
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, status
+from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel, Field, ValidationError
 
 from app.channels import access
 from app.channels.skills import memory
 from app.channels.skills.models import Memory
 from app.channels.skills.rest import CHANNEL, public_cards, session_of
-from app.channels.socket import SocketSession, short
+from app.channels.socket import SocketSession, open_session, short
 from app.services import Services
 from app.turns import Reply, Turn
 
@@ -49,12 +49,7 @@ async def skill_socket(websocket: WebSocket) -> None:
     refusal = access.bearer_refusal(
         websocket.headers.get("authorization"), services.settings.skills_api_key, "skills ws"
     )
-    await websocket.accept()
-    if refusal:
-        log.warning("skill socket refused: %s", refusal)
-        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=refusal)
-        return
-    await SkillSocket(websocket, services).serve()
+    await open_session(websocket, SkillSocket, refusal)
 
 
 class SkillSocket(SocketSession):

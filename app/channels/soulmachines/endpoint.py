@@ -5,11 +5,11 @@ import time
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, status
+from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
 
 from app.channels import access
-from app.channels.socket import SocketSession, short
+from app.channels.socket import SocketSession, open_session, short
 from app.channels.soulmachines import protocol
 from app.services import Services
 from app.turns import Reply, Turn
@@ -22,13 +22,7 @@ router = APIRouter()
 async def orchestration_socket(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
     client = websocket.client.host if websocket.client else None
-    refusal = access.refusal_reason(websocket.cookies, client, services.settings)
-    await websocket.accept()
-    if refusal:
-        log.warning("orchestration socket refused: %s", refusal, extra={"client": client})
-        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=refusal)
-        return
-    await SceneConnection(websocket, services).serve()
+    await open_session(websocket, SceneConnection, access.refusal_reason(websocket.cookies, client, services.settings))
 
 
 class SceneConnection(SocketSession):
