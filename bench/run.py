@@ -153,7 +153,9 @@ def start_persona(stack: Stack, workers: int) -> tuple[Managed, Managed, Managed
     redis_server = stack.redis()
     quiet = {"LOG_LEVEL": "WARNING"}
     worker_group = stack.workers(redis_server.url, processes=workers, **quiet)
-    api = stack.api(redis_server.url, EMBEDDED_WORKER="false", **quiet)
+    # One benchmark session sends hundreds of turns a second, which the abuse limit
+    # (WS_FRAMES_PER_SECOND, 20 by default) rightly closes; the benchmark measures the turn path.
+    api = stack.api(redis_server.url, EMBEDDED_WORKER="false", WS_FRAMES_PER_SECOND="100000", **quiet)
     return redis_server, worker_group, api
 
 

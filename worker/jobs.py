@@ -56,5 +56,5 @@ def run_turn(turn_json: str) -> None:
         elif reply is not None:
             publish_reply(rt.redis, turn.reply_to, reply)
     finally:
-        rt.leases.release(turn.turn_id)
-        rt.lanes.advance(turn.session_id, turn.turn_id)
+        rt.leases.release()
+        rt.lanes.advance(turn.session_id, turn.turn_id)  # also drops the turn's lease

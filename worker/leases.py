@@ -1,5 +1,10 @@
-"""The lease keeper: a thread in each worker process that renews the running turn's lease
-and reaps the leases of workers that died (see app/bus/leases.py)."""
+"""The lease keeper: a thread in each worker process that takes and renews the running turn's
+lease and reaps the leases of workers that died (see app/bus/leases.py).
+
+The job's own thread never waits for a lease: it is taken in RQ's own start-of-job round trip
+(PersonaWorker), renewed here once a second while the turn runs, and dropped by the lane-advance
+script when the turn ends.
+"""
 
 import json
 import logging
@@ -34,12 +39,12 @@ class LeaseKeeper:
         self._stop.set()
 
     def hold(self, turn_id: str) -> None:
+        """The turn this process runs now, so the keeper renews its lease."""
         self._current = turn_id
-        self._leases.hold(turn_id, time.time())
 
-    def release(self, turn_id: str) -> None:
+    def release(self) -> None:
+        """The turn ended; LaneAdvancer.advance has dropped its lease in Redis."""
         self._current = None
-        self._leases.release(turn_id)
 
     def _run(self) -> None:
         while not self._stop.wait(TICK_SECONDS):

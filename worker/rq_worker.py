@@ -6,8 +6,11 @@ Forking per job (RQ's default Worker) would redo the Mongo and loop set-up for e
 import time
 
 from redis.client import Pipeline
+from rq.job import Job
 from rq.timeouts import TimerDeathPenalty
 from rq.worker import SimpleWorker
+
+from app.bus import leases
 
 HEARTBEAT_EVERY_SECONDS = 1.0
 SUSPENSION_CHECK_EVERY_SECONDS = 1.0
@@ -24,6 +27,15 @@ class PersonaWorker(SimpleWorker):
 
     _last_standalone_heartbeat = 0.0
     _last_suspension_check = 0.0
+    _starting_job: str | None = None
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        """RQ marks the job started in one pipeline; the turn's lease joins it (see heartbeat)."""
+        self._starting_job = job.id
+        try:
+            super().prepare_job_execution(job, remove_from_intermediate_queue)
+        finally:
+            self._starting_job = None
 
     def check_for_suspension(self, burst: bool) -> None:
         now = time.monotonic()
@@ -32,6 +44,8 @@ class PersonaWorker(SimpleWorker):
             super().check_for_suspension(burst)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        if pipeline is not None and self._starting_job is not None:
+            leases.hold(pipeline, self._starting_job, time.time())  # no round trip of its own
         if pipeline is None and timeout is None:
             now = time.monotonic()
             if now - self._last_standalone_heartbeat < HEARTBEAT_EVERY_SECONDS:

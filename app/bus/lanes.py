@@ -57,10 +57,11 @@ return settle(KEYS[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]) == ARGV[1] and 1 or 0
 """
 )
 
-# KEYS: lane_key   ARGV: finished job_id, job_prefix, queue_prefix, queues_key, enqueued_at
+# KEYS: lane_key, leases_key   ARGV: finished job_id, job_prefix, queue_prefix, queues_key, enqueued_at
 ADVANCE_SCRIPT = (
     _SETTLE
     + """
+redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('LREM', KEYS[1], 1, ARGV[1])
 local next_head = settle(KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 return next_head or ''

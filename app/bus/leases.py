@@ -1,14 +1,17 @@
 """Turn leases: a worker that dies mid-turn is noticed in seconds, and its turn runs again.
 
-A worker holds a lease on the turn it runs (a sorted set of turn id -> expiry), renewed every
-second. Any worker's keeper reaps leases that expired: one Lua call claims each (ZREM) and puts
-a still-`started` job back on its queue, at most MAX_RETRIES times; past that the job is failed
-and its lane moves on. RQ's own detection of abandoned jobs waits for its job timeout plus its
-maintenance interval (ten minutes by default). Re-running is safe: every write of a turn is
-idempotent by turn id, and a turn past its deadline is only recorded.
+A worker takes a lease on the turn it runs (a sorted set of turn id -> expiry) in the same
+round trip in which RQ marks the job started, and renews it every second while it runs; the
+lane-advance script drops it when the turn ends. Any worker's keeper reaps leases that
+expired: one Lua call claims each (ZREM) and puts a still-`started` job back on its queue, at
+most MAX_RETRIES times; past that the job is failed and its lane moves on. RQ's own detection
+of abandoned jobs waits for its job timeout plus its maintenance interval (ten minutes by
+default). Re-running is safe: every write of a turn is idempotent by turn id, and a turn past
+its deadline is only recorded.
 """
 
 import redis
+from redis.client import Pipeline
 
 from app.bus import keys, lanes
 
@@ -37,16 +40,18 @@ return {requeued, given_up}
 """
 
 
+def hold(client: redis.Redis | Pipeline, turn_id: str, now: float) -> None:
+    """Take or renew a turn's lease (on a pipeline, it rides a round trip made anyway)."""
+    client.zadd(keys.turn_leases(), {turn_id: now + LEASE_SECONDS})
+
+
 class Leases:
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
         self._reap = client.register_script(_REAP)
 
     def hold(self, turn_id: str, now: float) -> None:
-        self._client.zadd(keys.turn_leases(), {turn_id: now + LEASE_SECONDS})
-
-    def release(self, turn_id: str) -> None:
-        self._client.zrem(keys.turn_leases(), turn_id)
+        hold(self._client, turn_id, now)
 
     def reap(self, now: float) -> tuple[list[str], list[str]]:
         """(requeued turn ids, given-up turn ids) among the leases that expired."""

@@ -96,9 +96,10 @@ class LaneAdvancer:
         self._advance = client.register_script(lanes.ADVANCE_SCRIPT)
 
     def advance(self, session_id: str, turn_id: str) -> str | None:
+        """Also drops the turn's lease (see bus/leases.py): one round trip for both."""
         enqueued_at = utcformat(datetime.now(UTC))
         next_id = self._advance(
-            keys=[keys.session_lane(session_id)],
+            keys=[keys.session_lane(session_id), keys.turn_leases()],
             args=[turn_id, lanes.JOB_PREFIX, lanes.QUEUE_PREFIX, lanes.QUEUES_KEY, enqueued_at],
         )
         return next_id.decode() if next_id else None
