@@ -162,7 +162,7 @@ def start_persona(stack: Stack, workers: int) -> tuple[Managed, Managed, Managed
 def start_noop_workers(stack: Stack, redis_url: str, count: int) -> list[Managed]:
     rq = str(__import__("pathlib").Path(sys.executable).with_name("rq"))
     argv = [rq, "worker", "--worker-class", "rq.worker.SimpleWorker", "--url", redis_url, "--quiet", NOOP_QUEUE]
-    workers = [stack._spawn("noop-worker", argv, stack.base_env()) for _ in range(count)]
+    workers = [stack.spawn("noop-worker", argv, stack.base_env()) for _ in range(count)]
     client = redis.Redis.from_url(redis_url)
     wait_for(lambda: len(client.smembers(f"rq:workers:{NOOP_QUEUE}")) >= count, 30, "noop workers")
     return workers
@@ -263,7 +263,7 @@ async def main() -> int:
         client = redis.Redis.from_url(redis_server.url)
         port = free_port()
         argv = [sys.executable, "-m", "uvicorn", "bench.direct_app:app", "--port", str(port), "--log-level", "warning"]
-        direct = stack._spawn("direct", [*argv, "--ws-per-message-deflate", "false"], stack.base_env())
+        direct = stack.spawn("direct", [*argv, "--ws-per-message-deflate", "false"], stack.base_env())
         direct.url = f"http://127.0.0.1:{port}"
         wait_for(lambda: _accepts(port), 20, "the direct reference app")
         start_noop_workers(stack, redis_server.url, args.workers)

@@ -106,10 +106,6 @@ class ReplyRouter:
     def forget(self, turn_id: str) -> None:
         self._waiters.pop(turn_id, None)
 
-    @property
-    def bound_sessions(self) -> int:
-        return len(self._handlers)
-
     async def watch(self, channel: str, handler: RawHandler) -> None:
         first = channel not in self._watchers
         self._watchers.setdefault(channel, set()).add(handler)

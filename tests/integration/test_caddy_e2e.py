@@ -33,7 +33,7 @@ def edge(stack: Stack, redis_url: str, tmp_path: Path) -> tuple[Managed, list[Ma
         XDG_DATA_HOME=str(tmp_path / "data"),
         XDG_CONFIG_HOME=str(tmp_path / "config"),
     )
-    caddy = stack._spawn("caddy", [binary, "run", "--config", str(ROOT / "Caddyfile"), "--adapter", "caddyfile"], env)
+    caddy = stack.spawn("caddy", [binary, "run", "--config", str(ROOT / "Caddyfile"), "--adapter", "caddyfile"], env)
     caddy.url = f"https://localhost:{port}"
     root_cert = tmp_path / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
     wait_for(root_cert.exists, 20, "Caddy's internal CA")

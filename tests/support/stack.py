@@ -70,7 +70,7 @@ class Stack:
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="persona-stack-")))
     processes: list[Managed] = field(default_factory=list)
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Managed:
+    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Managed:
         log_path = self.workdir / f"{name}-{len(self.processes)}.log"
         with log_path.open("wb") as log_file:
             popen = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
@@ -91,7 +91,7 @@ class Stack:
             raise RuntimeError("redis-server is not installed")
         port = port or free_port()
         argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        managed = self._spawn("redis", argv, dict(os.environ))
+        managed = self.spawn("redis", argv, dict(os.environ))
         managed.url = f"redis://127.0.0.1:{port}/0"
         client = redis.Redis.from_url(managed.url)
 
@@ -109,7 +109,7 @@ class Stack:
         port = port or free_port()
         settings = {"HOST": "127.0.0.1", "PORT": str(port), "ACCESS_LOG": "false"} | settings
         env = self.base_env(**({"REDIS_URL": redis_url} if redis_url else {}), **settings)
-        managed = self._spawn("api", [sys.executable, "-m", "app"], env)
+        managed = self.spawn("api", [sys.executable, "-m", "app"], env)
         managed.url = f"http://127.0.0.1:{port}"
 
         def ready() -> bool:
@@ -125,7 +125,7 @@ class Stack:
 
     def workers(self, redis_url: str, processes: int = 1, **settings: str) -> Managed:
         env = self.base_env(REDIS_URL=redis_url, **settings)
-        managed = self._spawn("workers", [sys.executable, "-m", "worker", "--processes", str(processes)], env)
+        managed = self.spawn("workers", [sys.executable, "-m", "worker", "--processes", str(processes)], env)
         client = redis.Redis.from_url(redis_url)
         queue = settings.get("QUEUE_NAME", "turns")
 
@@ -140,7 +140,7 @@ class Stack:
 
     def scheduler(self, redis_url: str, **settings: str) -> Managed:
         env = self.base_env(REDIS_URL=redis_url, **settings)
-        return self._spawn("scheduler", [sys.executable, "-m", "worker.scheduler"], env)
+        return self.spawn("scheduler", [sys.executable, "-m", "worker.scheduler"], env)
 
     def stop(self) -> None:
         for managed in reversed(self.processes):

@@ -4,7 +4,7 @@ Pure functions over pydantic models (see shared docs/protocols.md, section 1). N
 """
 
 import json
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -124,6 +124,3 @@ def reply_frame(persona_id: str | int, reply: Reply) -> dict[str, Any]:
 
 def fallback_frame(persona_id: str | int, input_text: str, text: str) -> dict[str, Any]:
     return conversation_response(persona_id, input_text, text, {}, True)
-
-
-FrameKind = Literal["event", "request", "response"]
