@@ -17,7 +17,7 @@ COPY app ./app
 COPY worker ./worker
 COPY config ./config
 
-USER persona
+USER 10001
 ENV HOST=0.0.0.0 PORT=8000
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \

