@@ -6,14 +6,14 @@ The job's own thread never waits for a lease: it is taken in RQ's own start-of-j
 script when the turn ends.
 """
 
-import json
 import logging
 import threading
 import time
-import zlib
 
 import redis
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
+from rq.serializers import JSONSerializer
 
 from app.bus.leases import Leases
 from app.bus.queue import LaneAdvancer
@@ -61,9 +61,10 @@ class LeaseKeeper:
 
     def _give_up(self, turn_id: str) -> None:
         """Failed too often: let the session's next turn go rather than block its lane."""
-        data = self._client.hget(Job.key_for(turn_id), "data")
-        if data is None:
+        try:
+            job = Job.fetch(turn_id, connection=self._client, serializer=JSONSerializer)
+        except NoSuchJobError:
             return
-        turn = Turn.model_validate_json(json.loads(zlib.decompress(data))[2][0])
+        turn = Turn.model_validate_json(job.args[0])
         log.error("turn failed on every retry; giving up", extra={"session_id": turn.session_id, "turn_id": turn_id})
         self._lanes.advance(turn.session_id, turn_id)

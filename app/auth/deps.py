@@ -10,7 +10,7 @@ import redis
 from fastapi import Depends, Request
 
 from app.api.errors import ApiError
-from app.auth.tokens import Principal, TokenError, decode_access
+from app.auth.tokens import Principal, TokenError, bearer, decode_access
 from app.bus.limits import is_revoked
 from app.services import Services
 
@@ -22,11 +22,6 @@ def services(request: Request) -> Services:
 def client_ip(request: Request) -> str:
     """The caller's address; uvicorn already replaced it from X-Forwarded-For if the proxy is trusted."""
     return request.client.host if request.client else "unknown"
-
-
-def _bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 async def principal_from_token(svc: Services, token: str) -> Principal:
@@ -44,7 +39,7 @@ async def principal_from_token(svc: Services, token: str) -> Principal:
 
 
 async def current_principal(request: Request, svc: Services = Depends(services)) -> Principal:
-    token = _bearer(request)
+    token = bearer(request.headers.get("authorization"))
     if token is None:
         raise ApiError(401, "unauthorized", "missing bearer token", {"WWW-Authenticate": "Bearer"})
     return await principal_from_token(svc, token)
@@ -55,7 +50,7 @@ async def require_operator(request: Request, svc: Services = Depends(services)) 
     key = request.headers.get("x-admin-key")
     if key and svc.secrets.admin_api_key and hmac.compare_digest(key.encode(), svc.secrets.admin_api_key.encode()):
         return
-    token = _bearer(request)
+    token = bearer(request.headers.get("authorization"))
     if token and (await principal_from_token(svc, token)).role == "admin":
         return
     raise ApiError(403, "forbidden", "operator access required")

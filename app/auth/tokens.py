@@ -20,6 +20,12 @@ class TokenError(ValueError):
     pass
 
 
+def bearer(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 def issue_access(principal: Principal, secret: str, ttl_seconds: int) -> str:
     now = int(time.time())
     claims = {

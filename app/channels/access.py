@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from pydantic import SecretStr
 
+from app.auth.tokens import bearer
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,9 +42,7 @@ def bearer_refusal(authorization: str | None, expected: SecretStr | None, door: 
     if expected is None:
         log.info("%s: no key configured, caller accepted without one", door)
         return None
-    scheme, _, presented = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        presented.strip().encode(), expected.get_secret_value().encode()
-    ):
+    presented = bearer(authorization) or ""
+    if not hmac.compare_digest(presented.encode(), expected.get_secret_value().encode()):
         return "missing or wrong key"
     return None

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from app.persona.bounds import clamp
+from app.persona.emotion import add_delta, merge_deltas
 
 # Hume prosody expressions -> our emotions (the strongest of each group counts).
 PROSODY_MAP: dict[str, tuple[str, ...]] = {
@@ -41,10 +42,6 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _add(deltas: dict[str, float], name: str, amount: float) -> None:
-    deltas[name] = clamp(deltas.get(name, 0.0) + amount, -1.0, 1.0)
-
-
 def appraise_words(text: str) -> Appraisal:
     if not text.strip():
         return Appraisal()
@@ -53,16 +50,16 @@ def appraise_words(text: str) -> Appraisal:
     directed = bool(words & SECOND_PERSON)
     deltas: dict[str, float] = {}
     if compound >= 0.05:
-        _add(deltas, "joy", 0.3 * compound)
+        add_delta(deltas, "joy", 0.3 * compound)
         if directed:
-            _add(deltas, "love", 0.2 * compound)
+            add_delta(deltas, "love", 0.2 * compound)
     elif compound <= -0.05:
-        _add(deltas, "sadness", 0.25 * -compound)
+        add_delta(deltas, "sadness", 0.25 * -compound)
         if directed:  # hostility aimed at the persona stings differently from sad news
-            _add(deltas, "anger", 0.3 * -compound)
-            _add(deltas, "joy", -0.2 * -compound)
+            add_delta(deltas, "anger", 0.3 * -compound)
+            add_delta(deltas, "joy", -0.2 * -compound)
     if text.rstrip().endswith("?"):
-        _add(deltas, "surprise", 0.03)
+        add_delta(deltas, "surprise", 0.03)
     return Appraisal(valence=compound, directed_at_persona=directed, deltas=deltas)
 
 
@@ -70,23 +67,21 @@ def perception_deltas(variables: dict[str, Any]) -> dict[str, float]:
     """Shifts from the scene's perception (Soul Machines) and the voice's prosody (Hume)."""
     deltas: dict[str, float] = {}
     if (positivity := _number(variables.get("User_Turn_Positivity"))) is not None:
-        _add(deltas, "joy", 0.2 * clamp(positivity))
+        add_delta(deltas, "joy", 0.2 * clamp(positivity))
     if (negativity := _number(variables.get("User_Turn_Negativity"))) is not None:
-        _add(deltas, "sadness", 0.2 * clamp(negativity))
+        add_delta(deltas, "sadness", 0.2 * clamp(negativity))
     if (confusion := _number(variables.get("User_Turn_Confusion"))) is not None:
-        _add(deltas, "surprise", 0.1 * clamp(confusion))
+        add_delta(deltas, "surprise", 0.1 * clamp(confusion))
     prosody = variables.get("prosody")
     if isinstance(prosody, dict):
         for emotion, expressions in PROSODY_MAP.items():
             scores = [s for e in expressions if (s := _number(prosody.get(e))) is not None]
             if scores:
-                _add(deltas, emotion, 0.25 * clamp(max(scores)))
+                add_delta(deltas, emotion, 0.25 * clamp(max(scores)))
     return deltas
 
 
 def appraise(text: str, variables: dict[str, Any]) -> Appraisal:
     words = appraise_words(text)
-    deltas = dict(words.deltas)
-    for name, amount in perception_deltas(variables).items():
-        _add(deltas, name, amount)
+    deltas = merge_deltas(words.deltas, perception_deltas(variables))
     return Appraisal(valence=words.valence, directed_at_persona=words.directed_at_persona, deltas=deltas)

@@ -6,7 +6,7 @@ background loop ever writes emotions and races the turns (architecture invariant
 
 from pydantic import BaseModel
 
-from app.persona.bounds import reinforce
+from app.persona.bounds import clamp, reinforce
 
 # Every emotion is a float in [0, 1]: 0 absent, 1 as strong as it gets.
 LITE_EMOTIONS: tuple[str, ...] = ("joy", "sadness", "anger", "fear", "surprise", "love", "disgust")
@@ -28,6 +28,19 @@ RICH_EMOTIONS: tuple[str, ...] = (
 class EmotionState(BaseModel):
     values: dict[str, float]
     as_of: float  # epoch seconds at which `values` were exact
+
+
+def add_delta(deltas: dict[str, float], name: str, amount: float) -> None:
+    """Accumulate a change to one emotion; a change is kept within [-1, 1]."""
+    deltas[name] = clamp(deltas.get(name, 0.0) + amount, -1.0, 1.0)
+
+
+def merge_deltas(*parts: dict[str, float]) -> dict[str, float]:
+    merged: dict[str, float] = {}
+    for part in parts:
+        for name, amount in part.items():
+            add_delta(merged, name, amount)
+    return merged
 
 
 def initial_state(baseline: dict[str, float], now: float) -> EmotionState:

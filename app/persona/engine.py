@@ -13,7 +13,7 @@ from app.persona import facts as facts_module
 from app.persona.appraisal import appraise
 from app.persona.bounds import clamp
 from app.persona.brains.base import Brain, BrainContext, BrainOutput
-from app.persona.emotion import EmotionState, decayed, dominant
+from app.persona.emotion import EmotionState, decayed, dominant, merge_deltas
 from app.persona.facts import Fact
 from app.persona.memory import Exchange, SessionMemory, UserMemory, learn, recall
 from app.persona.profiles import PersonaProfile
@@ -71,14 +71,6 @@ def prepare(profile: PersonaProfile, state: PersonaState, turn: Turn, now: float
     )
 
 
-def _merge(*parts: dict[str, float]) -> dict[str, float]:
-    merged: dict[str, float] = {}
-    for part in parts:
-        for name, delta in part.items():
-            merged[name] = clamp(merged.get(name, 0.0) + delta, -1.0, 1.0)
-    return merged
-
-
 def _known_phrases(memory: UserMemory) -> list[str]:
     phrases = []
     for fact in sorted(memory.facts, key=lambda f: f.importance, reverse=True):
@@ -97,7 +89,7 @@ def finish(ctx: BrainContext, output: BrainOutput) -> StepResult:
         cards=output.cards,
         fallback=output.fallback,
         flagged=output.flagged,
-        emotion_deltas=_merge(appraisal.deltas, output.emotion_deltas),
+        emotion_deltas=merge_deltas(appraisal.deltas, output.emotion_deltas),
         relationship_signal=clamp(weight * appraisal.valence + output.relationship_signal, -1.0, 1.0),
         facts=list(facts.values()),
         known=_known_phrases(known),

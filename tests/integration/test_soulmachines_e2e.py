@@ -2,12 +2,12 @@
 
 import asyncio
 import json
-import zlib
 
 import pytest
 import redis
 import websockets
 from rq.job import Job
+from rq.serializers import JSONSerializer
 
 from app.bus.replies import publish_reply, speak
 from app.services import API_CLIENT_NAME_PREFIX
@@ -70,8 +70,7 @@ async def test_two_sessions_in_parallel_get_their_own_replies(stack: Stack, redi
 def queued_turn(client: redis.Redis, queue: str = "turns") -> Turn:
     """The Turn inside the oldest job on the RQ queue, as a worker would read it."""
     job_id = client.lindex(f"rq:queue:{queue}", 0).decode()
-    data = json.loads(zlib.decompress(client.hget(Job.key_for(job_id), "data")))
-    return Turn.model_validate_json(data[2][0])
+    return Turn.model_validate_json(Job.fetch(job_id, connection=client, serializer=JSONSerializer).args[0])
 
 
 async def test_deadline_fallback_without_workers_and_late_reply_is_dropped(stack: Stack, redis_url: str) -> None:

@@ -17,7 +17,15 @@ from pydantic import BaseModel, Field
 from app.api.errors import ApiError
 from app.auth.deps import client_ip, current_principal, services
 from app.auth.passwords import DUMMY_HASH, hash_password, verify_password
-from app.auth.tokens import Principal, TokenError, fingerprint, issue_access, new_refresh_token, split_refresh_token
+from app.auth.tokens import (
+    Principal,
+    TokenError,
+    bearer,
+    fingerprint,
+    issue_access,
+    new_refresh_token,
+    split_refresh_token,
+)
 from app.bus.limits import revoke_session
 from app.services import Services
 from app.store.accounts import Account, AlreadyClaimed, Refresh, UsernameTaken
@@ -148,8 +156,7 @@ async def refresh(request: Request, response: Response, svc: Services = Depends(
 @router.post("/logout", status_code=204)
 async def logout(request: Request, svc: Services = Depends(services)) -> Response:
     """Revoke the session named by the bearer token, or by the refresh cookie (with CSRF)."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token:
+    if bearer(request.headers.get("authorization")) is not None:
         session_id = (await current_principal(request, svc)).session_id
     else:
         _check_csrf(request)

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field, field_validator
 from app.auth.deps import current_principal, limit_by_user, services
 from app.auth.tokens import Principal
 from app.services import Services
+from app.store.history import HistoryEntry
 from app.store.state import user_key
 from app.turns import Turn
 
@@ -51,6 +52,13 @@ class Conversation(BaseModel):
     next_cursor: str | None
 
 
+def conversation_page(entries: list[HistoryEntry], limit: int) -> Conversation:
+    """A page of history as the API shows it; a full page points at the one before it."""
+    keep = set(Message.model_fields) - {"at"}
+    messages = [Message(at=e.started_at, **e.model_dump(include=keep)) for e in entries]
+    return Conversation(messages=messages, next_cursor=entries[0].turn_id if len(entries) == limit else None)
+
+
 def session_for(principal: Principal, conversation: str) -> str:
     """A user's REST sessions are theirs by construction: the id embeds their user id."""
     return f"{CHANNEL}:{principal.user_id}:{conversation}"
@@ -87,8 +95,7 @@ async def conversation(
 ) -> Conversation:
     """Your turns through every door (REST, Soul Machines, ...), oldest first, paged backwards."""
     entries = await svc.history.for_user(principal.user_id, limit=limit, before=cursor)
-    messages = [Message(at=e.started_at, **e.model_dump(include=set(Message.model_fields) - {"at"})) for e in entries]
-    return Conversation(messages=messages, next_cursor=entries[0].turn_id if len(entries) == limit else None)
+    return conversation_page(entries, limit)
 
 
 @router.delete("/conversation", status_code=204)

@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 
 from app.api.errors import ApiError
-from app.api.v1.messages import Conversation, Message
+from app.api.v1.messages import Conversation, conversation_page
 from app.auth.deps import require_operator, services
 from app.services import Services
 
@@ -41,5 +41,4 @@ async def session_history(
     entries = await svc.history.for_session(session_id, limit=limit, before=cursor)
     if not entries and cursor is None and await svc.sessions.get(session_id) is None:
         raise ApiError(404, "not_found", "no such session")
-    messages = [Message(at=e.started_at, **e.model_dump(include=set(Message.model_fields) - {"at"})) for e in entries]
-    return Conversation(messages=messages, next_cursor=entries[0].turn_id if len(entries) == limit else None)
+    return conversation_page(entries, limit)
