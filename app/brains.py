@@ -173,14 +173,32 @@ class LlmBrain:
         return BrainHealth(brain=self.name, provider=str(self._client.base_url), model=self._model, reachable=reachable)
 
 
-def make_worker_brain(settings: Settings) -> AsyncBrain:
-    if settings.persona_brain != "llm":
-        return PureBrain(make_brain(settings.persona_brain))
-    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
-    client = openai.AsyncOpenAI(
-        base_url=settings.llm_base_url,
-        api_key=api_key,
-        timeout=settings.llm_timeout_seconds,
-        max_retries=0,  # the brain retries once itself, then falls back
-    )
-    return LlmBrain(client, settings.llm_model, settings.llm_temperature, fallback=make_brain("rules"))
+class BrainSet:
+    """The brains a worker can answer with, by name; a turn names one or gets the default."""
+
+    def __init__(self, brains: dict[str, AsyncBrain], default: str) -> None:
+        self._brains = brains
+        self.default = brains[default]
+        self.default_name = default
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._brains)
+
+    def get(self, name: str | None) -> AsyncBrain:
+        return self._brains.get(name or "", self.default)
+
+
+def make_worker_brains(settings: Settings) -> BrainSet:
+    """The offline brains always; the LLM one only when it is configured (it costs money)."""
+    brains: dict[str, AsyncBrain] = {name: PureBrain(make_brain(name)) for name in ("rules", "demo")}
+    if settings.persona_brain == "llm":
+        api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
+        client = openai.AsyncOpenAI(
+            base_url=settings.llm_base_url,
+            api_key=api_key,
+            timeout=settings.llm_timeout_seconds,
+            max_retries=0,  # the brain retries once itself, then falls back
+        )
+        brains["llm"] = LlmBrain(client, settings.llm_model, settings.llm_temperature, fallback=make_brain("rules"))
+    return BrainSet(brains, settings.persona_brain)

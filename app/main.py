@@ -10,6 +10,7 @@ from app.api import errors
 from app.api.middleware import API_VERSION, RequestContext
 from app.api.v1 import agents, auth, jobs, messages, meta, sessions
 from app.auth.deps import limit_by_ip
+from app.channels.console import routes as console
 from app.channels.hume import completions
 from app.channels.hume import ws as hume_ws
 from app.channels.skills import rest as skills_rest
@@ -37,6 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for socket_door in (soulmachines.router, skills_ws.router, hume_ws.router):
         app.include_router(socket_door)
     app.include_router(skills_rest.router)
+    app.include_router(console.router)
+    app.mount("/console/static", console.assets, name="console-assets")
     app.include_router(completions.router)  # for clients that append /chat/completions to a bare base URL
     app.include_router(meta.probes, prefix="/v1")
     per_address = [Depends(limit_by_ip)]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.auth.secrets import AuthSecrets, resolve
-from app.brains import AsyncBrain, make_worker_brain
+from app.brains import BrainSet, make_worker_brains
 from app.bus.connections import RedisClients, make_clients
 from app.bus.limits import RateLimiter
 from app.bus.queue import TurnQueue
@@ -43,7 +43,7 @@ class Services:
     thoughts: ThoughtStore
     accounts: AccountStore
     catalog: PersonaCatalog
-    brain: AsyncBrain  # for /v1/meta/llm: what answers, and whether its backend is reachable
+    brains: BrainSet  # the default answers /v1/meta/llm; the names are what a session may choose
     secrets: AuthSecrets
     limiter: RateLimiter
     queue: TurnQueue
@@ -93,7 +93,7 @@ async def start_services(settings: Settings) -> Services:
         thoughts=ThoughtStore(db),
         accounts=AccountStore(db),
         catalog=catalog,
-        brain=make_worker_brain(settings),
+        brains=make_worker_brains(settings),
         secrets=auth_secrets,
         limiter=RateLimiter(redis.async_client),
         queue=TurnQueue(

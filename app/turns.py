@@ -33,6 +33,7 @@ class Turn(BaseModel):
     deadline_at: float | None = None
     tracked: bool = False  # a REST job: progress and result go to its job record, not a socket
     known_facts: dict[str, str] = Field(default_factory=dict)  # what the platform knows: {"name": "Sam"}
+    brain: str | None = None  # a brain the session chose (the console does); None: the worker's default
 
 
 CardKind = Literal["image", "options", "markdown", "externalLink", "video"]

@@ -12,7 +12,7 @@ from typing import Any
 import redis
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
-from app.brains import make_worker_brain
+from app.brains import make_worker_brains
 from app.bus.queue import LaneAdvancer
 from app.catalog import load_catalog
 from app.settings import Settings
@@ -59,7 +59,7 @@ def build(settings: Settings, db: AsyncIOMotorDatabase, client: redis.Redis, run
     lanes = LaneAdvancer(client)
     state, history, sessions = StateStore(db), HistoryStore(db), SessionStore(db)
     processor = TurnProcessor(
-        brain=make_worker_brain(settings),
+        brains=make_worker_brains(settings),
         catalog=catalog,
         state=state,
         history=history,

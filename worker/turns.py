@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable
 
-from app.brains import AsyncBrain
+from app.brains import BrainSet
 from app.catalog import PersonaCatalog
 from app.persona import engine
 from app.persona.emotion import EmotionState, apply_deltas, initial_state
@@ -27,14 +27,14 @@ log = logging.getLogger(__name__)
 class TurnProcessor:
     def __init__(
         self,
-        brain: AsyncBrain,
+        brains: BrainSet,
         catalog: PersonaCatalog,
         state: StateStore,
         history: HistoryStore,
         session_memory_turns: int,
         user_memory_facts: int,
     ) -> None:
-        self.brain = brain
+        self.brains = brains
         self.catalog = catalog
         self.state = state
         self.history = history
@@ -67,7 +67,8 @@ class TurnProcessor:
             emotion=emotion.value, relationship=relationship.value, memory=session.value, user_memory=user_memory.value
         )
         ctx = engine.prepare(profile, state, turn, now=started, seed=int(turn.turn_id[-8:], 16))
-        output = await self.brain.respond(ctx)
+        brain = self.brains.get(turn.brain)
+        output = await brain.respond(ctx)
         result = engine.finish(ctx, output)
         if result.flagged:
             log.warning("turn answered by the fallback brain: %s", result.flagged, extra=ctx_log)
@@ -90,16 +91,18 @@ class TurnProcessor:
                 first=session,
             ),
         ]
-        if result.emotion_deltas:
-            writes.append(
-                self.state.emotion.update(
-                    turn.persona_id,
-                    fresh_emotion,
-                    lambda e: apply_deltas(e, result.emotion_deltas, baseline, half_life, time.time()),
-                    turn.turn_id,
-                    first=emotion,
-                )
+
+        async def mood_after() -> EmotionState:
+            if not result.emotion_deltas:
+                return ctx.emotion  # nothing moved it: the mood as this turn found it (decayed)
+            return await self.state.emotion.update(
+                turn.persona_id,
+                fresh_emotion,
+                lambda e: apply_deltas(e, result.emotion_deltas, baseline, half_life, time.time()),
+                turn.turn_id,
+                first=emotion,
             )
+
         if result.facts:
             writes.append(
                 self.state.user_memory.update(
@@ -110,7 +113,7 @@ class TurnProcessor:
                     first=user_memory,
                 )
             )
-        await asyncio.gather(*writes)
+        mood, *_ = await asyncio.gather(mood_after(), *writes)
 
         entry = self._entry(
             turn,
@@ -119,6 +122,9 @@ class TurnProcessor:
             output_cards=result.cards,
             fallback=result.fallback,
             flagged=result.flagged,
+            brain=brain.name,
+            mood={name: round(value, 4) for name, value in mood.values.items()},
+            recalled=[f"{fact.kind}: {fact.value}" for fact in ctx.recalled],
         )
         if not await self.history.append(entry):
             stored = await self.history.get(turn.turn_id)
@@ -147,6 +153,9 @@ class TurnProcessor:
         output_cards: dict[str, Card] | None = None,
         fallback: bool = False,
         flagged: str | None = None,
+        brain: str | None = None,
+        mood: dict[str, float] | None = None,
+        recalled: list[str] | None = None,
     ) -> HistoryEntry:
         return HistoryEntry(
             turn_id=turn.turn_id,
@@ -161,6 +170,9 @@ class TurnProcessor:
             output_cards={cid: card.model_dump() for cid, card in (output_cards or {}).items()},
             fallback=fallback or status == "expired",
             flagged=flagged,
+            brain=brain,
+            mood=mood or {},
+            recalled=recalled or [],
             status=status,  # type: ignore[arg-type]
             enqueued_at=turn.enqueued_at,
             started_at=started,

@@ -14,6 +14,8 @@ from app.auth.tokens import Principal, TokenError, bearer, decode_access
 from app.bus.limits import is_revoked
 from app.services import Services
 
+LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1"})
+
 
 def services(request: Request) -> Services:
     return request.app.state.services
@@ -45,8 +47,24 @@ async def current_principal(request: Request, svc: Services = Depends(services))
     return await principal_from_token(svc, token)
 
 
+def operator_surface_open(request: Request, svc: Services) -> bool:
+    """Development with no ADMIN_API_KEY: operators' pages (the console) work for this machine only.
+
+    A request relayed by any proxy (a tunnel to localhost sets X-Forwarded-For) is not "this
+    machine". Anywhere else, or once a key is configured, the key or an admin sign-in is required.
+    """
+    return (
+        svc.secrets.admin_api_key is None
+        and svc.settings.app_env == "development"
+        and client_ip(request) in LOOPBACK_ADDRESSES
+        and "x-forwarded-for" not in request.headers
+    )
+
+
 async def require_operator(request: Request, svc: Services = Depends(services)) -> None:
-    """An operator: the configured admin API key, or a signed-in admin."""
+    """An operator: the configured admin API key, or a signed-in admin (or see operator_surface_open)."""
+    if operator_surface_open(request, svc):
+        return
     key = request.headers.get("x-admin-key")
     if key and svc.secrets.admin_api_key and hmac.compare_digest(key.encode(), svc.secrets.admin_api_key.encode()):
         return

@@ -25,6 +25,9 @@ class HistoryEntry(BaseModel):
     output_cards: dict[str, Any] = Field(default_factory=dict)
     fallback: bool = False
     flagged: str | None = None  # e.g. the LLM failed and the rules brain answered instead
+    brain: str | None = None  # which brain answered (None: the turn was not answered)
+    mood: dict[str, float] = Field(default_factory=dict)  # the persona's emotions after this turn
+    recalled: list[str] = Field(default_factory=list)  # memories of the user this turn recalled
     status: TurnStatus = "answered"
     enqueued_at: float
     started_at: float

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.brains import LlmBrain, make_worker_brain
+from app.brains import BrainSet, LlmBrain, make_worker_brains
 from app.catalog import load_catalog
 from app.persona.brains import make_brain
 from app.persona.emotion import initial_state
@@ -28,11 +28,15 @@ def fake_llm() -> Iterator[FakeLlm]:
     server.stop()
 
 
-def llm_brain(fake: FakeLlm, timeout: float = 2.0) -> LlmBrain:
+def llm_brains(fake: FakeLlm, timeout: float = 2.0) -> BrainSet:
     settings = Settings(
         persona_brain="llm", llm_base_url=fake.base_url, llm_model="fake-model", llm_timeout_seconds=timeout
     )
-    brain = make_worker_brain(settings)
+    return make_worker_brains(settings)
+
+
+def llm_brain(fake: FakeLlm, timeout: float = 2.0) -> LlmBrain:
+    brain = llm_brains(fake, timeout).default
     assert isinstance(brain, LlmBrain)
     return brain
 
@@ -93,11 +97,11 @@ async def test_health_tells_whether_the_model_server_answers(fake_llm: FakeLlm) 
     assert health.reachable
     assert health.model == "fake-model"
     dead = Settings(persona_brain="llm", llm_base_url="http://127.0.0.1:9/v1", llm_timeout_seconds=0.5)
-    assert not (await make_worker_brain(dead).health()).reachable
+    assert not (await make_worker_brains(dead).default.health()).reachable
 
 
 async def test_ten_turn_conversation_with_memory_and_flagged_failures(fake_llm: FakeLlm, db) -> None:  # type: ignore[no-untyped-def]
-    processor = TurnProcessor(llm_brain(fake_llm), CATALOG, StateStore(db), HistoryStore(db), 10, 50)
+    processor = TurnProcessor(llm_brains(fake_llm), CATALOG, StateStore(db), HistoryStore(db), 10, 50)
     texts = ["", "My name is Ada", "I love chess", "how are you?", "tell me something", "[garbage] hmm",
              "what's my name?", "show me a picture", "thanks", "bye"]  # fmt: skip
     replies = []

@@ -3,9 +3,8 @@
 import asyncio
 import time
 
-from app.brains import PureBrain
+from app.brains import make_worker_brains
 from app.catalog import load_catalog
-from app.persona.brains import make_brain
 from app.persona.memory import SessionMemory
 from app.persona.relationship import Relationship
 from app.settings import Settings
@@ -28,7 +27,7 @@ async def memory_of(db, session_id: str):  # type: ignore[no-untyped-def]
 
 def processor_for(db, brain: str = "demo") -> TurnProcessor:  # type: ignore[no-untyped-def]
     return TurnProcessor(
-        brain=PureBrain(make_brain(brain)),
+        brains=make_worker_brains(Settings(_env_file=None, persona_brain=brain)),  # type: ignore[call-arg]
         catalog=CATALOG,
         state=StateStore(db),
         history=HistoryStore(db),

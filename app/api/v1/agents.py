@@ -11,7 +11,8 @@ from pydantic import BaseModel
 
 from app.auth.deps import services
 from app.persona.emotion import EmotionState, decayed, dominant, initial_state
-from app.persona.profiles import BigFive, Style
+from app.persona.profiles import BigFive, PersonaProfile, Style
+from app.persona.thoughts import Thought
 from app.services import Services
 
 router = APIRouter(tags=["persona"])
@@ -34,6 +35,10 @@ class ThoughtOut(BaseModel):
     mood: str | None
     at: float
 
+    @classmethod
+    def of(cls, thought: Thought) -> "ThoughtOut":
+        return cls(text=thought.text, mood=thought.mood, at=thought.at)
+
 
 def mood_summary(emotion: EmotionState, baseline: dict[str, float]) -> str:
     top = dominant(emotion, baseline)
@@ -43,14 +48,19 @@ def mood_summary(emotion: EmotionState, baseline: dict[str, float]) -> str:
     return f"{'strongly ' if strength > 0.3 else ''}{top}"
 
 
+async def mood_now(svc: Services, profile: PersonaProfile) -> EmotionState:
+    """The persona's emotions as of now: decay is computed on read, never written."""
+    now = time.time()
+    snapshot = await svc.state.emotion.read(profile.persona_id, lambda: initial_state(profile.baseline, now))
+    return decayed(snapshot.value, profile.baseline, profile.half_life_seconds, now)
+
+
 @router.get("/agents/active", response_model=AgentState)
 async def active_agent(
     persona_id: str | None = Query(None, max_length=64), svc: Services = Depends(services)
 ) -> AgentState:
     profile = svc.catalog.get(svc.catalog.resolve(persona_id))
-    now = time.time()
-    snapshot = await svc.state.emotion.read(profile.persona_id, lambda: initial_state(profile.baseline, now))
-    emotion = decayed(snapshot.value, profile.baseline, profile.half_life_seconds, now)
+    emotion = await mood_now(svc, profile)
     return AgentState(
         persona_id=profile.persona_id,
         name=profile.name,
@@ -71,4 +81,4 @@ async def latest_thoughts(
     svc: Services = Depends(services),
 ) -> list[ThoughtOut]:
     thoughts = await svc.thoughts.latest(svc.catalog.resolve(persona_id), limit)
-    return [ThoughtOut(text=t.text, mood=t.mood, at=t.at) for t in thoughts]
+    return [ThoughtOut.of(t) for t in thoughts]

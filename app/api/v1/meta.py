@@ -67,7 +67,7 @@ async def version() -> Version:
 
 @router.get("/meta/llm", response_model=BrainHealth)
 async def llm(svc: Services = Depends(services)) -> BrainHealth:
-    return await svc.brain.health()
+    return await svc.brains.default.health()
 
 
 @router.get("/meta/queue", response_model=QueueReport)

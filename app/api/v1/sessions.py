@@ -4,13 +4,79 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
 
 from app.api.errors import ApiError
+from app.api.v1.agents import ThoughtOut, mood_now, mood_summary
 from app.api.v1.messages import Conversation, conversation_page
 from app.auth.deps import require_operator, services
+from app.persona.memory import UserMemory
+from app.persona.relationship import Relationship
 from app.services import Services
+from app.store.history import HistoryEntry
+from app.store.state import user_key
 
 router = APIRouter(prefix="/sessions", tags=["operators"], dependencies=[Depends(require_operator)])
+
+
+class RelationshipOut(BaseModel):
+    label: str
+    affinity: float
+    trust: float
+    familiarity: float
+    interactions: int
+    last_seen: float | None
+    summary: str
+
+
+class FactOut(BaseModel):
+    kind: str
+    value: str
+    importance: float
+
+
+class TurnInsight(BaseModel):
+    """One turn as the console charts it: what was said, how the persona felt after, what it recalled."""
+
+    turn_id: str
+    kind: str
+    input_text: str
+    output_text: str
+    fallback: bool
+    flagged: str | None
+    brain: str | None
+    mood: dict[str, float]
+    recalled: list[str]
+    queued_ms: float  # enqueued -> a worker started it
+    processing_ms: float  # started -> history saved
+    at: float
+
+
+class SessionPersona(BaseModel):
+    session_id: str
+    persona_id: str
+    persona_name: str
+    user_id: str
+    brain: str
+    emotions: dict[str, float]
+    baseline: dict[str, float]
+    mood: str
+    relationship: RelationshipOut
+    facts: list[FactOut]
+    turns: list[TurnInsight]
+    thought: ThoughtOut | None
+
+
+def _insight(entry: HistoryEntry) -> TurnInsight:
+    return TurnInsight(
+        **entry.model_dump(include={"turn_id", "kind", "input_text", "output_text", "fallback", "flagged"}),
+        brain=entry.brain,
+        mood=entry.mood,
+        recalled=entry.recalled,
+        queued_ms=round((entry.started_at - entry.enqueued_at) * 1000, 2),
+        processing_ms=round((entry.finished_at - entry.started_at) * 1000, 2),
+        at=entry.finished_at,
+    )
 
 
 def _session(doc: dict[str, Any]) -> dict[str, Any]:
@@ -42,3 +108,36 @@ async def session_history(
     if not entries and cursor is None and await svc.sessions.get(session_id) is None:
         raise ApiError(404, "not_found", "no such session")
     return conversation_page(entries, limit)
+
+
+@router.get("/{session_id}/persona", response_model=SessionPersona)
+async def session_persona(
+    session_id: str, turns: int = Query(100, ge=1, le=200), svc: Services = Depends(services)
+) -> SessionPersona:
+    """What the persona feels, knows and remembers in this session: the console's side panel."""
+    session = await svc.sessions.get(session_id)
+    if session is None:
+        raise ApiError(404, "not_found", "no such session")
+    profile = svc.catalog.get(session.get("persona_id") or svc.catalog.default_id)
+    user_doc = user_key(profile.persona_id, session["user_id"])
+    emotion = await mood_now(svc, profile)
+    relationship = (await svc.state.relationship.read(user_doc, Relationship)).value
+    memory = (await svc.state.user_memory.read(user_doc, UserMemory)).value
+    entries = await svc.history.for_session(session_id, limit=turns)
+    thoughts = await svc.thoughts.latest(profile.persona_id, 1)
+    user_info = session.get("user_info")
+    chosen = user_info.get("brain") if isinstance(user_info, dict) else None
+    return SessionPersona(
+        session_id=session_id,
+        persona_id=profile.persona_id,
+        persona_name=profile.name,
+        user_id=session["user_id"],
+        brain=chosen if chosen in svc.brains.names else svc.brains.default_name,
+        emotions={k: round(v, 4) for k, v in emotion.values.items()},
+        baseline=profile.baseline,
+        mood=mood_summary(emotion, profile.baseline),
+        relationship=RelationshipOut(label=relationship.label, **relationship.model_dump()),
+        facts=[FactOut(kind=f.kind, value=f.value, importance=f.importance) for f in memory.facts],
+        turns=[_insight(entry) for entry in entries],
+        thought=ThoughtOut.of(thoughts[0]) if thoughts else None,
+    )

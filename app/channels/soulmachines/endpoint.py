@@ -27,6 +27,8 @@ async def orchestration_socket(websocket: WebSocket) -> None:
 
 class SceneConnection(SocketSession):
     channel = protocol.CHANNEL
+    persona_id: str | None = None  # chosen in userInfo; None: the server's default persona
+    brain: str | None = None  # chosen in userInfo; None: the worker's default brain
 
     async def handle(self, message: Any) -> None:
         try:
@@ -52,18 +54,30 @@ class SceneConnection(SocketSession):
             return
         user_info = protocol.parse_user_info(session.userInfo)
         await self.bind(session.sessionId, protocol.user_id_for(user_info, session.sessionId))
+        self._choose(user_info)
         try:
             await self.services.sessions.record(
                 session.sessionId,
                 channel=self.channel,
                 user_id=self.user_id,
-                persona_id=self.settings.persona_id,
+                persona_id=self.persona_id or self.settings.persona_id,
                 scene_state=session.state,
                 meta=session.meta,
                 user_info=user_info,
             )
         except Exception:
             log.exception("could not record the session's scene state", extra=self.ctx())
+
+    def _choose(self, user_info: dict[str, Any]) -> None:
+        """A persona and a brain named in userInfo (the console names them), if this server has them."""
+        self.persona_id = self._known("persona", user_info.get("persona"), self.services.catalog.ids)
+        self.brain = self._known("brain", user_info.get("brain"), self.services.brains.names)
+
+    def _known(self, what: str, value: Any, known: list[str]) -> str | None:
+        if value is None or value in known:
+            return value
+        log.warning("userInfo names unknown %s %r; the default answers", what, str(value)[:64], extra=self.ctx())
+        return None
 
     async def _on_conversation_request(self, body: dict[str, Any]) -> None:
         try:
@@ -82,8 +96,9 @@ class SceneConnection(SocketSession):
         turn = Turn(
             session_id=self.session_id,
             user_id=self.user_id,
-            persona_id=self.settings.persona_id,
+            persona_id=self.persona_id or self.settings.persona_id,
             channel=self.channel,
+            brain=self.brain,
             kind=request.kind,
             text=request.input.text,
             variables=request.variables,

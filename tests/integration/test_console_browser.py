@@ -1,0 +1,193 @@
+"""The scene console in a real headless Chromium (Debian's, driven by Playwright) against a real stack.
+
+The API runs under uvicorn on a real redis-server with its worker. With MONGO_URL set, the worker
+is a separate `python -m worker` process sharing that MongoDB; without one the worker runs inside
+the API process (EMBEDDED_WORKER=true), because the page reads state the worker wrote and
+mongomock is private to each process. A scheduler makes the persona think and speak unprompted.
+
+CONSOLE_SCREENSHOT=path saves a screenshot of the finished page (the README's picture).
+"""
+
+import os
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.stack import Managed, Stack
+from tests.support.tools import require
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+Page = playwright_api.Page
+expect = playwright_api.expect
+
+ADMIN_KEY = "operator-key-that-is-long-enough-0123456789"
+STAND_IN_PICTURE = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="160" height="100"><rect width="160" height="100" fill="#f5d0a9"/>'
+    '<text x="80" y="56" font-size="14" text-anchor="middle">a kitten</text></svg>'
+)
+THINK_FAST = {"THOUGHT_INTERVAL_SECONDS": "1", "IDLE_SPEAK_AFTER_SECONDS": "2", "SPONTANEOUS_MIN_GAP_SECONDS": "60"}
+
+
+@pytest.fixture
+def console_api(stack: Stack, redis_url: str) -> Managed:
+    shared_mongo = bool(os.environ.get("MONGO_URL"))
+    settings = {"ADMIN_API_KEY": ADMIN_KEY, "SM_SHARED_SECRET": "scene-secret", **THINK_FAST}
+    api = stack.api(redis_url, EMBEDDED_WORKER=str(not shared_mongo).lower(), **settings)
+    if shared_mongo:
+        stack.workers(redis_url, processes=1, **settings)
+    stack.scheduler(redis_url, **THINK_FAST)
+    return api
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    chromium = require("chromium")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+
+
+def persona_turns(page: Page):  # type: ignore[no-untyped-def]
+    return page.locator("#log .turn.persona")
+
+
+def say(page: Page, text: str) -> None:
+    before = persona_turns(page).count()
+    page.fill("#say-text", text)
+    page.press("#say-text", "Enter")
+    expect(persona_turns(page)).to_have_count(before + 1)
+
+
+def charted_turns(page: Page) -> int:
+    return int(page.get_attribute("#chart", "data-turns") or 0)
+
+
+def open_console(page: Page, base_url: str) -> None:
+    """Protected: the page asks for the operator key before it opens a session."""
+    page.goto(f"{base_url}/console")
+    expect(page.locator("#operator-key")).to_be_visible()
+    expect(page.locator("#log .turn")).to_have_count(0)
+    page.fill("#admin-key", ADMIN_KEY)
+    page.click("#operator-key button")
+
+
+def watch_for_problems(page: Page) -> list[str]:
+    """Script errors, console errors and failed requests, as they happen."""
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("requestfailed", lambda request: problems.append(f"{request.url} failed"))
+    return problems
+
+
+def answer_offline(page: Page) -> list[str]:
+    """This machine is offline: what a card links to elsewhere gets a stand-in picture; the URLs asked for."""
+    elsewhere: list[str] = []
+
+    def offline(route):  # type: ignore[no-untyped-def]
+        elsewhere.append(route.request.url)
+        route.fulfill(content_type="image/svg+xml", body=STAND_IN_PICTURE)
+
+    page.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), offline)
+    return elsewhere
+
+
+def test_console_plays_a_scene_and_shows_the_persona_live(console_api: Managed, page: Page) -> None:
+    problems = watch_for_problems(page)
+    elsewhere = answer_offline(page)
+
+    open_console(page, console_api.url)
+
+    # The welcome: the init request answered, the socket let in with the orchestration cookie.
+    expect(page.locator("#status")).to_have_attribute("data-state", "open")
+    expect(persona_turns(page)).to_have_count(1)
+    expect(persona_turns(page).first).to_contain_text("Ava")
+    expect(page.locator("#chart")).to_have_attribute("data-turns", "1")
+    session_id = page.input_value("#resume-id")
+    assert session_id
+
+    say(page, "My name is Ada")
+    say(page, "I love chess")
+    expect(page.locator("#facts")).to_contain_text("name: Ada")
+    expect(page.locator("#chart")).to_have_attribute("data-turns", "3")
+
+    # An options card: clickable once, the choice goes back as the user's text.
+    say(page, "what can you do?")
+    options = page.locator("#log .card.options").last
+    expect(options.locator("button")).to_have_count(4)
+    before = persona_turns(page).count()
+    options.locator("button", has_text="How are you?").click()
+    expect(options.locator("button:enabled")).to_have_count(0)
+    expect(page.locator("#log .turn.user").last).to_have_text("How are you?")
+    expect(persona_turns(page)).to_have_count(before + 1)
+
+    say(page, "tell me about yourself")  # a markdown card, rendered
+    expect(page.locator("#log .card.markdown strong").last).to_have_text("Ava")
+    say(page, "show me a picture")  # an image card
+    expect(page.locator("#log .card.image img").last).to_have_attribute("alt", "A cute kitten")
+    assert any("kitten" in url for url in elsewhere)
+    say(page, "what's my name?")
+    expect(persona_turns(page).last).to_contain_text("Ada")
+    expect(page.locator("#recalled")).to_contain_text("name: Ada")
+
+    # The emotion chart follows every turn; relationship, latency and a thought are shown.
+    expect(page.locator("#chart")).to_have_attribute("data-turns", "8")
+    assert page.locator("#chart canvas").count() == 1
+    expect(page.locator("#relationship [data-label]")).to_have_text(re.compile("stranger|acquaintance|friend"))
+    expect(page.locator("#latency")).to_contain_text("round trip")
+    expect(page.locator("#latency")).to_contain_text("rules")
+
+    # Left idle, the persona thinks and speaks on its own: marked as unprompted.
+    expect(page.locator("#log .turn.spontaneous")).to_have_count(1, timeout=20_000)
+    expect(page.locator("#thought")).not_to_have_text("no thoughts yet")
+
+    # Reload: the same session resumes, with its history and chart, and carries on.
+    page.reload()
+    expect(page.locator("#status")).to_have_attribute("data-state", "open")
+    assert page.input_value("#resume-id") == session_id
+    expect(persona_turns(page)).to_have_count(9)  # eight answers and the unprompted line, from history
+    expect(page.locator("#log .tag", has_text="earlier")).to_have_count(9)
+    expect(page.locator("#log .turn.spontaneous")).to_have_count(1)
+    assert charted_turns(page) == 8  # the chart counts turns the user took
+    say(page, "what's my name?")
+    expect(persona_turns(page).last).to_contain_text("Ada")
+    expect(page.locator("#chart")).to_have_attribute("data-turns", "9")
+
+    if path := os.environ.get("CONSOLE_SCREENSHOT"):
+        page.screenshot(path=path)
+    assert problems == []
+
+
+def test_console_picks_persona_and_brain_marks_fallbacks_and_resumes_by_id(console_api: Managed, page: Page) -> None:
+    open_console(page, console_api.url)
+    expect(persona_turns(page)).to_have_count(1)
+    first_session = page.input_value("#resume-id")
+
+    page.select_option("#persona", "sage")
+    page.select_option("#brain", "demo")
+    page.click("#new-session button")
+    expect(page.locator("#session-line")).to_contain_text("persona sage · brain demo")
+    demo_session = page.input_value("#resume-id")
+    assert demo_session != first_session
+    expect(persona_turns(page)).to_have_count(1)
+    expect(persona_turns(page).first).to_have_text("Hi there!")  # the demo brain's welcome
+    expect(page.locator("#mood")).to_contain_text("Sage")
+
+    say(page, "why is the sky blue?")
+    expect(page.locator("#log .turn.persona.fallback")).to_have_count(1)
+    expect(page.locator("#log .tag.fallback")).to_have_count(1)
+    say(page, "show card")
+    expect(page.locator("#log .card.image img")).to_have_count(1)
+
+    page.fill("#resume-id", first_session)
+    page.click("#resume-session button")
+    expect(page.locator("#session-line")).to_contain_text(f"session {first_session}")
+    expect(page.locator("#session-line")).to_contain_text("persona default · brain rules")
+    expect(persona_turns(page)).to_have_count(1)
+    expect(page.locator("#status")).to_have_attribute("data-state", "open")
+    say(page, "My name is Ada")
+    expect(page.locator("#facts")).to_contain_text("name: Ada")
