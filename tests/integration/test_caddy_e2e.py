@@ -114,3 +114,13 @@ def test_security_headers_and_no_server_banner(edge: tuple[Managed, list[Managed
     too_big = httpx.post(f"{caddy.url}/v1/auth/login", content=b"x" * (2 * 1024 * 1024), verify=context)
     # Caddy's own 1 MB limit cuts the upload off: Debian's Caddy 2.6 answers 502, Caddy 2.7+ 413.
     assert too_big.status_code in (413, 502)
+
+
+def test_the_console_page_and_its_assets_pass_through(edge: tuple[Managed, list[Managed], ssl.SSLContext]) -> None:
+    caddy, _, context = edge
+    page = httpx.get(f"{caddy.url}/console", verify=context)
+    assert page.status_code == 200
+    assert "/console/static/console.js" in page.text
+    script = httpx.get(f"{caddy.url}/console/static/console.js", verify=context)
+    assert script.status_code == 200
+    assert "conversationRequest" in script.text
