@@ -4,10 +4,11 @@ Built in the app's lifespan. With REDIS_URL or MONGO_URL unset, in-process stand
 place and a banner says so loudly: nothing is persisted.
 """
 
+import asyncio
 import logging
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.auth.secrets import AuthSecrets, resolve
@@ -20,7 +21,7 @@ from app.catalog import PersonaCatalog, load_catalog
 from app.settings import Settings
 from app.store.accounts import AccountStore
 from app.store.history import HistoryStore
-from app.store.mongo import connect, ensure_indexes
+from app.store.mongo import connect, ensure_indexes_when_reachable
 from app.store.sessions import SessionStore
 from app.store.state import StateStore
 from app.store.thoughts import ThoughtStore
@@ -48,7 +49,9 @@ class Services:
     limiter: RateLimiter
     queue: TurnQueue
     router: ReplyRouter
+    indexes: asyncio.Task[None] | None = None  # made in the background: start-up does not wait for MongoDB
     embedded_worker: Any = None  # worker.embedded.EmbeddedWorker when running one in-process
+    sockets: set[Any] = field(default_factory=set)  # open socket sessions, drained on shutdown
 
 
 def _warn_embedded(settings: Settings) -> None:
@@ -78,7 +81,7 @@ async def start_services(settings: Settings) -> Services:
     instance_id = uuid.uuid4().hex[:12]
     redis = make_clients(settings.redis_url, f"{API_CLIENT_NAME_PREFIX}{instance_id}")
     mongo_client, db = connect(settings.mongo_url, settings.mongo_db)
-    await ensure_indexes(db)
+    indexes = asyncio.create_task(ensure_indexes_when_reachable(db))
     router = ReplyRouter(redis.async_client, instance_id)
     await router.start()
     services = Services(
@@ -104,6 +107,7 @@ async def start_services(settings: Settings) -> Services:
             settings.job_result_ttl_seconds,
         ),
         router=router,
+        indexes=indexes,
     )
     if settings.run_embedded_worker:
         # The worker package is imported only when a worker runs inside this process.
@@ -116,6 +120,8 @@ async def start_services(settings: Settings) -> Services:
 
 
 async def stop_services(services: Services) -> None:
+    if services.indexes is not None:
+        services.indexes.cancel()
     if services.embedded_worker is not None:
         services.embedded_worker.stop()
     await services.router.stop()

@@ -6,6 +6,7 @@ import logging
 import sys
 
 import uvloop
+from pymongo.errors import PyMongoError
 from rq import Queue
 from rq.serializers import JSONSerializer
 
@@ -32,7 +33,10 @@ def serve(burst: bool = False) -> None:
     asyncio.set_event_loop(loop)
     clients = make_clients(settings.redis_url, "persona-worker")
     _, db = connect(settings.mongo_url, settings.mongo_db)
-    loop.run_until_complete(ensure_indexes(db))
+    try:
+        loop.run_until_complete(ensure_indexes(db))
+    except PyMongoError as exc:  # turns fail soft until it answers; the API ensures the indexes then
+        log.error("mongo unreachable at start-up; indexes not ensured: %s", str(exc).splitlines()[0][:200])
     rt = runtime.build(settings, db, clients.sync_client, loop.run_until_complete)
     runtime.install(rt)
     rt.leases.start()

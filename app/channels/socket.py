@@ -9,6 +9,7 @@ and how to render a reply, a fallback and unprompted speech.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -41,6 +42,9 @@ class SocketSession(ABC):
         self.user_id: str = ""
         self._pending: dict[str, Pending] = {}
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self.settings.ws_outbound_queue_size)
+        self._closing = False  # the process is shutting down: answer what is pending, take nothing new
+        self._all_answered = asyncio.Event()  # set while nothing is pending
+        self._all_answered.set()
         self._rate = self.settings.ws_frames_per_second
         self._tokens = 2 * self._rate  # a token bucket: bursts of twice the sustained rate
         self._refilled = time.monotonic()
@@ -72,6 +76,7 @@ class SocketSession(ABC):
 
     async def serve(self) -> None:
         writer = asyncio.create_task(self._write_loop())
+        self.services.sockets.add(self)
         try:
             while True:
                 message = await self.ws.receive()
@@ -89,10 +94,12 @@ class SocketSession(ABC):
         except WebSocketDisconnect:
             pass
         finally:
+            self.services.sockets.discard(self)
             writer.cancel()
             for pending in self._pending.values():
                 pending.timer.cancel()
             self._pending.clear()
+            self._all_answered.set()
             if self.session_id is not None:
                 await self._unbind()
 
@@ -124,6 +131,11 @@ class SocketSession(ABC):
         deadline = deadline if deadline is not None else self.settings.reply_deadline_seconds
         timer = asyncio.get_running_loop().call_later(deadline, self._on_deadline, turn.turn_id)
         self._pending[turn.turn_id] = Pending(context, timer)
+        self._all_answered.clear()
+        if self._closing:
+            log.warning("turn arrived while shutting down; fallback sent", extra=self.ctx(turn_id=turn.turn_id))
+            self._on_deadline(turn.turn_id)
+            return
         try:
             await self.services.queue.enqueue(turn)
         except Exception:
@@ -139,7 +151,7 @@ class SocketSession(ABC):
             self.send(*self.render_spontaneous(reply))
             return
         assert reply.turn_id is not None
-        pending = self._pending.pop(reply.turn_id, None)
+        pending = self._pop(reply.turn_id)
         if pending is None:
             log.warning("late reply dropped: its request was already answered", extra=self.ctx(turn_id=reply.turn_id))
             return
@@ -147,11 +159,17 @@ class SocketSession(ABC):
         self.send(*self.render_reply(pending.context, reply))
 
     def _on_deadline(self, turn_id: str) -> None:
-        pending = self._pending.pop(turn_id, None)
+        pending = self._pop(turn_id)
         if pending is None:
             return
         log.warning("no reply within the deadline; fallback sent", extra=self.ctx(turn_id=turn_id))
         self.send(*self.render_fallback(pending.context))
+
+    def _pop(self, turn_id: str) -> Pending | None:
+        pending = self._pending.pop(turn_id, None)
+        if not self._pending:
+            self._all_answered.set()
+        return pending
 
     # ---- session binding and outbound ----------------------------------------------------
 
@@ -189,6 +207,41 @@ class SocketSession(ABC):
             except Exception:
                 log.info("socket closed while sending; frame dropped", extra=self.ctx())
                 return
+            finally:
+                self._outbox.task_done()
+
+    # ---- graceful shutdown ---------------------------------------------------------------
+
+    def stop_taking_turns(self) -> None:
+        self._closing = True
+
+    async def answered_everything(self) -> None:
+        await self._all_answered.wait()
+
+    async def close_for_restart(self) -> None:
+        """Flush what is queued for the client, then close with 1012 so the platform reconnects."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._outbox.join(), 1.0)
+        with contextlib.suppress(Exception):  # already closed by the client
+            await self.ws.close(code=status.WS_1012_SERVICE_RESTART, reason="server restarting")
+
+
+async def drain_sockets(sockets: set["SocketSession"], grace_seconds: float) -> None:
+    """SIGTERM of an API process: every pending request still gets its one answer, then sockets close.
+
+    Turns already queued finish in the workers; their replies (or, past the deadline, fallbacks)
+    reach the client before its socket closes with 1012 (service restart). Requests that arrive
+    meanwhile are answered with a fallback at once.
+    """
+    live = list(sockets)
+    if not live:
+        return
+    log.info("draining %d sockets before shutdown", len(live))
+    for session in live:
+        session.stop_taking_turns()
+    with contextlib.suppress(TimeoutError):  # the deadline timers answer first; this is a backstop
+        await asyncio.wait_for(asyncio.gather(*(s.answered_everything() for s in live)), grace_seconds)
+    await asyncio.gather(*(s.close_for_restart() for s in live))
 
 
 async def open_session(websocket: WebSocket, session_class: type[SocketSession], refusal: str | None) -> None:

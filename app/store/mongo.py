@@ -13,6 +13,7 @@ import mongomock.collection
 from mongomock.filtering import filter_applies
 from mongomock_motor import AsyncMongoMockClient
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+from pymongo.errors import PyMongoError
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,25 @@ async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
     await db[SESSIONS].create_index([("channel", 1), ("updated_at", -1)], name="channel_recent")
     await db[SESSIONS].create_index([("user_id", 1), ("updated_at", -1)], name="user_recent")
     log.info("mongo indexes ensured", extra={"db": db.name})
+
+
+INDEX_RETRY_SECONDS = 5.0
+
+
+async def ensure_indexes_when_reachable(db: AsyncIOMotorDatabase) -> None:
+    """Ensure the indexes, retrying until MongoDB answers.
+
+    An API process starts without MongoDB: sockets answer with fallbacks, readiness reports
+    `mongo: false` (so the proxy keeps it out of rotation), and it recovers without a restart.
+    """
+    while True:
+        try:
+            await ensure_indexes(db)
+            return
+        except PyMongoError as exc:
+            reason = str(exc).splitlines()[0][:200]
+            log.error("mongo unreachable; indexes not ensured yet, retrying in %.0f s: %s", INDEX_RETRY_SECONDS, reason)
+            await asyncio.sleep(INDEX_RETRY_SECONDS)
 
 
 async def ping(db: AsyncIOMotorDatabase) -> bool:

@@ -1,18 +1,22 @@
-"""Faults with real processes: Redis restarted under live sessions."""
+"""Faults with real processes: Redis restarted, workers and API processes killed or stopped."""
 
 import asyncio
+import contextlib
 import os
 import signal
+import socket
+import threading
 from typing import Any
 
 import httpx
 import pytest
 import redis
+import websockets
 from rq import Worker
 
 from tests.support.fake_llm import FakeLlm
 from tests.support.scene import Scene
-from tests.support.stack import Stack
+from tests.support.stack import Stack, wait_for
 
 DEMO = {"PERSONA_BRAIN": "demo", "REPLY_DEADLINE_SECONDS": "1.5", "WORKER_TTL_SECONDS": "16"}
 
@@ -141,3 +145,77 @@ async def test_a_worker_stopped_mid_turn_finishes_it_first(stack: Stack, redis_u
         assert workers.popen.returncode == 0
     finally:
         llm.stop()
+
+
+@pytest.mark.timeout(120)
+async def test_a_stopped_api_answers_what_is_pending_then_closes_for_restart(stack: Stack, redis_url: str) -> None:
+    llm = FakeLlm().start()
+    try:
+        brain = {"PERSONA_BRAIN": "llm", "LLM_BASE_URL": llm.base_url, "LLM_TIMEOUT_SECONDS": "1"}
+        stack.workers(redis_url, processes=1, **brain)
+        api = stack.api(redis_url, **brain)
+        busy = await Scene.open(api.url, "sess-draining")
+        idle = await Scene.open(api.url, "sess-idle")
+        await busy.send_request("tell me a long story [slow]")  # in a worker's hands when...
+        await asyncio.sleep(0.3)
+        api.popen.send_signal(signal.SIGTERM)  # ...the API is asked to stop
+        answer = await busy.response(wait=10)
+        assert answer["input"]["text"] == "tell me a long story [slow]"  # the worker's answer, not lost
+        for scene in (busy, idle):
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(scene.ws.recv(), 10)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1012  # service restart: the platform reconnects
+        # uvicorn re-raises the signal once its orderly shutdown is complete.
+        assert api.popen.wait(15) in (0, -signal.SIGTERM)
+        assert "Application shutdown complete" in api.log()
+        assert "Traceback" not in api.log()
+    finally:
+        llm.stop()
+
+
+class HungServer:
+    """A TCP endpoint that accepts connections and never answers: a MongoDB that has hung."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):  # closed by stop()
+            while True:
+                self._held.append(self._listener.accept()[0])
+
+    def stop(self) -> None:
+        self._listener.close()
+        for conn in self._held:
+            conn.close()
+
+
+@pytest.mark.timeout(120)
+async def test_a_hung_mongodb_gives_fallbacks_and_readiness_says_so(stack: Stack, redis_url: str) -> None:
+    hung = HungServer()
+    try:
+        settings = {**DEMO, "MONGO_URL": f"mongodb://127.0.0.1:{hung.port}/?connectTimeoutMS=2000"}
+        workers = stack.workers(redis_url, processes=1, **settings)  # starts, though its indexes wait
+        api = stack.api(redis_url, **settings)
+        scene = await Scene.open(api.url, "sess-no-mongo")
+        answer = await scene.say("hello", wait=10)
+        assert answer["fallback"] is True  # at the deadline: the socket is not held up by the store
+        assert (await scene.say("again", wait=10))["fallback"] is True
+        async with httpx.AsyncClient(base_url=api.url, timeout=10) as http:
+            readiness = await http.get("/v1/meta/ready")
+            assert readiness.status_code == 503
+            assert readiness.json() == {"ready": False, "redis": True, "mongo": False}
+            assert (await http.get("/v1/meta/ping")).status_code == 200  # alive, just not ready
+        wait_for(lambda: "turn failed; answering with a fallback" in workers.log(), 20, "the worker's log line")
+        assert "sess-no-mongo" in workers.log()  # logged with the session
+        assert "mongo unreachable; indexes not ensured yet" in api.log()
+        assert api.popen.poll() is None
+        assert workers.popen.poll() is None
+        await scene.close()
+    finally:
+        hung.stop()

@@ -1,7 +1,10 @@
 """The whole path with real processes: scene socket -> uvicorn -> Redis/RQ -> worker processes -> back."""
 
 import asyncio
+import base64
 import json
+import os
+import socket
 
 import pytest
 import redis
@@ -134,6 +137,38 @@ async def test_bad_frames_are_survived_and_the_next_turn_is_answered(stack: Stac
         assert expected in log
     assert "sess-bad" in log  # logged with the session id
     await scene.close()
+
+
+def raw_socket_sending(port: int, payload: bytes) -> int:
+    """A hand-made client: upgrade to /ws, send one masked TEXT frame holding `payload`; the close code."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(1024)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        mask = os.urandom(4)
+        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+        sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)  # FIN + TEXT, short length
+        frame = sock.recv(1024)
+        assert frame[0] == 0x88, frame  # the server's CLOSE frame
+        return int.from_bytes(frame[2:4], "big")
+
+
+async def test_invalid_utf8_text_closes_that_socket_with_1007_and_nobody_else(stack: Stack, redis_url: str) -> None:
+    stack.workers(redis_url, processes=1, **DEMO)
+    api = stack.api(redis_url)
+    bystander = await Scene.open(api.url, "sess-bystander")
+    port = int(api.url.rsplit(":", 1)[1])
+    invalid = b'{"category":"scene","name":"\xff\xfe"}'
+    assert await asyncio.to_thread(raw_socket_sending, port, invalid) == 1007  # invalid frame payload data
+    assert (await bystander.say("still here"))["output"]["text"] == "Echo: still here"
+    assert api.popen.poll() is None
+    await bystander.close()
 
 
 async def test_two_api_processes_three_workers_route_every_reply(stack: Stack, redis_url: str) -> None:

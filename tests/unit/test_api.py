@@ -70,6 +70,11 @@ def test_every_response_carries_version_and_request_id_and_errors_share_an_envel
     assert invalid.json()["error"]["code"] == "invalid_request"
     malformed = client.post("/v1/auth/login", content=b"{not json", headers={"Content-Type": "application/json"})
     assert malformed.status_code == 422
+    not_utf8 = b'{"username": "\xff\xfe", "password": "x"}'
+    undecodable = client.post("/v1/auth/login", content=not_utf8, headers={"Content-Type": "application/json"})
+    assert undecodable.status_code == 400
+    assert undecodable.json()["error"]["code"] == "bad_request"
+    assert "parsing the body" in undecodable.json()["error"]["message"]
     huge = client.post("/v1/auth/login", content=b"x" * 70_000, headers={"Content-Type": "application/json"})
     assert huge.status_code == 413
     assert huge.json()["error"]["code"] == "payload_too_large"

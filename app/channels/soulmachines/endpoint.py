@@ -1,8 +1,10 @@
 """The orchestration socket (`/ws`): scene frames in, one `conversationResponse` per request out."""
 
+import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Coroutine
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
@@ -29,6 +31,7 @@ class SceneConnection(SocketSession):
     channel = protocol.CHANNEL
     persona_id: str | None = None  # chosen in userInfo; None: the server's default persona
     brain: str | None = None  # chosen in userInfo; None: the worker's default brain
+    _recording: "asyncio.Task[None] | None" = None  # the latest scene-state write
 
     async def handle(self, message: Any) -> None:
         try:
@@ -55,16 +58,23 @@ class SceneConnection(SocketSession):
         user_info = protocol.parse_user_info(session.userInfo)
         await self.bind(session.sessionId, protocol.user_id_for(user_info, session.sessionId))
         self._choose(user_info)
+        record = self.services.sessions.record(
+            session.sessionId,
+            channel=self.channel,
+            user_id=self.user_id,
+            persona_id=self.persona_id or self.settings.persona_id,
+            scene_state=session.state,
+            meta=session.meta,
+            user_info=user_info,
+        )
+        self._recording = asyncio.create_task(self._record(record, self._recording))
+
+    async def _record(self, record: Coroutine[Any, Any, None], before: "asyncio.Task[None] | None") -> None:
+        """Scene state is written off the socket's path (a slow MongoDB must not hold up its turns), in order."""
+        if before is not None:
+            await asyncio.gather(before, return_exceptions=True)
         try:
-            await self.services.sessions.record(
-                session.sessionId,
-                channel=self.channel,
-                user_id=self.user_id,
-                persona_id=self.persona_id or self.settings.persona_id,
-                scene_state=session.state,
-                meta=session.meta,
-                user_info=user_info,
-            )
+            await record
         except Exception:
             log.exception("could not record the session's scene state", extra=self.ctx())
 
