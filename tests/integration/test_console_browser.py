@@ -26,6 +26,26 @@ STAND_IN_PICTURE = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="160" height="100"><rect width="160" height="100" fill="#f5d0a9"/>'
     '<text x="80" y="56" font-size="14" text-anchor="middle">a kitten</text></svg>'
 )
+UNPROMPTED_CARDS = {
+    "category": "scene",
+    "kind": "request",
+    "name": "conversationResponse",
+    "transaction": None,
+    "body": {
+        "personaId": 1,
+        "input": {"text": ""},
+        "output": {"text": "Watch this @showcards(clip) and read @showcards(note)"},
+        "variables": {
+            "public-clip": {
+                "component": "video",
+                "type": "video",
+                "data": {"videoId": "dQw4w9WgXcQ", "autoplay": False},
+            },
+            "public-note": {"type": "markdown", "data": {"text": "*safe* <img src=x onerror=alert(1)>"}},
+        },
+        "fallback": False,
+    },
+}
 THINK_FAST = {"THOUGHT_INTERVAL_SECONDS": "1", "IDLE_SPEAK_AFTER_SECONDS": "2", "SPONTANEOUS_MIN_GAP_SECONDS": "60"}
 
 
@@ -182,6 +202,21 @@ def test_console_picks_persona_and_brain_marks_fallbacks_and_resumes_by_id(conso
     expect(page.locator("#log .tag.fallback")).to_have_count(1)
     say(page, "show card")
     expect(page.locator("#log .card.image img")).to_have_count(1)
+    page.select_option("#brain", "rules")
+    page.click("#new-session button")
+    expect(page.locator("#session-line")).to_contain_text("persona sage · brain rules")
+    expect(persona_turns(page)).to_have_count(1)  # the new session's welcome
+    say(page, "where can I read more?")  # an external link card
+    link = page.locator("#log .card.externalLink a")
+    expect(link).to_have_attribute("href", "https://www.soulmachines.com/")
+    expect(link).to_contain_text("Soul Machines")
+
+    # Cards no brain here sends, as a scene would receive them: a video, and markdown with a script.
+    page.evaluate("frame => onFrame(JSON.stringify(frame))", UNPROMPTED_CARDS)
+    expect(page.locator("#log .card.video iframe")).to_have_attribute("src", re.compile(r"/embed/dQw4w9WgXcQ\?"))
+    expect(page.locator("#log .card.markdown em")).to_have_text("safe")
+    assert page.locator("#log .card.markdown [onerror]").count() == 0  # sanitised: no event handler survives
+    expect(page.locator("#log .turn.spontaneous")).to_have_count(1)
 
     page.fill("#resume-id", first_session)
     page.click("#resume-session button")
