@@ -9,7 +9,10 @@ are issued together, so a networked MongoDB costs about three round trips per tu
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pymongo.errors import PyMongoError
 
 from app.brains import BrainSet
 from app.catalog import PersonaCatalog
@@ -22,6 +25,11 @@ from app.store.state import StateStore, user_key
 from app.turns import Card, Reply, Turn
 
 log = logging.getLogger(__name__)
+
+Write = Callable[[], Awaitable[Any]]
+# Backoff between attempts to finish a half-written turn: about 15 s in all, inside JOB_TIMEOUT_SECONDS
+# and long enough for a MongoDB replica set to elect a new primary.
+STORE_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 class TurnProcessor:
@@ -75,45 +83,40 @@ class TurnProcessor:
 
         # Changes are re-applied to fresh state if another turn wrote in between (invariant 3).
         # Nothing is written that did not change: decay is computed on read, never stored.
-        writes: list[Awaitable[object]] = [
-            self.state.relationship.update(
+        writes: dict[str, Write] = {
+            "relationship": lambda: self.state.relationship.update(
                 user_doc,
                 Relationship,
                 lambda r: record_interaction(r, result.relationship_signal, time.time(), result.known),
                 turn.turn_id,
                 first=relationship,
             ),
-            self.state.session_memory.update(
+            "session memory": lambda: self.state.session_memory.update(
                 turn.session_id,
                 SessionMemory,
                 lambda m: remember(m, result.exchange, self.session_memory_turns),
                 turn.turn_id,
                 first=session,
             ),
-        ]
-
-        async def mood_after() -> EmotionState:
-            if not result.emotion_deltas:
-                return ctx.emotion  # nothing moved it: the mood as this turn found it (decayed)
-            return await self.state.emotion.update(
+        }
+        if result.emotion_deltas:
+            writes["emotion"] = lambda: self.state.emotion.update(
                 turn.persona_id,
                 fresh_emotion,
                 lambda e: apply_deltas(e, result.emotion_deltas, baseline, half_life, time.time()),
                 turn.turn_id,
                 first=emotion,
             )
-
         if result.facts:
-            writes.append(
-                self.state.user_memory.update(
-                    user_doc,
-                    UserMemory,
-                    lambda m: learn(m, result.facts, self.user_memory_facts, time.time()),
-                    turn.turn_id,
-                    first=user_memory,
-                )
+            writes["user memory"] = lambda: self.state.user_memory.update(
+                user_doc,
+                UserMemory,
+                lambda m: learn(m, result.facts, self.user_memory_facts, time.time()),
+                turn.turn_id,
+                first=user_memory,
             )
-        mood, *_ = await asyncio.gather(mood_after(), *writes)
+        stored = await self._write_through(writes, ctx_log)
+        mood: EmotionState = stored.get("emotion", ctx.emotion)  # unmoved: the mood as this turn found it
 
         entry = self._entry(
             turn,
@@ -126,12 +129,13 @@ class TurnProcessor:
             mood={name: round(value, 4) for name, value in mood.values.items()},
             recalled=[f"{fact.kind}: {fact.value}" for fact in ctx.recalled],
         )
-        if not await self.history.append(entry):
-            stored = await self.history.get(turn.turn_id)
+        appended = await self._write_through({"history": lambda: self.history.append(entry)}, ctx_log, list(stored))
+        if not appended["history"]:
+            saved = await self.history.get(turn.turn_id)
             log.warning("turn already processed; answering with the saved reply", extra=ctx_log)
-            if stored is None or stored.status != "answered":
+            if saved is None or saved.status != "answered":
                 return None
-            entry = stored
+            entry = saved
         return Reply(
             session_id=turn.session_id,
             turn_id=turn.turn_id,
@@ -142,6 +146,47 @@ class TurnProcessor:
             fallback=entry.fallback,
             user_facts=result.profile,
         )
+
+    async def _write_through(
+        self, writes: dict[str, Write], ctx_log: dict[str, str], already: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Run a turn's writes together; once any of its writes has landed, see the rest through.
+
+        Failing before anything of the turn is stored, it fails at once and stores nothing (the
+        socket gets its fallback now). Failing half-way (a MongoDB failover, a dropped connection),
+        the missing writes, each idempotent by turn id, are retried with backoff for about 15 s,
+        so the turn is stored whole; only an outage longer than that leaves it half-written,
+        logged with what landed.
+        """
+        stored: dict[str, Any] = {}
+        delays = iter(STORE_RETRY_DELAYS)
+        while True:
+            missing = {name: write for name, write in writes.items() if name not in stored}
+            outcomes = await asyncio.gather(*(write() for write in missing.values()), return_exceptions=True)
+            failures: dict[str, BaseException] = {}
+            for name, outcome in zip(missing, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    failures[name] = outcome
+                else:
+                    stored[name] = outcome
+            if not failures:
+                return stored
+            error = next(iter(failures.values()))
+            landed = [*(already or []), *stored]
+            delay = next(delays, None)
+            if not landed or not isinstance(error, PyMongoError) or delay is None:
+                if landed:
+                    log.error("turn left half-written: %s stored, %s not", landed, list(failures), extra=ctx_log)
+                raise error
+            log.warning(
+                "turn half-written (%s stored, %s not); retrying in %.2f s: %s",
+                landed,
+                list(failures),
+                delay,
+                str(error).splitlines()[0][:160],
+                extra=ctx_log,
+            )
+            await asyncio.sleep(delay)
 
     def _entry(
         self,

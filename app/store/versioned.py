@@ -40,7 +40,7 @@ class Snapshot(Generic[M]):
 async def read(
     collection: AsyncIOMotorCollection, doc_id: str, field: str, model: type[M], default: Callable[[], M]
 ) -> Snapshot[M]:
-    doc = await collection.find_one({"_id": doc_id}, {"applied": 0})
+    doc = await collection.find_one({"_id": doc_id}, {field: 1, "version": 1})  # not what shares the document
     if doc is None:
         return Snapshot(default(), exists=False, version=0)
     value = model.model_validate(doc[field]) if field in doc else default()

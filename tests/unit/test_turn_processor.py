@@ -2,6 +2,10 @@
 
 import asyncio
 import time
+from typing import Any
+
+import pytest
+from pymongo.errors import AutoReconnect
 
 from app.brains import make_worker_brains
 from app.catalog import load_catalog
@@ -9,9 +13,10 @@ from app.persona.memory import SessionMemory
 from app.persona.relationship import Relationship
 from app.settings import Settings
 from app.store.history import HistoryStore
-from app.store.mongo import PERSONA_STATES
+from app.store.mongo import HISTORY, PERSONA_STATES, RELATIONSHIPS, SESSIONS
 from app.store.state import StateStore, user_key
 from tests.conftest import YieldingDatabase, make_turn
+from worker import turns
 from worker.turns import TurnProcessor
 
 CATALOG = load_catalog(Settings().personas_file, "lite", "default")
@@ -115,3 +120,68 @@ async def test_memory_follows_the_user_across_sessions_and_channels_but_not_to_o
     assert stranger is not None
     assert "Sam" not in stranger.text
     assert "cello" not in stranger.text
+
+
+class FlakyDatabase:
+    """A database whose `collection` fails its next `failures` writes, as in a MongoDB failover."""
+
+    def __init__(self, database: Any, collection: str, failures: int) -> None:
+        self._database, self._collection, self.failures = database, collection, failures
+
+    def __getitem__(self, name: str) -> Any:
+        real = self._database[name]
+        return _FlakyCollection(real, self) if name == self._collection else real
+
+
+class _FlakyCollection:
+    def __init__(self, collection: Any, owner: FlakyDatabase) -> None:
+        self._collection, self._owner = collection, owner
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._collection, name)
+        if name not in ("update_one", "insert_one"):
+            return attr
+
+        async def write(*args: Any, **kwargs: Any) -> Any:
+            if self._owner.failures > 0:
+                self._owner.failures -= 1
+                raise AutoReconnect("injected: primary stepped down")
+            return await attr(*args, **kwargs)
+
+        return write
+
+
+async def test_a_turn_failing_half_way_is_seen_through_and_stored_whole(db, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(turns, "STORE_RETRY_DELAYS", (0.01, 0.01, 0.01))
+    flaky = FlakyDatabase(db, HISTORY, failures=2)  # the state lands, then history fails twice
+    processor = processor_for(db)
+    processor.history = HistoryStore(flaky)  # type: ignore[arg-type]
+    reply = await processor.process(make_turn("s-failover", "hello"))
+    assert reply is not None
+    assert reply.text == "Echo: hello"
+    assert (await relationship_of(db, "default", "user-of-s-failover")).interactions == 1
+    assert (await memory_of(db, "s-failover")).turn_count == 1
+    assert [e.input_text for e in await HistoryStore(db).for_session("s-failover")] == ["hello"]
+    assert any("half-written" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_turn_failing_before_anything_landed_stores_nothing(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(turns, "STORE_RETRY_DELAYS", (0.01, 0.01, 0.01))
+    processor = processor_for(FlakyDatabase(db, SESSIONS, failures=1))
+    processor.state.relationship = StateStore(FlakyDatabase(db, RELATIONSHIPS, failures=1)).relationship
+    with pytest.raises(AutoReconnect):  # both state writes fail at once: no retry, a fallback now
+        await processor.process(make_turn("s-down", "hello"))
+    assert (await relationship_of(db, "default", "user-of-s-down")).interactions == 0
+    assert (await memory_of(db, "s-down")).turn_count == 0
+    assert await HistoryStore(db).for_session("s-down") == []
+
+
+async def test_an_outage_outlasting_the_retries_is_logged_with_what_landed(db, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(turns, "STORE_RETRY_DELAYS", (0.01, 0.01))
+    processor = processor_for(db)
+    processor.history = HistoryStore(FlakyDatabase(db, HISTORY, failures=10))  # type: ignore[arg-type]
+    with pytest.raises(AutoReconnect):
+        await processor.process(make_turn("s-long", "hello"))
+    [message] = [r.getMessage() for r in caplog.records if "left half-written" in r.getMessage()]
+    assert "relationship" in message
+    assert "history" in message
