@@ -35,7 +35,6 @@ class ConsoleOptions(BaseModel):
     default_brain: str
     operator_key_required: bool  # send X-Admin-Key (or an admin's bearer token) to the operators' API
     socket_cookie_required: bool  # `/ws` wants the orchestration cookie: POST /console/unlock first
-    reply_deadline_seconds: float
 
 
 @router.get("", include_in_schema=False)
@@ -55,7 +54,6 @@ async def options(request: Request, svc: Services = Depends(services)) -> Consol
         default_brain=svc.brains.default_name,
         operator_key_required=not operator_surface_open(request, svc),
         socket_cookie_required=svc.settings.sm_shared_secret is not None,
-        reply_deadline_seconds=svc.settings.reply_deadline_seconds,
     )
 
 

@@ -158,7 +158,9 @@ async function startSession(session, { resumed }) {
     if (!resumed) send("", "init");
     enableInput(true);
   });
-  socket.addEventListener("message", (event) => onFrame(event.data));
+  socket.addEventListener("message", (event) => {
+    if (state.socket === socket) onFrame(event.data); // not a frame of a session left behind
+  });
   socket.addEventListener("close", (event) => {
     if (state.socket !== socket) return;
     enableInput(false);
