@@ -1,4 +1,4 @@
-"""Thin RQ job functions: load -> engine -> save (in TurnProcessor), then publish.
+"""Thin RQ job functions: load -> engine -> save (in TurnProcessor), then publish and advance the lane.
 
 A socket's turn is answered on its API process's reply channel; a REST job's progress and
 result go to its job record and event channel instead (bus/jobs.py).
@@ -7,7 +7,6 @@ result go to its job record and event channel instead (bus/jobs.py).
 import logging
 
 from app.bus import jobs
-from app.bus.replies import publish_reply
 from app.turns import Reply, Turn
 from worker import runtime
 
@@ -28,6 +27,7 @@ def run_turn(turn_json: str) -> None:
     turn = Turn.model_validate_json(turn_json)
     ctx = {"session_id": turn.session_id, "turn_id": turn.turn_id}
     rt.leases.hold(turn.turn_id)  # should this process die, another worker runs the turn
+    answer: Reply | None = None  # what a socket turn's API process is sent
     try:
         if turn.tracked:
             jobs.update(rt.redis, turn.turn_id, "running", 0.1)
@@ -37,7 +37,7 @@ def run_turn(turn_json: str) -> None:
         if turn.tracked:
             jobs.update(rt.redis, turn.turn_id, "failed", 1.0, error="the persona could not answer this turn")
         else:
-            fallback = Reply(
+            answer = Reply(
                 session_id=turn.session_id,
                 turn_id=turn.turn_id,
                 persona_id=turn.persona_id,
@@ -45,7 +45,6 @@ def run_turn(turn_json: str) -> None:
                 text=rt.fallback_text,
                 fallback=True,
             )
-            publish_reply(rt.redis, turn.reply_to, fallback)
         raise
     else:
         if turn.tracked:
@@ -53,8 +52,9 @@ def run_turn(turn_json: str) -> None:
                 jobs.update(rt.redis, turn.turn_id, "failed", 1.0, error="the turn expired before it ran")
             else:
                 jobs.update(rt.redis, turn.turn_id, "succeeded", 1.0, result=_result(reply))
-        elif reply is not None:
-            publish_reply(rt.redis, turn.reply_to, reply)
+        else:
+            answer = reply
     finally:
         rt.leases.release()
-        rt.lanes.advance(turn.session_id, turn.turn_id)  # also drops the turn's lease
+        # One round trip: the answer is published, the lease dropped, the session's next turn queued.
+        rt.lanes.advance(turn.session_id, turn.turn_id, (turn.reply_to, answer) if answer else None)

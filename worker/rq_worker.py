@@ -7,7 +7,9 @@ import time
 
 from redis.client import Pipeline
 from rq.job import Job
+from rq.queue import Queue
 from rq.timeouts import TimerDeathPenalty
+from rq.utils import now
 from rq.worker import SimpleWorker
 
 from app.bus import leases
@@ -22,7 +24,8 @@ class PersonaWorker(SimpleWorker):
     Stock RQ sends a standalone worker heartbeat (three round trips) three times per job to
     extend a key that lives `worker_ttl + 60` seconds, and asks Redis whether `rq suspend` was
     run before every job. Turns take milliseconds, so both are done at most once per second;
-    heartbeats that ride inside RQ's job transactions are kept.
+    heartbeats that ride inside RQ's job transactions are kept. Two more round trips per job
+    that carry nothing for turns are skipped (see set_state, handle_execution_ended).
     """
 
     _last_standalone_heartbeat = 0.0
@@ -42,6 +45,20 @@ class PersonaWorker(SimpleWorker):
         if now - self._last_suspension_check >= SUSPENSION_CHECK_EVERY_SECONDS:
             self._last_suspension_check = now
             super().check_for_suspension(burst)
+
+    def set_state(self, state: str, pipeline: Pipeline | None = None) -> None:
+        """RQ writes IDLE twice per job (after it, and again before dequeueing): once is enough."""
+        if pipeline is None and state == self._state:
+            return
+        super().set_state(state, pipeline)
+
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        """RQ heartbeats the job here, a round trip of its own, to cover its success or failure
+        callback; turns have none, and RQ's own pipeline records the outcome right after."""
+        if job.success_callback is None and job.failure_callback is None:
+            job.ended_at = now()
+            return
+        super().handle_execution_ended(job, queue, heartbeat_ttl)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
         if pipeline is not None and self._starting_job is not None:

@@ -57,10 +57,12 @@ return settle(KEYS[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]) == ARGV[1] and 1 or 0
 """
 )
 
-# KEYS: lane_key, leases_key   ARGV: finished job_id, job_prefix, queue_prefix, queues_key, enqueued_at
+# KEYS: lane_key, leases_key, reply channel ('' for none)
+# ARGV: finished job_id, job_prefix, queue_prefix, queues_key, enqueued_at, reply payload
 ADVANCE_SCRIPT = (
     _SETTLE
     + """
+if KEYS[3] ~= '' then redis.call('PUBLISH', KEYS[3], ARGV[6]) end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('LREM', KEYS[1], 1, ARGV[1])
 local next_head = settle(KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])

@@ -15,7 +15,8 @@ from rq.serializers import JSONSerializer
 from rq.utils import utcformat
 
 from app.bus import keys, lanes
-from app.turns import Turn
+from app.bus.replies import encode
+from app.turns import Reply, Turn
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +96,13 @@ class LaneAdvancer:
     def __init__(self, client: redis.Redis) -> None:
         self._advance = client.register_script(lanes.ADVANCE_SCRIPT)
 
-    def advance(self, session_id: str, turn_id: str) -> str | None:
-        """Also drops the turn's lease (see bus/leases.py): one round trip for both."""
+    def advance(self, session_id: str, turn_id: str, answer: tuple[str, Reply] | None = None) -> str | None:
+        """Also drops the turn's lease (see bus/leases.py) and publishes its answer, given as
+        (API instance id, reply): one round trip for the three."""
         enqueued_at = utcformat(datetime.now(UTC))
+        channel, payload = (keys.reply_channel(answer[0]), encode(answer[1])) if answer else ("", "")
         next_id = self._advance(
-            keys=[keys.session_lane(session_id), keys.turn_leases()],
-            args=[turn_id, lanes.JOB_PREFIX, lanes.QUEUE_PREFIX, lanes.QUEUES_KEY, enqueued_at],
+            keys=[keys.session_lane(session_id), keys.turn_leases(), channel],
+            args=[turn_id, lanes.JOB_PREFIX, lanes.QUEUE_PREFIX, lanes.QUEUES_KEY, enqueued_at, payload],
         )
         return next_id.decode() if next_id else None
