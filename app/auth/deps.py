@@ -5,6 +5,7 @@ turn that into a query parameter a caller could set (`?check_revoked=false`).
 """
 
 import hmac
+from urllib.parse import urlsplit
 
 import redis
 from fastapi import Depends, Request
@@ -15,6 +16,7 @@ from app.bus.limits import is_revoked
 from app.services import Services
 
 LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1"})
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def services(request: Request) -> Services:
@@ -51,13 +53,17 @@ def operator_surface_open(request: Request, svc: Services) -> bool:
     """Development with no ADMIN_API_KEY: operators' pages (the console) work for this machine only.
 
     A request relayed by any proxy (a tunnel to localhost sets X-Forwarded-For) is not "this
-    machine". Anywhere else, or once a key is configured, the key or an admin sign-in is required.
+    machine", nor is a page of another site reaching us through DNS rebinding (its Host header
+    names that site). Anywhere else, or once a key is configured, the key or an admin sign-in
+    is required.
     """
+    host = urlsplit("//" + request.headers.get("host", "")).hostname
     return (
         svc.secrets.admin_api_key is None
         and svc.settings.app_env == "development"
         and client_ip(request) in LOOPBACK_ADDRESSES
         and "x-forwarded-for" not in request.headers
+        and host in LOOPBACK_HOSTS
     )
 
 

@@ -111,11 +111,15 @@ def test_a_persona_or_brain_this_server_lacks_falls_back_to_the_default(client: 
 
 def test_in_development_without_a_key_the_operator_surface_opens_to_this_machine_only() -> None:
     app = create_app(settings(app_env="development"))
-    with TestClient(app, client=("127.0.0.1", 50000)) as local:
+    with TestClient(app, base_url="http://127.0.0.1:8000", client=("127.0.0.1", 50000)) as local:
         assert local.get("/console/options").json()["operator_key_required"] is False
         assert local.get("/v1/sessions").status_code == 200
+        assert local.get("/v1/sessions", headers={"Host": "localhost:8000"}).status_code == 200
+        assert local.get("/v1/sessions", headers={"Host": "[::1]:8000"}).status_code == 200
         relayed = {"X-Forwarded-For": "203.0.113.9"}  # a tunnel to localhost is not this machine
         assert local.get("/v1/sessions", headers=relayed).status_code == 403
+        rebound = {"Host": "attacker.example:8000"}  # another site's page, through DNS rebinding
+        assert local.get("/v1/sessions", headers=rebound).status_code == 403
     with TestClient(app, client=("192.0.2.7", 50000)) as remote:
         assert remote.get("/console/options").json()["operator_key_required"] is True
         assert remote.get("/v1/sessions").status_code == 403

@@ -1,10 +1,12 @@
-"""MongoDB failing under the embedded stack: the socket gets a fallback at once, not at the
-deadline; nothing of the failed turn is written; readiness says so; service resumes after.
+"""MongoDB failing or slow under the embedded stack: the socket gets a fallback at once, not at
+the deadline; nothing of the failed turn is written; readiness says so; service resumes after;
+a slow store holds up no turn.
 
 The failure is injected into the store's collections here (no MongoDB server runs on these
 machines to break for real).
 """
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +18,7 @@ from pymongo.errors import ServerSelectionTimeoutError
 from app.main import create_app
 from app.settings import Settings
 from app.store.mongo import HISTORY
+from app.store.sessions import SessionStore
 
 
 class Outage:
@@ -81,3 +84,26 @@ def test_a_store_outage_fails_soft_and_recovers(
     texts = [e.input_text for e in client.portal.call(history.for_session, "s")]
     assert texts == ["before", "after"]  # the failed turn left nothing half-written
     assert client.get("/v1/meta/ready").json()["ready"] is True
+
+
+def test_a_slow_store_neither_holds_up_turns_nor_piles_up_scene_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorded: list[str] = []
+
+    async def slow_record(self: Any, session_id: str, **fields: Any) -> None:
+        await asyncio.sleep(0.3)  # a MongoDB answering slowly
+        recorded.append(fields["scene_state"])
+
+    monkeypatch.setattr(SessionStore, "record", slow_record)
+    settings = Settings(_env_file=None, persona_brain="demo", ws_frames_per_second=1000)  # type: ignore[call-arg]
+    with TestClient(create_app(settings)) as client, client.websocket_connect("/ws") as ws:
+        for i in range(30):
+            session = {"sessionId": "slow", "state": f"state-{i}"}
+            ws.send_json({"category": "scene", "kind": "event", "name": "state", "body": {"session": session}})
+        started = time.monotonic()
+        assert say(ws, "hello")["output"]["text"] == "Echo: hello"
+        assert time.monotonic() - started < 0.3  # answered while the first state is still being written
+        deadline = time.monotonic() + 5
+        while recorded[-1:] != ["state-29"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert recorded[-1] == "state-29"  # the latest state lands, in the end
+    assert len(recorded) <= 3  # the ones in between collapsed into it

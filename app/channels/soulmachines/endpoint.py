@@ -4,7 +4,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Coroutine
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
@@ -31,7 +30,8 @@ class SceneConnection(SocketSession):
     channel = protocol.CHANNEL
     persona_id: str | None = None  # chosen in userInfo; None: the server's default persona
     brain: str | None = None  # chosen in userInfo; None: the worker's default brain
-    _recording: "asyncio.Task[None] | None" = None  # the latest scene-state write
+    _unrecorded: dict[str, Any] | None = None  # the latest scene state, not written yet
+    _recorder: "asyncio.Task[None] | None" = None  # writes it, off the socket's path
 
     async def handle(self, message: Any) -> None:
         try:
@@ -58,25 +58,27 @@ class SceneConnection(SocketSession):
         user_info = protocol.parse_user_info(session.userInfo)
         await self.bind(session.sessionId, protocol.user_id_for(user_info, session.sessionId))
         self._choose(user_info)
-        record = self.services.sessions.record(
-            session.sessionId,
-            channel=self.channel,
-            user_id=self.user_id,
-            persona_id=self.persona_id or self.settings.persona_id,
-            scene_state=session.state,
-            meta=session.meta,
-            user_info=user_info,
-        )
-        self._recording = asyncio.create_task(self._record(record, self._recording))
+        self._unrecorded = {
+            "session_id": session.sessionId,
+            "channel": self.channel,
+            "user_id": self.user_id,
+            "persona_id": self.persona_id or self.settings.persona_id,
+            "scene_state": session.state,
+            "meta": session.meta,
+            "user_info": user_info,
+        }
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record())
 
-    async def _record(self, record: Coroutine[Any, Any, None], before: "asyncio.Task[None] | None") -> None:
-        """Scene state is written off the socket's path (a slow MongoDB must not hold up its turns), in order."""
-        if before is not None:
-            await asyncio.gather(before, return_exceptions=True)
-        try:
-            await record
-        except Exception:
-            log.exception("could not record the session's scene state", extra=self.ctx())
+    async def _record(self) -> None:
+        """Scene state is written off the socket's path, so a slow MongoDB does not hold up its
+        turns; states arriving meanwhile collapse into the latest, so nothing piles up."""
+        while self._unrecorded is not None:
+            fields, self._unrecorded = self._unrecorded, None
+            try:
+                await self.services.sessions.record(**fields)
+            except Exception:
+                log.exception("could not record the session's scene state", extra=self.ctx())
 
     def _choose(self, user_info: dict[str, Any]) -> None:
         """A persona and a brain named in userInfo (the console names them), if this server has them."""
