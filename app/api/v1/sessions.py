@@ -1,5 +1,6 @@
 """Operators: any session's record and history, including Soul Machines sessions."""
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -120,11 +121,14 @@ async def session_persona(
         raise ApiError(404, "not_found", "no such session")
     profile = svc.catalog.get(session.get("persona_id") or svc.catalog.default_id)
     user_doc = user_key(profile.persona_id, session["user_id"])
-    emotion = await mood_now(svc, profile)
-    relationship = (await svc.state.relationship.read(user_doc, Relationship)).value
-    memory = (await svc.state.user_memory.read(user_doc, UserMemory)).value
-    entries = await svc.history.for_session(session_id, limit=turns)
-    thoughts = await svc.thoughts.latest(profile.persona_id, 1)
+    emotion, relationship_doc, memory_doc, entries, thoughts = await asyncio.gather(
+        mood_now(svc, profile),
+        svc.state.relationship.read(user_doc, Relationship),
+        svc.state.user_memory.read(user_doc, UserMemory),
+        svc.history.for_session(session_id, limit=turns),
+        svc.thoughts.latest(profile.persona_id, 1),
+    )
+    relationship, memory = relationship_doc.value, memory_doc.value
     user_info = session.get("user_info")
     chosen = user_info.get("brain") if isinstance(user_info, dict) else None
     return SessionPersona(
