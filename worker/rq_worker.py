@@ -6,11 +6,12 @@ Forking per job (RQ's default Worker) would redo the Mongo and loop set-up for e
 import time
 
 from redis.client import Pipeline
+from rq.executions import Execution
 from rq.job import Job
 from rq.queue import Queue
 from rq.timeouts import TimerDeathPenalty
 from rq.utils import now
-from rq.worker import SimpleWorker
+from rq.worker import SimpleWorker, WorkerStatus
 
 from app.bus import leases
 
@@ -25,20 +26,42 @@ class PersonaWorker(SimpleWorker):
     extend a key that lives `worker_ttl + 60` seconds, and asks Redis whether `rq suspend` was
     run before every job. Turns take milliseconds, so both are done at most once per second;
     heartbeats that ride inside RQ's job transactions are kept. Two more round trips per job
-    that carry nothing for turns are skipped (see set_state, handle_execution_ended).
+    that carry nothing for turns are skipped (see set_state, handle_execution_ended), and the two
+    pipelines RQ sends before a job starts go as one (see prepare_execution).
     """
 
     _last_standalone_heartbeat = 0.0
     _last_suspension_check = 0.0
-    _starting_job: str | None = None
+    _held: Pipeline | None = None
+
+    def prepare_execution(self, job: Job) -> Execution:
+        """RQ's execution record, held back to travel with prepare_job_execution's writes.
+
+        Stock RQ sends these writes, then prepare_job_execution's, as two round trips in a row on
+        the path from dequeue to the job's first line; nothing reads Redis in between.
+        """
+        pipeline = self.connection.pipeline()
+        execution = Execution.create(job, self.get_heartbeat_ttl(job), pipeline=pipeline, worker_name=self.name)
+        self.executions[execution.id] = execution
+        self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
+        self._held = pipeline
+        return execution
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
-        """RQ marks the job started in one pipeline; the turn's lease joins it (see heartbeat)."""
-        self._starting_job = job.id
-        try:
-            super().prepare_job_execution(job, remove_from_intermediate_queue)
-        finally:
-            self._starting_job = None
+        """RQ's bookkeeping before a job (heartbeats, status started), sent with the held execution
+        record and the turn's lease in one pipeline."""
+        pipeline, self._held = self._held or self.connection.pipeline(), None
+        with pipeline:
+            heartbeat_ttl = self.get_heartbeat_ttl(job)
+            self.heartbeat(heartbeat_ttl, pipeline=pipeline)
+            job.heartbeat(now(), heartbeat_ttl, pipeline=pipeline)
+            job.prepare_for_execution(self.name, pipeline=pipeline)
+            pipeline.persist(job.key)
+            if remove_from_intermediate_queue:
+                pipeline.lrem(Queue(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id)
+            leases.hold(pipeline, job.id, time.time())
+            pipeline.execute()
+        self.procline(f"Processing {job.func_name} from {job.origin} since {time.time()}")
 
     def check_for_suspension(self, burst: bool) -> None:
         now = time.monotonic()
@@ -61,8 +84,6 @@ class PersonaWorker(SimpleWorker):
         super().handle_execution_ended(job, queue, heartbeat_ttl)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
-        if pipeline is not None and self._starting_job is not None:
-            leases.hold(pipeline, self._starting_job, time.time())  # no round trip of its own
         if pipeline is None and timeout is None:
             now = time.monotonic()
             if now - self._last_standalone_heartbeat < HEARTBEAT_EVERY_SECONDS:
