@@ -19,6 +19,7 @@ from app.main import create_app
 from app.settings import Settings
 from app.store.mongo import HISTORY
 from app.store.sessions import SessionStore
+from tests.support.scene import conversation_request, state_event
 
 
 class Outage:
@@ -58,9 +59,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, Outage]
 
 
 def say(ws: Any, text: str) -> dict[str, Any]:
-    ws.send_json(
-        {"category": "scene", "kind": "event", "name": "conversationRequest", "body": {"input": {"text": text}}}
-    )
+    ws.send_text(conversation_request(text))
     return ws.receive_json()["body"]
 
 
@@ -70,7 +69,7 @@ def test_a_store_outage_fails_soft_and_recovers(
     client, outage = stack
     history = client.app.state.services.history
     with client.websocket_connect("/ws") as ws:
-        ws.send_json({"category": "scene", "kind": "event", "name": "state", "body": {"session": {"sessionId": "s"}}})
+        ws.send_text(state_event("s"))
         assert say(ws, "before")["output"]["text"] == "Echo: before"
         outage.down = True
         started = time.monotonic()
