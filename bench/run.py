@@ -6,6 +6,7 @@ then measures, in one run on one machine:
     many sessions at a steady pace (each waits for its reply, then for its next slot);
   - turns per second at saturation (sessions send their next turn as soon as answered);
   - API memory per idle connection and the number of pub/sub connections, with many sockets open;
+  - CPU per turn of each process taking part, turn by turn, which shows where the difference goes;
 and two references measured the same way: (a) a raw RQ round trip (enqueue a no-op job, a stock
 SimpleWorker runs it, the job publishes, a subscriber receives) with the same number of workers,
 and (b) the same frames answered directly on the socket with no queue.
@@ -19,7 +20,7 @@ import json
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psutil
 import redis
@@ -33,6 +34,42 @@ from tests.support.stack import Managed, Stack, free_port, wait_for
 
 NOOP_QUEUE = "bench-noop"
 NOOP_CHANNEL = "bench:noop-done"
+
+
+Processes = dict[str, list[psutil.Process]]  # a label, and the processes it covers
+
+
+def cpu_seconds(processes: Processes) -> dict[str, float]:
+    def spent(process: psutil.Process) -> float:
+        times = process.cpu_times()
+        return times.user + times.system
+
+    return {label: sum(spent(p) for p in group) for label, group in processes.items()}
+
+
+def with_children(pid: int) -> list[psutil.Process]:
+    process = psutil.Process(pid)
+    return [process, *process.children(recursive=True)]
+
+
+@dataclass
+class CpuPerTurn:
+    """CPU time by process group while one side of a comparison ran, per turn."""
+
+    processes: Processes
+    seconds: dict[str, float] = field(default_factory=dict)
+    turns: int = 0
+
+    def add(self, before: dict[str, float], turns: int) -> None:
+        after = cpu_seconds(self.processes)
+        for label in after:
+            self.seconds[label] = self.seconds.get(label, 0.0) + after[label] - before[label]
+        self.turns += turns
+
+    def summary(self) -> str:
+        per_turn = {label: spent / self.turns * 1000 for label, spent in self.seconds.items()}
+        parts = "  ".join(f"{label} {ms:5.2f}" for label, ms in per_turn.items())
+        return f"{parts}  = {sum(per_turn.values()):5.2f} ms"
 
 
 @dataclass
@@ -173,6 +210,8 @@ class Results:
     ours_seq: Latencies
     rq_seq: Latencies
     direct_seq: Latencies
+    ours_cpu: CpuPerTurn
+    rq_cpu: CpuPerTurn
     paced: Latencies
     ours_tps: float
     rq_tps: float
@@ -181,7 +220,14 @@ class Results:
     subscribers: int
 
 
-async def measure(args: argparse.Namespace, api: Managed, direct: Managed, client: redis.Redis) -> Results:
+async def measure(
+    args: argparse.Namespace,
+    api: Managed,
+    direct: Managed,
+    client: redis.Redis,
+    ours_processes: Processes,
+    rq_processes: Processes,
+) -> Results:
     """Each comparison runs in interleaved rounds, so machine noise falls on both sides alike."""
     ours_url, direct_url = ws_url(api.url), ws_url(direct.url)
     await ws_sequential(ours_url, 50)  # warm-up
@@ -190,9 +236,14 @@ async def measure(args: argparse.Namespace, api: Managed, direct: Managed, clien
 
     per_round = max(1, args.sequential_turns // args.rounds)
     ours_seq, rq_seq, direct_seq = Latencies([]), Latencies([]), Latencies([])
+    ours_cpu, rq_cpu = CpuPerTurn(ours_processes), CpuPerTurn(rq_processes)
     for _ in range(args.rounds):
+        before = cpu_seconds(ours_processes)
         ours_seq.samples_ms += (await ws_sequential(ours_url, per_round)).samples_ms
+        ours_cpu.add(before, per_round)
+        before = cpu_seconds(rq_processes)
         rq_seq.samples_ms += rq_sequential(client, per_round).samples_ms
+        rq_cpu.add(before, per_round)
         direct_seq.samples_ms += (await ws_sequential(direct_url, per_round)).samples_ms
 
     paced = await ws_paced(ours_url, args.paced_sessions, args.paced_turns, args.paced_interval)
@@ -205,7 +256,9 @@ async def measure(args: argparse.Namespace, api: Managed, direct: Managed, clien
         direct_tps += (await ws_saturation(direct_url, args.saturation_sessions, slice_seconds))[0] / args.rounds
 
     per_conn, subscribers = await idle_connections(api, client, args.idle)
-    return Results(ours_seq, rq_seq, direct_seq, paced, ours_tps, rq_tps, direct_tps, per_conn, subscribers)
+    return Results(
+        ours_seq, rq_seq, direct_seq, ours_cpu, rq_cpu, paced, ours_tps, rq_tps, direct_tps, per_conn, subscribers
+    )
 
 
 def report(args: argparse.Namespace, r: Results) -> int:
@@ -213,6 +266,9 @@ def report(args: argparse.Namespace, r: Results) -> int:
     print(f"   persona /ws turn      {r.ours_seq.summary()}")
     print(f"   (a) raw RQ round trip {r.rq_seq.summary()}")
     print(f"   (b) direct on socket  {r.direct_seq.summary()}")
+    print("-- CPU per turn in the runs above, by process (ms, all cores)")
+    print(f"   persona /ws turn      {r.ours_cpu.summary()}")
+    print(f"   (a) raw RQ round trip {r.rq_cpu.summary()}")
     total_rate = args.paced_sessions / args.paced_interval
     print(f"-- latency, {args.paced_sessions} concurrent sessions, {total_rate:.0f} turns/s in total")
     print(f"   persona /ws turn      {r.paced.summary()}")
@@ -259,16 +315,28 @@ async def main() -> int:
 
     stack = Stack()
     try:
-        redis_server, _, api = start_persona(stack, args.workers)
+        redis_server, workers, api = start_persona(stack, args.workers)
         client = redis.Redis.from_url(redis_server.url)
         port = free_port()
         argv = [sys.executable, "-m", "uvicorn", "bench.direct_app:app", "--port", str(port), "--log-level", "warning"]
         direct = stack.spawn("direct", [*argv, "--ws-per-message-deflate", "false"], stack.base_env())
         direct.url = f"http://127.0.0.1:{port}"
         wait_for(lambda: _accepts(port), 20, "the direct reference app")
-        start_noop_workers(stack, redis_server.url, args.workers)
+        noop_workers = start_noop_workers(stack, redis_server.url, args.workers)
         print(f"persona bench: {args.workers} worker processes, 1 API process, {args.rounds} interleaved rounds")
-        return report(args, await measure(args, api, direct, client))
+        redis_process, client_process = psutil.Process(redis_server.pid), psutil.Process()
+        ours_processes = {
+            "API": [psutil.Process(api.pid)],
+            "workers": with_children(workers.pid),  # `python -m worker --processes N` forks N
+            "Redis": [redis_process],
+            "client": [client_process],
+        }
+        rq_processes = {
+            "workers": [p for w in noop_workers for p in with_children(w.pid)],
+            "Redis": [redis_process],
+            "client": [client_process],
+        }
+        return report(args, await measure(args, api, direct, client, ours_processes, rq_processes))
     finally:
         stack.stop()
 
