@@ -218,7 +218,7 @@ async def test_a_hung_mongodb_gives_fallbacks_and_readiness_says_so(stack: Stack
             assert (await http.get("/v1/meta/ping")).status_code == 200  # alive, just not ready
         wait_for(lambda: "turn failed; answering with a fallback" in workers.log(), 20, "the worker's log line")
         assert "sess-no-mongo" in workers.log()  # logged with the session
-        assert "mongo unreachable; indexes not ensured yet" in api.log()
+        wait_for(lambda: "mongo unreachable; indexes not ensured yet" in api.log(), 20, "the API's log line")
         assert api.popen.poll() is None
         assert workers.popen.poll() is None
         await scene.close()
