@@ -26,7 +26,14 @@ class EmbeddedWorker:
         timeout = settings.job_timeout_seconds
 
         def run_on_api_loop(coro):  # type: ignore[no-untyped-def]
-            return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=timeout)
+            """The turn is cancelled on the API loop at the job timeout, so it cannot write on
+            after its fallback went out and its session's next turn started."""
+            future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(coro, timeout), loop)
+            try:
+                return future.result(timeout=timeout + 1)  # the loop's own timeout answers first
+            except TimeoutError:
+                future.cancel()
+                raise
 
         self._runtime = runtime.build(settings, db, client, run_on_api_loop)
         queues = [

@@ -5,12 +5,18 @@ result go to its job record and event channel instead (bus/jobs.py).
 """
 
 import logging
+import time
+
+import redis
 
 from app.bus import jobs
 from app.turns import Reply, Turn
 from worker import runtime
 
 log = logging.getLogger(__name__)
+
+# A lane that does not move leaves the session's next turns waiting for its next message.
+ADVANCE_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0)
 
 
 def _result(reply: Reply) -> dict[str, object]:
@@ -56,5 +62,23 @@ def run_turn(turn_json: str) -> None:
             answer = reply
     finally:
         rt.leases.release()
-        # One round trip: the answer is published, the lease dropped, the session's next turn queued.
-        rt.lanes.advance(turn.session_id, turn.turn_id, (turn.reply_to, answer) if answer else None)
+        advance_lane(rt, turn, answer)
+
+
+def advance_lane(rt: runtime.WorkerRuntime, turn: Turn, answer: Reply | None) -> None:
+    """One round trip: the answer is published, the lease dropped, the session's next turn queued.
+
+    Retried through a Redis blip: a second run of the script is harmless (a reply whose request
+    was answered is dropped by its socket; the lease and lane steps are idempotent).
+    """
+    ctx = {"session_id": turn.session_id, "turn_id": turn.turn_id}
+    for delay in (*ADVANCE_RETRY_DELAYS, None):
+        try:
+            rt.lanes.advance(turn.session_id, turn.turn_id, (turn.reply_to, answer) if answer else None)
+            return
+        except redis.RedisError as exc:
+            if delay is None:
+                log.error("session lane not advanced: its next turn waits for the next message", extra=ctx)
+                raise
+            log.warning("session lane not advanced (%s); retrying in %.1f s", exc, delay, extra=ctx)
+            time.sleep(delay)

@@ -48,16 +48,21 @@ class LeaseKeeper:
 
     def _run(self) -> None:
         while not self._stop.wait(TICK_SECONDS):
-            try:
-                if (current := self._current) is not None:
-                    self._leases.hold(current, time.time())
-                requeued, given_up = self._leases.reap(time.time())
-                for turn_id in requeued:
-                    log.warning("a worker died mid-turn; turn queued again", extra={"turn_id": turn_id})
-                for turn_id in given_up:
-                    self._give_up(turn_id)
-            except redis.RedisError:
-                log.exception("lease keeping failed; retrying")
+            self.tick()
+
+    def tick(self) -> None:
+        """Renew this process's lease and reap expired ones; nothing raised here ends the thread,
+        since a keeper that died would leave this process's long turns to be run twice."""
+        try:
+            if (current := self._current) is not None:
+                self._leases.hold(current, time.time())
+            requeued, given_up = self._leases.reap(time.time())
+            for turn_id in requeued:
+                log.warning("a worker died mid-turn; turn queued again", extra={"turn_id": turn_id})
+            for turn_id in given_up:
+                self._give_up(turn_id)
+        except Exception:
+            log.exception("lease keeping failed; retrying")
 
     def _give_up(self, turn_id: str) -> None:
         """Failed too often: let the session's next turn go rather than block its lane."""

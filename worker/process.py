@@ -37,7 +37,7 @@ def serve(burst: bool = False) -> None:
         loop.run_until_complete(ensure_indexes(db))
     except PyMongoError as exc:  # turns fail soft until it answers; the API ensures the indexes then
         log.error("mongo unreachable at start-up; indexes not ensured: %s", str(exc).splitlines()[0][:200])
-    rt = runtime.build(settings, db, clients.sync_client, loop.run_until_complete)
+    rt = runtime.build(settings, db, clients.sync_client, runtime.loop_runner(loop, settings.job_timeout_seconds))
     runtime.install(rt)
     rt.leases.start()
     queues = [  # turns first: a waiting user outranks a reflection

@@ -14,6 +14,7 @@ from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 
 from app.bus import leases
+from app.bus.queue import RUN_TURN
 
 HEARTBEAT_EVERY_SECONDS = 1.0
 SUSPENSION_CHECK_EVERY_SECONDS = 1.0
@@ -49,7 +50,8 @@ class PersonaWorker(SimpleWorker):
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         """RQ's bookkeeping before a job (heartbeats, status started), sent with the held execution
-        record and the turn's lease in one pipeline."""
+        record and, for a turn, its lease in one pipeline. Other jobs (thoughts) take no lease:
+        nothing renews one for them, and a re-run reflection would move the mood twice."""
         pipeline, self._held = self._held or self.connection.pipeline(), None
         with pipeline:
             heartbeat_ttl = self.get_heartbeat_ttl(job)
@@ -59,7 +61,8 @@ class PersonaWorker(SimpleWorker):
             pipeline.persist(job.key)
             if remove_from_intermediate_queue:
                 pipeline.lrem(Queue(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id)
-            leases.hold(pipeline, job.id, time.time())
+            if job.func_name == RUN_TURN:
+                leases.hold(pipeline, job.id, time.time())
             pipeline.execute()
         self.procline(f"Processing {job.func_name} from {job.origin} since {time.time()}")
 

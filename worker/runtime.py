@@ -5,6 +5,7 @@ the long-lived loop (never `asyncio.run` per job, which would tie the Mongo clie
 that dies with the job).
 """
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,19 @@ def current() -> WorkerRuntime:
     if _current is None:
         raise RuntimeError("no worker runtime installed: start workers with `python -m worker`")
     return _current
+
+
+def loop_runner(loop: asyncio.AbstractEventLoop, timeout: float) -> RunCoroutine:
+    """Run a job's coroutines on the process's loop, each cancelled after `timeout` seconds.
+
+    RQ enforces the job timeout with SIGALRM, but uvloop runs Python signal handlers in a callback
+    of its own and only logs what they raise: the alarm never stops a turn. The loop keeps the time.
+    """
+
+    def run(coro: Coroutine[Any, Any, Any]) -> Any:
+        return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+    return run
 
 
 def build(settings: Settings, db: AsyncIOMotorDatabase, client: redis.Redis, run: RunCoroutine) -> WorkerRuntime:

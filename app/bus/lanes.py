@@ -51,6 +51,7 @@ if ARGV[9] ~= '' then
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 11))
 redis.call('HSET', KEYS[1], 'status', 'deferred')
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))  -- until a worker starts it (RQ persists it then)
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
 return settle(KEYS[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]) == ARGV[1] and 1 or 0
@@ -69,6 +70,9 @@ local next_head = settle(KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 return next_head or ''
 """
 )
+
+LANE_TTL_SECONDS = 24 * 3600  # a lane, and a turn deferred in it, outlive any live session
+FAILED_JOB_TTL_SECONDS = 7 * 24 * 3600
 
 JOB_PREFIX = Job.redis_job_namespace_prefix
 QUEUE_PREFIX = Queue.redis_queue_namespace_prefix

@@ -18,7 +18,7 @@ from app.bus import keys, lanes
 LEASE_SECONDS = 5.0
 MAX_RETRIES = 2
 
-# KEYS: leases   ARGV: now, job_prefix, queue_prefix, max_retries   -> {requeued ids, given-up ids}
+# KEYS: leases   ARGV: now, job_prefix, queue_prefix, max_retries, failed job ttl -> {requeued ids, given-up ids}
 _REAP = """
 local requeued, given_up = {}, {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 50)) do
@@ -31,6 +31,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT
         table.insert(requeued, id)
       else
         redis.call('HSET', job_key, 'status', 'failed')
+        redis.call('EXPIRE', job_key, tonumber(ARGV[5]))  -- RQ removed its TTL when it started
         table.insert(given_up, id)
       end
     end
@@ -56,6 +57,7 @@ class Leases:
     def reap(self, now: float) -> tuple[list[str], list[str]]:
         """(requeued turn ids, given-up turn ids) among the leases that expired."""
         requeued, given_up = self._reap(
-            keys=[keys.turn_leases()], args=[now, lanes.JOB_PREFIX, lanes.QUEUE_PREFIX, MAX_RETRIES]
+            keys=[keys.turn_leases()],
+            args=[now, lanes.JOB_PREFIX, lanes.QUEUE_PREFIX, MAX_RETRIES, lanes.FAILED_JOB_TTL_SECONDS],
         )
         return [t.decode() for t in requeued], [t.decode() for t in given_up]

@@ -21,8 +21,6 @@ from app.turns import Reply, Turn
 log = logging.getLogger(__name__)
 
 RUN_TURN = "worker.jobs.run_turn"
-LANE_TTL_SECONDS = 24 * 3600
-FAILED_JOB_TTL_SECONDS = 7 * 24 * 3600
 
 
 class TurnQueue:
@@ -53,7 +51,7 @@ class TurnQueue:
             serializer=JSONSerializer,
             timeout=self._job_timeout,
             result_ttl=self._result_ttl,
-            failure_ttl=FAILED_JOB_TTL_SECONDS,
+            failure_ttl=lanes.FAILED_JOB_TTL_SECONDS,
             description=f"turn {turn.turn_id} of session {turn.session_id}",
         )
         job.origin = self.queue_name
@@ -71,7 +69,7 @@ class TurnQueue:
             ],
             args=[
                 turn.turn_id,
-                LANE_TTL_SECONDS,
+                lanes.LANE_TTL_SECONDS,
                 lanes.JOB_PREFIX,
                 lanes.QUEUE_PREFIX,
                 lanes.QUEUES_KEY,

@@ -140,7 +140,17 @@ class ReplyRouter:
                 extra={"session_id": reply.session_id, "turn_id": reply.turn_id},
             )
             return
-        handler(reply)
+        try:
+            handler(reply)
+        except Exception:  # one door's bug must not end the subscription every socket shares
+            log.exception("reply handler failed", extra={"session_id": reply.session_id, "turn_id": reply.turn_id})
+
+    def _notify(self, channel: str, data: bytes) -> None:
+        for handler in list(self._watchers.get(channel, ())):
+            try:
+                handler(data)
+            except Exception:  # as in dispatch: the shared subscription outlives any one watcher
+                log.exception("watcher of %s failed", channel)
 
     async def _run(self) -> None:
         backoff = 0.1
@@ -158,8 +168,7 @@ class ReplyRouter:
                     if channel == self.channel:
                         self.dispatch(message["data"])
                     else:
-                        for handler in list(self._watchers.get(channel, ())):
-                            handler(message["data"])
+                        self._notify(channel, message["data"])
             except asyncio.CancelledError:
                 self._pubsub = None
                 await pubsub.aclose()

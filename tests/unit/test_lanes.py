@@ -2,21 +2,26 @@
 
 import asyncio
 import json
+from types import SimpleNamespace
 
 import fakeredis
 import pytest
+import redis
+import uvloop
 from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from app.bus import keys
 from app.bus.queue import LaneAdvancer, TurnQueue
+from app.settings import Settings
 from app.store.history import HistoryStore
 from app.store.mongo import connect
-from app.turns import Reply
+from app.turns import Reply, Turn
 from tests.conftest import make_turn
-from worker import runtime
+from worker import jobs, runtime
 from worker.rq_worker import PersonaWorker
+from worker.turns import TurnProcessor
 
 QUEUE = "turns"
 
@@ -70,8 +75,6 @@ def test_rq_worker_runs_turns_in_session_order_and_publishes_replies(redis_pair)
     loop = asyncio.new_event_loop()
     try:
         _, db = connect(None, "lanes")
-        from app.settings import Settings
-
         runtime.install(runtime.build(Settings(persona_brain="demo"), db, client, loop.run_until_complete))
         pubsub = client.pubsub()
         pubsub.subscribe(keys.reply_channel("api-1"))
@@ -96,3 +99,71 @@ def test_rq_worker_runs_turns_in_session_order_and_publishes_replies(redis_pair)
         assert queued_ids(client) == []
     finally:
         loop.close()
+
+
+def test_a_turn_past_the_job_timeout_is_cancelled_and_the_session_goes_on(redis_pair, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """RQ's SIGALRM cannot interrupt uvloop (it logs what the handler raises); the loop's own
+    timeout stops the turn, the socket gets its fallback, and the session's next turn runs."""
+    async_client, client = redis_pair
+    loop = uvloop.new_event_loop()  # as in a worker process
+    try:
+        _, db = connect(None, "timeouts")
+        rt = runtime.build(Settings(persona_brain="demo"), db, client, runtime.loop_runner(loop, timeout=0.3))
+        runtime.install(rt)
+        processed = TurnProcessor.process
+
+        async def hangs_on_slow(self: TurnProcessor, turn: Turn) -> Reply | None:
+            if turn.text == "slow":
+                await asyncio.sleep(30)  # a stalled store or model call
+            return await processed(self, turn)
+
+        monkeypatch.setattr(TurnProcessor, "process", hangs_on_slow)
+        pubsub = client.pubsub()
+        pubsub.subscribe(keys.reply_channel("api-1"))
+        queue = TurnQueue(async_client, client, QUEUE, job_timeout=30, result_ttl=60)
+        slow, after = make_turn("S", "slow"), make_turn("S", "after")
+        for turn in (slow, after):
+            loop.run_until_complete(queue.enqueue(turn))
+
+        rq_queue = Queue(QUEUE, connection=client, serializer=JSONSerializer)
+        worker = PersonaWorker([rq_queue], connection=client, serializer=JSONSerializer)
+        worker.work(burst=True, logging_level="WARNING")
+
+        replies = []
+        while len(replies) < 2 and (message := pubsub.get_message(timeout=1)) is not None:
+            if message["type"] == "message":
+                replies.append(Reply.model_validate(json.loads(message["data"])))
+        assert [(r.turn_id, r.fallback) for r in replies] == [(slow.turn_id, True), (after.turn_id, False)]
+        assert replies[1].text == "Echo: after"
+        assert Job.fetch(slow.turn_id, connection=client, serializer=JSONSerializer).get_status() == "failed"
+        history = loop.run_until_complete(HistoryStore(db).for_session("S"))
+        assert [h.input_text for h in history] == ["after"]  # the cancelled turn wrote nothing
+    finally:
+        loop.close()
+
+
+class FlakyLanes:
+    """A LaneAdvancer whose Redis fails `failures` times first."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.calls = failures, 0
+
+    def advance(self, session_id: str, turn_id: str, answer: object = None) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise redis.ConnectionError("Redis blinked")
+
+
+@pytest.mark.parametrize(("failures", "moved"), [(2, True), (len(jobs.ADVANCE_RETRY_DELAYS) + 1, False)])
+def test_a_lane_is_advanced_through_a_redis_blip(monkeypatch, failures: int, moved: bool) -> None:  # type: ignore[no-untyped-def]
+    """Else the session's next turns would wait for the user's next message."""
+    monkeypatch.setattr(jobs, "ADVANCE_RETRY_DELAYS", (0.0,) * len(jobs.ADVANCE_RETRY_DELAYS))
+    lanes = FlakyLanes(failures)
+    rt = SimpleNamespace(lanes=lanes)
+    if moved:
+        jobs.advance_lane(rt, make_turn("S", "hi"), None)  # type: ignore[arg-type]
+        assert lanes.calls == failures + 1
+    else:
+        with pytest.raises(redis.ConnectionError):
+            jobs.advance_lane(rt, make_turn("S", "hi"), None)  # type: ignore[arg-type]
+        assert lanes.calls == len(jobs.ADVANCE_RETRY_DELAYS) + 1

@@ -1,13 +1,19 @@
 """Turn leases: an expired lease puts a started turn back on its queue, a few times at most."""
 
+import logging
+
 import fakeredis
 import pytest
+from rq import Queue
 from rq.job import Job
+from rq.serializers import JSONSerializer
 
 from app.bus import keys
 from app.bus.leases import LEASE_SECONDS, MAX_RETRIES, Leases
 from app.bus.queue import LaneAdvancer, TurnQueue
 from tests.conftest import make_turn
+from worker.leases import LeaseKeeper
+from worker.rq_worker import PersonaWorker
 
 
 @pytest.fixture
@@ -22,6 +28,7 @@ async def test_a_dead_workers_turn_is_requeued_then_given_up(clients) -> None:  
     first, second = make_turn("S", "one"), make_turn("S", "two")
     await queue.enqueue(first)
     await queue.enqueue(second)  # waits in the lane behind `first`
+    assert client.ttl(Job.key_for(second.turn_id)) > 0  # a deferred turn of an abandoned lane expires
     client.lpop("rq:queue:turns")  # a worker took `first`...
     client.hset(Job.key_for(first.turn_id), "status", "started")
     leases = Leases(client)
@@ -38,6 +45,7 @@ async def test_a_dead_workers_turn_is_requeued_then_given_up(clients) -> None:  
         leases.hold(first.turn_id, now=clock)
     assert leases.reap(now=clock + 2 * LEASE_SECONDS) == ([], [first.turn_id])  # enough: given up
     assert client.hget(Job.key_for(first.turn_id), "status") == b"failed"
+    assert client.ttl(Job.key_for(first.turn_id)) > 0  # kept for a while like any failed job, not forever
     assert LaneAdvancer(client).advance("S", first.turn_id) == second.turn_id  # the lane moves on
 
 
@@ -53,3 +61,34 @@ async def test_finished_turns_and_released_leases_are_left_alone(clients) -> Non
     leases.hold(turn.turn_id, now=0.0)
     LaneAdvancer(client).advance("T", turn.turn_id)  # the turn ended: its lease goes with it
     assert client.zcard(keys.turn_leases()) == 0
+
+
+def test_a_worker_takes_a_lease_for_turns_only(clients) -> None:  # type: ignore[no-untyped-def]
+    """Nothing renews a lease for a thought, so taking one would get it re-run while it runs."""
+    _, client = clients
+    turns, thoughts = (Queue(name, connection=client, serializer=JSONSerializer) for name in ("turns", "thoughts"))
+    worker = PersonaWorker([turns, thoughts], connection=client, serializer=JSONSerializer)
+    turn = turns.enqueue("worker.jobs.run_turn", make_turn("L", "hi").model_dump_json())
+    thought = thoughts.enqueue("worker.thinking.think", "ava")
+    for job in (turn, thought):
+        worker.prepare_execution(job)
+        worker.prepare_job_execution(job)
+        assert client.hget(job.key, "status") == b"started"
+        assert client.ttl(job.key) == -1  # RQ's bookkeeping, sent in the same round trip
+    assert client.zscore(keys.turn_leases(), turn.id) is not None
+    assert client.zscore(keys.turn_leases(), thought.id) is None
+
+
+def test_the_lease_keeper_outlives_a_job_it_cannot_read(clients, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A given-up job that is not a turn used to raise out of the keeper's thread and end it."""
+    _, client = clients
+    thoughts = Queue("thoughts", connection=client, serializer=JSONSerializer)
+    job = thoughts.enqueue("worker.thinking.think", "ava")
+    client.hset(job.key, mapping={"status": "started", "persona_retries": MAX_RETRIES})
+    client.zadd(keys.turn_leases(), {job.id: 0.0})  # long expired
+    keeper = LeaseKeeper(client, LaneAdvancer(client))
+    with caplog.at_level(logging.ERROR):
+        keeper.tick()  # gives the job up, fails to read it as a turn, and carries on
+        keeper.tick()
+    assert any("lease keeping failed" in r.getMessage() for r in caplog.records)
+    assert client.hget(job.key, "status") == b"failed"

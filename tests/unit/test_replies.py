@@ -1,0 +1,46 @@
+"""The API process's one reply subscription: every socket's replies share it, so none may end it."""
+
+import asyncio
+
+import fakeredis
+import pytest
+
+from app.bus.replies import ReplyRouter, encode
+from app.turns import Reply
+
+
+def broken(_: object) -> None:
+    raise RuntimeError("a door's rendering bug")
+
+
+async def test_a_failing_handler_leaves_the_subscription_to_everyone_else(caplog: pytest.LogCaptureFixture) -> None:
+    client = fakeredis.FakeAsyncRedis()
+    router = ReplyRouter(client, "api-t")
+    await router.start()
+    try:
+        heard: list[Reply] = []
+        events: list[bytes] = []
+        await router.bind("bad", broken)
+        await router.bind("good", heard.append)
+        await router.watch("job:1", broken)
+        await router.watch("job:1", events.append)
+
+        await client.publish(router.channel, encode(Reply(session_id="bad", turn_id="t1", persona_id="p", text="boom")))
+        await client.publish("job:1", b"progress")
+        await client.publish(
+            router.channel, encode(Reply(session_id="good", turn_id="t2", persona_id="p", text="still here"))
+        )
+        for _ in range(100):
+            if heard and events:
+                break
+            await asyncio.sleep(0.02)
+
+        assert [reply.text for reply in heard] == ["still here"]
+        assert events == [b"progress"]
+        assert router._task is not None
+        assert not router._task.done()
+        messages = [record.getMessage() for record in caplog.records]
+        assert "reply handler failed" in messages
+        assert "reply subscription lost" not in " ".join(messages)
+    finally:
+        await router.stop()
