@@ -10,15 +10,23 @@ or four round trips per enqueue (~0.45 ms more than a plain enqueue, ~1 ms more 
 this machine), which alone would break the latency target. See docs/architecture.md.
 
 A head whose job is finished, failed, stopped or gone (a worker died and RQ gave up on it) no
-longer blocks the lane: `settle` drops it the next time the lane moves.
+longer blocks the lane: `settle` drops it the next time the lane moves. A head still `queued`
+LOST_AFTER_SECONDS after it was queued, yet on no queue, was taken by a worker that never
+started it (it died, or lost Redis, between the dequeue and RQ's start pipeline, where it holds
+no lease yet): `settle` puts it back on its queue. A worker in that window for that long is not
+alive; were one only slow, the turn would run twice, which its idempotent writes allow.
 """
 
 from rq.job import Job
 from rq.queue import Queue
 
-# Shared by both scripts: pop heads that are no longer pending, queue the first deferred one.
-_SETTLE = """
-local function settle(lane, job_prefix, queue_prefix, queues_key, enqueued_at)
+LOST_AFTER_SECONDS = 10
+
+# Shared by both scripts: pop heads that are no longer pending, queue the first deferred one,
+# and put back a queued head that a worker took off its queue but never started.
+_SETTLE = (
+    """
+local function settle(lane, job_prefix, queue_prefix, queues_key, enqueued_at, now)
   while true do
     local head = redis.call('LINDEX', lane, 0)
     if not head then return false end
@@ -26,17 +34,31 @@ local function settle(lane, job_prefix, queue_prefix, queues_key, enqueued_at)
     local status = redis.call('HGET', job_key, 'status')
     if status == 'deferred' then
       local queue_key = queue_prefix .. redis.call('HGET', job_key, 'origin')
-      redis.call('HSET', job_key, 'status', 'queued', 'enqueued_at', enqueued_at)
+      redis.call('HSET', job_key, 'status', 'queued', 'enqueued_at', enqueued_at, 'lane_queued_at', now)
       redis.call('SADD', queues_key, queue_key)
       redis.call('RPUSH', queue_key, head)
       return head
-    elseif status == 'queued' or status == 'started' then
+    elseif status == 'queued' then
+      local since = tonumber(redis.call('HGET', job_key, 'lane_queued_at') or '0')
+      if tonumber(now) - since > """
+    + str(LOST_AFTER_SECONDS)
+    + """ then
+        local queue_key = queue_prefix .. redis.call('HGET', job_key, 'origin')
+        if not redis.call('LPOS', queue_key, head) then
+          redis.call('SADD', queues_key, queue_key)
+          redis.call('RPUSH', queue_key, head)
+        end
+        redis.call('HSET', job_key, 'lane_queued_at', now)
+      end
+      return head
+    elseif status == 'started' then
       return head
     end
     redis.call('LPOP', lane)
   end
 end
 """
+)
 
 # KEYS: job_key, lane_key, live_key, record_key
 # ARGV: job_id, lane_ttl, job_prefix, queue_prefix, queues_key, enqueued_at, now (epoch seconds),
@@ -54,19 +76,19 @@ redis.call('HSET', KEYS[1], 'status', 'deferred')
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))  -- until a worker starts it (RQ persists it then)
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
-return settle(KEYS[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]) == ARGV[1] and 1 or 0
+return settle(KEYS[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]) == ARGV[1] and 1 or 0
 """
 )
 
 # KEYS: lane_key, leases_key, reply channel ('' for none)
-# ARGV: finished job_id, job_prefix, queue_prefix, queues_key, enqueued_at, reply payload
+# ARGV: finished job_id, job_prefix, queue_prefix, queues_key, enqueued_at, reply payload, now (epoch seconds)
 ADVANCE_SCRIPT = (
     _SETTLE
     + """
 if KEYS[3] ~= '' then redis.call('PUBLISH', KEYS[3], ARGV[6]) end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('LREM', KEYS[1], 1, ARGV[1])
-local next_head = settle(KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+local next_head = settle(KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[7])
 return next_head or ''
 """
 )

@@ -26,7 +26,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT
     local job_key = ARGV[2] .. id
     if redis.call('HGET', job_key, 'status') == 'started' then
       if redis.call('HINCRBY', job_key, 'persona_retries', 1) <= tonumber(ARGV[4]) then
-        redis.call('HSET', job_key, 'status', 'queued')
+        redis.call('HSET', job_key, 'status', 'queued', 'lane_queued_at', ARGV[1])
         redis.call('RPUSH', ARGV[3] .. redis.call('HGET', job_key, 'origin'), id)
         table.insert(requeued, id)
       else

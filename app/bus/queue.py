@@ -101,6 +101,6 @@ class LaneAdvancer:
         channel, payload = (keys.reply_channel(answer[0]), encode(answer[1])) if answer else ("", "")
         next_id = self._advance(
             keys=[keys.session_lane(session_id), keys.turn_leases(), channel],
-            args=[turn_id, lanes.JOB_PREFIX, lanes.QUEUE_PREFIX, lanes.QUEUES_KEY, enqueued_at, payload],
+            args=[turn_id, lanes.JOB_PREFIX, lanes.QUEUE_PREFIX, lanes.QUEUES_KEY, enqueued_at, payload, time.time()],
         )
         return next_id.decode() if next_id else None

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 from types import SimpleNamespace
 
 import fakeredis
@@ -13,6 +14,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from app.bus import keys
+from app.bus.lanes import LOST_AFTER_SECONDS
 from app.bus.queue import LaneAdvancer, TurnQueue
 from app.settings import Settings
 from app.store.history import HistoryStore
@@ -68,6 +70,25 @@ async def test_a_dead_head_no_longer_blocks_its_lane(redis_pair) -> None:  # typ
     client.hset(Job.key_for(first.turn_id), "status", "failed")  # e.g. abandoned by a killed worker
     assert await queue.enqueue(second)
     assert status(client, second.turn_id) == "queued"
+
+
+async def test_a_head_taken_but_never_started_is_queued_again(redis_pair) -> None:  # type: ignore[no-untyped-def]
+    """A worker that dies (or loses Redis) between the dequeue and RQ's start pipeline holds no
+    lease; the session's next message puts its turn back rather than waiting behind it forever."""
+    async_client, client = redis_pair
+    queue = TurnQueue(async_client, client, QUEUE, job_timeout=30, result_ttl=60)
+    lost, waiting, later = make_turn("L", "l0"), make_turn("L", "l1"), make_turn("L", "l2")
+    await queue.enqueue(lost)
+    assert client.lpop(f"rq:queue:{QUEUE}").decode() == lost.turn_id  # taken by a worker that dies
+    assert not await queue.enqueue(waiting)  # moments later: it may still start, so nothing is done
+    assert queued_ids(client) == []
+    client.hset(Job.key_for(lost.turn_id), "lane_queued_at", time.time() - LOST_AFTER_SECONDS - 1)
+    assert not await queue.enqueue(later)  # long since: back on the queue, still the lane's head
+    assert queued_ids(client) == [lost.turn_id]
+    client.hset(Job.key_for(lost.turn_id), "lane_queued_at", time.time() - LOST_AFTER_SECONDS - 1)
+    await queue.enqueue(make_turn("L", "l3"))  # waiting that long behind a backlog: on its queue already
+    assert queued_ids(client) == [lost.turn_id]  # not pushed twice
+    assert [status(client, t.turn_id) for t in (waiting, later)] == ["deferred", "deferred"]
 
 
 def test_rq_worker_runs_turns_in_session_order_and_publishes_replies(redis_pair) -> None:  # type: ignore[no-untyped-def]
