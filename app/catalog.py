@@ -27,8 +27,9 @@ class PersonaCatalog:
         """The persona's profile; an unknown id is answered by the default persona."""
         return self._profiles.get(persona_id) or self._profiles[self.default_id]
 
-    def resolve(self, persona_id: str | None) -> str:
-        return persona_id if persona_id in self._profiles else self.default_id
+    def resolve(self, persona_id: object) -> str:
+        """The persona a caller named, if it is one of ours; else the default (whatever was sent)."""
+        return persona_id if isinstance(persona_id, str) and persona_id in self._profiles else self.default_id
 
     @property
     def ids(self) -> list[str]:

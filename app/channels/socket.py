@@ -124,7 +124,11 @@ class SocketSession(ABC):
             log.warning("malformed frame ignored: %s", short(exc), extra=self.ctx())
             self.reject("malformed JSON")
             return
-        await self.handle(message)
+        try:
+            await self.handle(message)
+        except Exception:  # a frame the door's checks missed: this socket and everyone else go on
+            log.exception("frame could not be handled; rejected", extra=self.ctx())
+            self.reject("the frame could not be handled")
 
     async def submit(self, turn: Turn, context: Any, deadline: float | None = None) -> None:
         """Queue the turn; its answer (or fallback) is rendered with `context`."""

@@ -86,6 +86,38 @@ def test_hume_socket_survives_anything(client: TestClient, junk: Any) -> None:
         assert answer["text"] == "Echo: probe"
 
 
+ODD_HUME_MESSAGES = [
+    {"type": "user_message", "message": "hi"},  # the message is not an object
+    {"type": "user_message", "message": {"content": "hi"}, "models": {"prosody": "x"}},
+    {"type": "user_message", "message": {"content": "hi"}, "models": {"prosody": {"scores": [0.1, 0.2]}}},
+    {"type": "user_message", "message": {"content": "hi"}, "models": {"prosody": {"scores": {"Joy": 10**400}}}},
+    "not a message at all",
+]
+
+
+@pytest.mark.parametrize("message", ODD_HUME_MESSAGES)
+def test_hume_doors_answer_odd_shapes(client: TestClient, message: Any) -> None:
+    """Found in review: each of these raised (a 500, or the socket's loop ended)."""
+    with client.websocket_connect("/llm") as ws:
+        ws.send_text(json.dumps({"messages": [message]}))
+        probe = {"messages": [{"type": "user_message", "message": {"role": "user", "content": "probe"}}]}
+        ws.send_text(json.dumps(probe))
+        assert until(ws, lambda f: f.get("type") == "assistant_input" and f.get("text") == "Echo: probe")
+    if isinstance(message, dict):
+        http_message = {"role": "user", "content": "hi", "models": message.get("models")}
+        assert client.post("/chat/completions", json={"messages": [http_message]}).status_code == 200
+
+
+@pytest.mark.parametrize("persona_id", [[], {}, 5, None])
+def test_skills_answer_any_persona_id(client: TestClient, persona_id: Any) -> None:
+    config = {"personaId": persona_id}
+    request = {"projectId": "p", "deploymentEnvironment": "preview", "sessionId": "odd", "config": config}
+    assert client.post("/skills/session", json=request).status_code == 200
+    answer = client.post("/skills/execute", json={**request, "text": "hi", "memory": []})
+    assert answer.status_code == 200
+    assert answer.json()["output"]["text"] == "Echo: hi"
+
+
 @pytest.mark.parametrize("path", ["/ws", "/skills/ws", "/llm"])
 def test_pathological_frames_are_survived(client: TestClient, path: str) -> None:
     with client.websocket_connect(path) as ws:

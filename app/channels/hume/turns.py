@@ -11,8 +11,17 @@ def clean_text(content: str) -> str:
 
 
 def prosody_of(message: dict[str, Any]) -> dict[str, float]:
-    scores = ((message.get("models") or {}).get("prosody") or {}).get("scores") or {}
-    return {k: float(v) for k, v in scores.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    """Hume's prosody scores of a message; anything not shaped like them counts as none."""
+    models = message.get("models")
+    prosody = models.get("prosody") if isinstance(models, dict) else None
+    scores = prosody.get("scores") if isinstance(prosody, dict) else None
+    if not isinstance(scores, dict):
+        return {}
+    return {
+        str(name): float(value)
+        for name, value in scores.items()
+        if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) <= 1e6  # not NaN, inf, 1e400
+    }
 
 
 def session_of(custom_session_id: str) -> str:

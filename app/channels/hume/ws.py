@@ -58,9 +58,10 @@ class HumeSocket(SocketSession):
             self.custom_session_id = frame.custom_session_id
         await self.bind(session_of(self.custom_session_id), self.custom_session_id)
         assert self.session_id is not None
-        users = [m for m in frame.messages if m.get("type") == "user_message"]
+        users = [m for m in frame.messages if isinstance(m, dict) and m.get("type") == "user_message"]
         last = users[-1] if users else None
-        text = clean_text(str(((last or {}).get("message") or {}).get("content", "")))
+        body = last.get("message") if last else None
+        text = clean_text(str(body.get("content", ""))) if isinstance(body, dict) else ""
         now = time.time()
         turn = Turn(
             session_id=self.session_id,
