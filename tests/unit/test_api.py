@@ -8,6 +8,7 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
+from app.api.v1 import auth as auth_routes
 from app.auth.secrets import WeakSecretError, resolve
 from app.main import create_app
 from app.settings import Settings
@@ -123,6 +124,23 @@ def test_deleting_the_conversation_removes_it_from_recall(client: TestClient) ->
     assert client.delete("/v1/messages/conversation", headers=headers).status_code == 204
     assert client.get("/v1/messages/conversation", headers=headers).json()["messages"] == []
     assert "Zoe" not in say(client, headers, "what's my name?")["result"]["text"]
+
+
+def test_a_claimed_account_is_refused_before_any_hashing(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Else repeating /claim would buy a full argon2 hash per refused request."""
+    headers = bearer(guest(client))
+    first = client.post("/v1/auth/claim", json={"username": "hash_once", "password": "correct horse"}, headers=headers)
+    assert first.status_code == 200
+    hashed: list[str] = []
+
+    async def counting(password: str, pepper: str) -> str:
+        hashed.append(password)
+        return "never stored"
+
+    monkeypatch.setattr(auth_routes, "hash_password", counting)
+    again = client.post("/v1/auth/claim", json={"username": "other_name", "password": "new password"}, headers=headers)
+    assert again.json()["error"]["code"] == "already_claimed"
+    assert hashed == []
 
 
 def test_claim_login_and_refusals(client: TestClient) -> None:

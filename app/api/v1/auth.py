@@ -119,6 +119,9 @@ async def claim(
     body: Credentials, principal: Principal = Depends(current_principal), svc: Services = Depends(services)
 ) -> UserOut:
     """Turn the calling guest into a password account; an account with a password cannot be claimed."""
+    account = await svc.accounts.get(principal.user_id)
+    if account is not None and account.password_hash:  # refused before hashing: no CPU for the asking
+        raise ApiError(409, "already_claimed", "this account already has a password")
     password_hash = await hash_password(body.password, svc.secrets.password_pepper)
     try:
         return _user(await svc.accounts.claim(principal.user_id, body.username, password_hash))
