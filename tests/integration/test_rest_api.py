@@ -31,7 +31,7 @@ async def sse_events(client: httpx.AsyncClient, url: str, **kwargs: Any) -> Asyn
 
 async def test_job_events_are_pushed_over_sse_and_tickets_work_once(stack: Stack, redis_url: str) -> None:
     stack.workers(redis_url, processes=1)
-    api = stack.api(redis_url)
+    api = stack.api(redis_url, ACCESS_LOG="true")
     async with httpx.AsyncClient(base_url=api.url, timeout=15) as client:
         token = (await client.post("/v1/auth/guest")).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
@@ -52,6 +52,8 @@ async def test_job_events_are_pushed_over_sse_and_tickets_work_once(stack: Stack
         other = (await client.post("/v1/auth/guest")).json()["access_token"]
         stranger = await client.get(f"/v1/jobs/{second['job_id']}/events", headers={"Authorization": f"Bearer {other}"})
         assert stranger.status_code == 404
+    assert f"/v1/jobs/{second['job_id']}/events?" in api.log()  # the access log has the request...
+    assert ticket not in api.log()  # ...but not the ticket in its query string
 
 
 @pytest.mark.timeout(300)
