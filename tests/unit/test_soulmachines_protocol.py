@@ -64,3 +64,11 @@ def test_conversation_response_has_the_documented_shape() -> None:
     assert fallback["body"]["fallback"] is True
     assert fallback["body"]["output"] == {"text": ""}
     assert fallback["body"]["personaId"] == 1
+
+
+@pytest.mark.parametrize("session_id", ["rest:u-0123:default", "skills:abc", "hume:chat-1"])
+def test_a_scene_cannot_take_another_doors_session(session_id: str) -> None:
+    """Found in review: a state event naming a REST session joined its memory (invariant 8)."""
+    with pytest.raises(ValidationError):
+        protocol.SceneSession.model_validate({"sessionId": session_id})
+    assert protocol.SceneSession.model_validate({"sessionId": "sm-4f2a:rest:x"}).sessionId == "sm-4f2a:rest:x"

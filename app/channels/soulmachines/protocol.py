@@ -6,11 +6,14 @@ Pure functions over pydantic models (see shared docs/protocols.md, section 1). N
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.turns import Card, Reply, TurnKind
 
 CHANNEL = "soulmachines"
+# The other doors name their sessions "<door>:<id>" (REST "rest:<user>:<conversation>"). A scene
+# naming one of them would share that session's memory and words (invariant 8).
+OTHER_DOORS_SESSIONS = ("rest:", "skills:", "hume:")
 
 
 class Envelope(BaseModel):
@@ -33,6 +36,13 @@ class SceneSession(BaseModel):
     state: str | None = None
     userInfo: Any = None
     meta: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("sessionId")
+    @classmethod
+    def not_another_doors(cls, session_id: str) -> str:
+        if session_id.startswith(OTHER_DOORS_SESSIONS):
+            raise ValueError("the session id of another door")
+        return session_id
 
 
 class ConversationInput(BaseModel):
