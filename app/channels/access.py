@@ -37,6 +37,17 @@ def _host_allowed(host: str | None, cidrs: list[str]) -> bool:
     return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
 
 
+def open_doors(settings: Settings) -> list[str]:
+    """The doors that let any caller in, and so let any caller assert any user's identity."""
+    scenes_guarded = settings.sm_shared_secret or settings.sm_allowed_cidrs
+    doors = {
+        "Soul Machines /ws (SM_SHARED_SECRET, SM_ALLOWED_CIDRS)": scenes_guarded,
+        "Skills /skills (SKILLS_API_KEY)": settings.skills_api_key,
+        "Hume and OpenAI-compatible /llm, /chat/completions (CLM_API_KEY)": settings.clm_api_key,
+    }
+    return [door for door, guard in doors.items() if not guard]
+
+
 def bearer_refusal(authorization: str | None, expected: SecretStr | None, door: str) -> str | None:
     """Why a door's shared Bearer key check fails, or None. No key configured: open, and logged."""
     if expected is None:

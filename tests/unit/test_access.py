@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from app.channels.access import refusal_reason
+from app.channels.access import open_doors, refusal_reason
 from app.settings import Settings
 
 
@@ -30,3 +30,13 @@ def test_cidr_allow_list() -> None:
 def test_a_malformed_cidr_fails_at_start_up() -> None:
     with pytest.raises(ValidationError):
         Settings(sm_allowed_cidrs="10.0.0.0/33")
+
+
+def test_open_doors_are_named() -> None:
+    """Each is said at start-up (an error in production): an open door lets any caller claim any identity."""
+    everything_open = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert len(open_doors(everything_open)) == 3
+    guarded = Settings(  # type: ignore[call-arg]
+        _env_file=None, sm_allowed_cidrs=["10.0.0.0/8"], skills_api_key="k" * 32, clm_api_key="c" * 32
+    )
+    assert open_doors(guarded) == []
