@@ -5,6 +5,7 @@ turn that into a query parameter a caller could set (`?check_revoked=false`).
 """
 
 import hmac
+import ipaddress
 from urllib.parse import urlsplit
 
 import redis
@@ -26,6 +27,21 @@ def services(request: Request) -> Services:
 def client_ip(request: Request) -> str:
     """The caller's address; uvicorn already replaced it from X-Forwarded-For if the proxy is trusted."""
     return request.client.host if request.client else "unknown"
+
+
+def address_block(request: Request) -> str:
+    """Whom a per-address limit counts: an IPv4 address, or an IPv6 /64, the block one subscriber
+    gets and can hop through at will (counting single IPv6 addresses would limit nobody)."""
+    host = client_ip(request)
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 async def principal_from_token(svc: Services, token: str) -> Principal:
@@ -81,7 +97,7 @@ async def require_operator(request: Request, svc: Services = Depends(services)) 
 
 
 async def limit_by_ip(request: Request, svc: Services = Depends(services)) -> None:
-    wait = await svc.limiter.hit("ip", client_ip(request), svc.settings.rate_limit_ip_per_minute, 60)
+    wait = await svc.limiter.hit("ip", address_block(request), svc.settings.rate_limit_ip_per_minute, 60)
     if wait is not None:
         raise ApiError(429, "rate_limited", "too many requests from this address", {"Retry-After": str(wait)})
 

@@ -7,8 +7,10 @@ from typing import Any
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+from starlette.requests import Request
 
 from app.api.v1 import auth as auth_routes
+from app.auth.deps import address_block
 from app.auth.secrets import WeakSecretError, resolve
 from app.main import create_app
 from app.settings import Settings
@@ -280,3 +282,19 @@ def test_one_user_through_two_doors_has_one_conversation(client: TestClient) -> 
         ("rest", "my name is Dana"),
         ("skills", "what's my name?"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("host", "block"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),  # the same subscriber, another address
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("testclient", "testclient"),
+    ],
+)
+def test_address_limits_count_an_ipv6_subscriber_once(host: str, block: str) -> None:
+    """Found in review: keyed on the full IPv6 address, limits could be dodged within a /64."""
+    request = Request({"type": "http", "client": (host, 1234), "headers": []})
+    assert address_block(request) == block

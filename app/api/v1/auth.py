@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from app.api.errors import ApiError
-from app.auth.deps import client_ip, current_principal, services
+from app.auth.deps import address_block, current_principal, services
 from app.auth.passwords import DUMMY_HASH, hash_password, verify_password
 from app.auth.tokens import (
     Principal,
@@ -99,7 +99,7 @@ def _check_csrf(request: Request) -> None:
 
 @router.post("/guest", response_model=TokenOut, status_code=201)
 async def guest(request: Request, response: Response, svc: Services = Depends(services)) -> TokenOut:
-    wait = await svc.limiter.hit("guest", client_ip(request), svc.settings.guests_per_ip_per_hour, 3600)
+    wait = await svc.limiter.hit("guest", address_block(request), svc.settings.guests_per_ip_per_hour, 3600)
     if wait is not None:
         raise ApiError(429, "rate_limited", "too many guest accounts from this address", {"Retry-After": str(wait)})
     return await _start(svc, await svc.accounts.create_guest(), response)
