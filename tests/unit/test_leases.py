@@ -10,7 +10,7 @@ from rq.serializers import JSONSerializer
 
 from app.bus import keys
 from app.bus.leases import LEASE_SECONDS, MAX_RETRIES, Leases
-from app.bus.queue import LaneAdvancer, TurnQueue
+from app.bus.queue import RUN_TURN, LaneAdvancer, TurnQueue
 from tests.conftest import make_turn
 from worker.leases import LeaseKeeper
 from worker.rq_worker import PersonaWorker
@@ -68,7 +68,7 @@ def test_a_worker_takes_a_lease_for_turns_only(clients) -> None:  # type: ignore
     _, client = clients
     turns, thoughts = (Queue(name, connection=client, serializer=JSONSerializer) for name in ("turns", "thoughts"))
     worker = PersonaWorker([turns, thoughts], connection=client, serializer=JSONSerializer)
-    turn = turns.enqueue("worker.jobs.run_turn", make_turn("L", "hi").model_dump_json())
+    turn = turns.enqueue(RUN_TURN, make_turn("L", "hi").model_dump_json())
     thought = thoughts.enqueue("worker.thinking.think", "ava")
     for job in (turn, thought):
         worker.prepare_execution(job)
