@@ -7,11 +7,11 @@ import time
 
 from redis.client import Pipeline
 from rq.executions import Execution
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.registry import StartedJobRegistry
 from rq.timeouts import TimerDeathPenalty
-from rq.utils import now
+from rq.utils import now, utcformat
 from rq.worker import SimpleWorker, WorkerStatus
 
 from app.bus import leases
@@ -33,7 +33,7 @@ class PersonaWorker(SimpleWorker):
     success is recorded in one round trip instead of four (see handle_job_success).
     """
 
-    _last_standalone_heartbeat = 0.0
+    _last_heartbeat = 0.0
     _last_suspension_check = 0.0
     _held: Pipeline | None = None
 
@@ -51,15 +51,16 @@ class PersonaWorker(SimpleWorker):
         return execution
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
-        """RQ's bookkeeping before a job (heartbeats, status started), sent with the held execution
-        record and, for a turn, its lease in one pipeline. Other jobs (thoughts) take no lease:
-        nothing renews one for them, and a re-run reflection would move the mood twice."""
+        """RQ's bookkeeping before a job (status started), sent with the held execution record and,
+        for a turn, its lease in one pipeline. Other jobs (thoughts) take no lease: nothing renews
+        one for them, and a re-run reflection would move the mood twice. The worker's heartbeat
+        rides along at most once a second; RQ's separate job heartbeat repeats the timestamp
+        `prepare_for_execution` writes, so it is left out."""
         pipeline, self._held = self._held or self.connection.pipeline(), None
         with pipeline:
-            heartbeat_ttl = self.get_heartbeat_ttl(job)
-            self.heartbeat(heartbeat_ttl, pipeline=pipeline)
-            job.heartbeat(now(), heartbeat_ttl, pipeline=pipeline)
-            job.prepare_for_execution(self.name, pipeline=pipeline)
+            if self._heartbeat_due():
+                self.heartbeat(self.get_heartbeat_ttl(job), pipeline=pipeline)
+            job.prepare_for_execution(self.name, pipeline=pipeline)  # sets the job's heartbeat too
             pipeline.persist(job.key)
             if remove_from_intermediate_queue:
                 pipeline.lrem(Queue(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id)
@@ -96,7 +97,9 @@ class PersonaWorker(SimpleWorker):
         Stock RQ first WATCHes and reads the job's dependents (two round trips) so it can enqueue
         jobs waiting on this one, then sends its transaction, then marks the worker idle. Nothing
         depends on a turn: turns are enqueued by the lane script, one after another in their
-        session's lane, never with `depends_on`. Other jobs take RQ's path.
+        session's lane, never with `depends_on`. A turn returns nothing (its reply went out on the
+        lane step), so instead of re-saving the whole job hash with a result entry, only what
+        changed is written: status, end time, the finished registry. Other jobs take RQ's path.
         """
         if job.func_name != RUN_TURN:
             super().handle_job_success(job, queue, started_job_registry, execution)
@@ -106,25 +109,25 @@ class PersonaWorker(SimpleWorker):
             self.increment_total_working_time(job.ended_at - job.started_at, pipeline)  # type: ignore[operator]
             result_ttl = job.get_result_ttl(self.default_result_ttl)
             if result_ttl != 0:
-                job._handle_success(
-                    result_ttl,
-                    pipeline=pipeline,
-                    worker_name=self.name,
-                    execution_id=execution.id,
-                    execution_started_at=execution.created_at,
-                    execution_ended_at=job.ended_at,
-                )
+                pipeline.hset(job.key, mapping={"status": JobStatus.FINISHED, "ended_at": utcformat(job.ended_at)})
+                job.finished_job_registry.add(job, result_ttl, pipeline)
             job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
             self.cleanup_execution(job, pipeline=pipeline, execution=execution)
             self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
             pipeline.execute()
 
+    def _heartbeat_due(self) -> bool:
+        """Whether a second has passed since the last heartbeat; if so, the next one is now."""
+        now = time.monotonic()
+        if now - self._last_heartbeat < HEARTBEAT_EVERY_SECONDS:
+            return False
+        self._last_heartbeat = now
+        return True
+
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
         if pipeline is None and timeout is None:
-            now = time.monotonic()
-            if now - self._last_standalone_heartbeat < HEARTBEAT_EVERY_SECONDS:
+            if not self._heartbeat_due():
                 return
-            self._last_standalone_heartbeat = now
             if not self.connection.exists(self.key):  # Redis restarted empty: say we exist again
                 self.log.warning("worker %s: registration lost (Redis restarted?); registering again", self.name)
                 self.register_birth()

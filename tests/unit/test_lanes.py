@@ -118,6 +118,19 @@ def test_rq_worker_runs_turns_in_session_order_and_publishes_replies(redis_pair)
         assert [h.input_text for h in history] == [str(i) for i in range(5)]
         assert client.llen(keys.session_lane("S")) == 0
         assert queued_ids(client) == []
+        # RQ's own view of the finished turns, as `rq info` and dashboards read it
+        for turn in turns:
+            job = Job.fetch(turn.turn_id, connection=client, serializer=JSONSerializer)
+            assert job.get_status() == "finished"
+            assert job.ended_at is not None
+            assert job.ended_at >= job.started_at
+            assert 0 < client.ttl(job.key) <= 60
+        assert set(rq_queue.finished_job_registry.get_job_ids()) == {t.turn_id for t in turns}
+        assert rq_queue.started_job_registry.get_job_ids() == []
+        assert client.keys("rq:execution*") == []
+        assert worker.get_state() == "idle"
+        assert client.hget(worker.key, "state") == b"idle"
+        assert int(client.hget(worker.key, "successful_job_count")) == len(turns)
     finally:
         loop.close()
 
