@@ -24,13 +24,14 @@ SUSPENSION_CHECK_EVERY_SECONDS = 1.0
 class PersonaWorker(SimpleWorker):
     """A worker process's RQ loop (`python -m worker`), tuned for many short jobs.
 
-    Stock RQ sends a standalone worker heartbeat (three round trips) three times per job to
-    extend a key that lives `worker_ttl + 60` seconds, and asks Redis whether `rq suspend` was
-    run before every job. Turns take milliseconds, so both are done at most once per second;
-    heartbeats that ride inside RQ's job transactions are kept. Two more round trips per job
-    that carry nothing for turns are skipped (see set_state, handle_execution_ended), the two
-    pipelines RQ sends before a job starts go as one (see prepare_execution), and a turn's
-    success is recorded in one round trip instead of four (see handle_job_success).
+    Stock RQ sends a standalone worker heartbeat (three round trips) three times per job, and
+    another inside the start-of-job transaction, to extend a key that lives `worker_ttl + 60`
+    seconds, and asks Redis whether `rq suspend` was run before every job. Turns take
+    milliseconds, so heartbeats and that check happen at most once per second. Two more round
+    trips per job that carry nothing for turns are skipped (see set_state,
+    handle_execution_ended), the two pipelines RQ sends before a job starts go as one (see
+    prepare_execution), and a turn's success is recorded in one round trip instead of four (see
+    handle_job_success).
     """
 
     _last_heartbeat = 0.0
@@ -118,10 +119,10 @@ class PersonaWorker(SimpleWorker):
 
     def _heartbeat_due(self) -> bool:
         """Whether a second has passed since the last heartbeat; if so, the next one is now."""
-        now = time.monotonic()
-        if now - self._last_heartbeat < HEARTBEAT_EVERY_SECONDS:
+        at = time.monotonic()
+        if at - self._last_heartbeat < HEARTBEAT_EVERY_SECONDS:
             return False
-        self._last_heartbeat = now
+        self._last_heartbeat = at
         return True
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
