@@ -11,7 +11,7 @@ import redis
 
 from app.bus import jobs
 from app.turns import Reply, Turn
-from worker import runtime
+from worker import outbox, runtime
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +66,22 @@ def run_turn(turn_json: str) -> None:
 
 
 def advance_lane(rt: runtime.WorkerRuntime, turn: Turn, answer: Reply | None) -> None:
-    """One round trip: the answer is published, the lease dropped, the session's next turn queued.
+    """One step: the answer is published, the lease dropped, the session's next turn queued.
 
-    Retried through a Redis blip: a second run of the script is harmless (a reply whose request
-    was answered is dropped by its socket; the lease and lane steps are idempotent).
+    Under PersonaWorker the step follows the turn's start-of-job writes on their connection and
+    is confirmed with its success record (worker/outbox.py); otherwise it waits for Redis here.
     """
+    if (in_flight := outbox.in_flight()) is not None:
+        command = rt.lanes.advance_command(turn.session_id, turn.turn_id, (turn.reply_to, answer) if answer else None)
+        in_flight.send("lane step", [command], redo=lambda: advance_lane_now(rt, turn, answer))
+    else:
+        advance_lane_now(rt, turn, answer)
+
+
+def advance_lane_now(rt: runtime.WorkerRuntime, turn: Turn, answer: Reply | None) -> None:
+    """The lane step, waiting for Redis; retried through a Redis blip: a second run of the script
+    is harmless (a reply whose request was answered is dropped by its socket; the lease and lane
+    steps are idempotent)."""
     ctx = {"session_id": turn.session_id, "turn_id": turn.turn_id}
     for delay in (*ADVANCE_RETRY_DELAYS, None):
         try:

@@ -97,10 +97,23 @@ class LaneAdvancer:
     def advance(self, session_id: str, turn_id: str, answer: tuple[str, Reply] | None = None) -> str | None:
         """Also drops the turn's lease (see bus/leases.py) and publishes its answer, given as
         (API instance id, reply): one round trip for the three."""
-        enqueued_at = utcformat(datetime.now(UTC))
-        channel, payload = (keys.reply_channel(answer[0]), encode(answer[1])) if answer else ("", "")
-        next_id = self._advance(
-            keys=[keys.session_lane(session_id), keys.turn_leases(), channel],
-            args=[turn_id, lanes.JOB_PREFIX, lanes.QUEUE_PREFIX, lanes.QUEUES_KEY, enqueued_at, payload, time.time()],
-        )
+        script_keys, args = self._call(session_id, turn_id, answer)
+        next_id = self._advance(keys=script_keys, args=args)
         return next_id.decode() if next_id else None
+
+    def advance_command(
+        self, session_id: str, turn_id: str, answer: tuple[str, Reply] | None = None
+    ) -> tuple[str | int | float, ...]:
+        """The same step as a command to send without waiting (see worker/outbox.py). Redis
+        answers NOSCRIPT until the script is loaded; `advance` loads it."""
+        script_keys, args = self._call(session_id, turn_id, answer)
+        return ("EVALSHA", self._advance.sha, len(script_keys), *script_keys, *args)
+
+    @staticmethod
+    def _call(session_id: str, turn_id: str, answer: tuple[str, Reply] | None) -> tuple[list[str], list[str | float]]:
+        channel, payload = (keys.reply_channel(answer[0]), encode(answer[1])) if answer else ("", "")
+        enqueued_at = utcformat(datetime.now(UTC))
+        return (
+            [keys.session_lane(session_id), keys.turn_leases(), channel],
+            [turn_id, lanes.JOB_PREFIX, lanes.QUEUE_PREFIX, lanes.QUEUES_KEY, enqueued_at, payload, time.time()],
+        )

@@ -195,9 +195,9 @@ def test_a_lane_is_advanced_through_a_redis_blip(monkeypatch, failures: int, mov
     lanes = FlakyLanes(failures)
     rt = SimpleNamespace(lanes=lanes)
     if moved:
-        jobs.advance_lane(rt, make_turn("S", "hi"), None)  # type: ignore[arg-type]
+        jobs.advance_lane_now(rt, make_turn("S", "hi"), None)  # type: ignore[arg-type]
         assert lanes.calls == failures + 1
     else:
         with pytest.raises(redis.ConnectionError):
-            jobs.advance_lane(rt, make_turn("S", "hi"), None)  # type: ignore[arg-type]
+            jobs.advance_lane_now(rt, make_turn("S", "hi"), None)  # type: ignore[arg-type]
         assert lanes.calls == len(jobs.ADVANCE_RETRY_DELAYS) + 1

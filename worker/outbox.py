@@ -1,0 +1,133 @@
+"""A turn's Redis bookkeeping, sent as it happens and confirmed once, when the turn ends.
+
+Stock RQ waits for Redis to answer each of its writes before it goes on. For a turn none of those
+answers decides anything until the turn is over: the start-of-job writes (status started,
+execution record, lease) and the lane step (publish the answer, drop the lease, queue the
+session's next turn) only have to reach Redis, in that order, before the success record. Sent
+on one connection, Redis applies them in the order sent; their replies are read together with
+the success record's, so a turn waits for Redis once at its end instead of three times, and its
+first line runs a round trip sooner.
+
+A send that Redis refused or that a dropped connection lost is redone the ordinary way (each is
+idempotent) when it says how; otherwise its error is raised when the replies are read, and RQ
+records the job as failed, as it would have at the time.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from redis.connection import ConnectionInterface
+
+log = logging.getLogger(__name__)
+
+Command = tuple[Any, ...]
+
+_in_flight: "Outbox | None" = None  # this process's outbox with a turn's bookkeeping unconfirmed
+
+
+def in_flight() -> "Outbox | None":
+    """The outbox a running turn's next Redis writes must follow, if its worker keeps one (one
+    RQ loop per process runs turns, so one at a time)."""
+    return _in_flight
+
+
+@dataclass
+class _Sent:
+    what: str  # for logs: "start", "lane step", "success"
+    replies: int  # replies Redis owes for it (0 until sent)
+    transaction: bool  # wrapped in MULTI/EXEC: the last reply holds the commands' results
+    redo: Callable[[], None] | None  # the same effect, waiting for Redis, should this send fail
+
+
+class Outbox:
+    """One connection, taken from the client's pool for a turn and handed back once confirmed."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._pool = client.connection_pool
+        self._connection: ConnectionInterface | None = None
+        self._sent: list[_Sent] = []
+        self._errors: list[BaseException] = []  # of sends nothing redid, raised by `confirm`
+
+    @property
+    def in_use(self) -> bool:
+        """Whether it holds sends whose replies are still to be read."""
+        return bool(self._sent)
+
+    def send(
+        self,
+        what: str,
+        commands: list[Command],
+        *,
+        transaction: bool = False,
+        redo: Callable[[], None] | None = None,
+    ) -> None:
+        """Send now; the replies are read in `confirm`. Should the connection fail here, what was
+        sent on it is settled at once, and so is this: redone, or its error kept for `confirm`."""
+        item = _Sent(what, 0, transaction, redo)
+        wire = [("MULTI",), *commands, ("EXEC",)] if transaction else commands
+        try:
+            if self._connection is None:
+                self._connection = self._pool.get_connection()
+            self._connection.send_packed_command(self._connection.pack_commands(wire))
+        except redis.RedisError as exc:
+            self._lose_connection(exc, [*self._sent, item])
+            return
+        item.replies = len(wire)
+        self._sent.append(item)
+        global _in_flight
+        _in_flight = self
+
+    def confirm(self) -> None:
+        """Read every reply owed; redo what failed, then raise the first error nothing redid."""
+        while self._sent:
+            item = self._sent.pop(0)
+            try:
+                error = self._read(item)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:  # the rest is lost with the connection
+                self._lose_connection(exc, [item, *self._sent])
+                break
+            if error is not None:
+                self._settle(item, error)
+        self._release()
+        errors, self._errors = self._errors, []
+        if errors:
+            raise errors[0]
+
+    def _read(self, item: _Sent) -> BaseException | None:
+        assert self._connection is not None
+        error: BaseException | None = None
+        for index in range(item.replies):
+            try:
+                reply = self._connection.read_response()
+            except redis.ResponseError as exc:  # read on: the connection owes the rest of the replies
+                error = error or exc
+                continue
+            if item.transaction and index == item.replies - 1:
+                error = error or next((r for r in reply or () if isinstance(r, Exception)), None)
+        return error
+
+    def _settle(self, item: _Sent, error: BaseException) -> None:
+        if item.redo is None:
+            self._errors.append(error)
+            return
+        log.warning("%s not confirmed by Redis (%s); redoing it", item.what, str(error).splitlines()[0][:160])
+        item.redo()
+
+    def _lose_connection(self, error: BaseException, unconfirmed: list[_Sent]) -> None:
+        self._sent = []
+        if self._connection is not None:
+            self._connection.disconnect()
+        self._release()
+        for item in unconfirmed:
+            self._settle(item, error)
+
+    def _release(self) -> None:
+        global _in_flight
+        if _in_flight is self:
+            _in_flight = None
+        if self._connection is not None:
+            self._pool.release(self._connection)
+            self._connection = None
