@@ -10,12 +10,11 @@ import threading
 
 import redis
 from motor.motor_asyncio import AsyncIOMotorDatabase
-from rq import Queue
 from rq.serializers import JSONSerializer
 
 from app.settings import Settings
 from worker import runtime, scheduler
-from worker.rq_worker import ThreadWorker
+from worker.rq_worker import PersonaQueue, ThreadWorker
 
 EMBEDDED_WORKER_TTL = 20  # RQ blocks on the queue for ttl - 15 s: stop() takes effect within that
 
@@ -37,7 +36,7 @@ class EmbeddedWorker:
 
         self._runtime = runtime.build(settings, db, client, run_on_api_loop)
         queues = [
-            Queue(name, connection=client, serializer=JSONSerializer)
+            PersonaQueue(name, connection=client, serializer=JSONSerializer)
             for name in (settings.queue_name, settings.thoughts_queue_name)
         ]
         self._worker = ThreadWorker(

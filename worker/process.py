@@ -7,7 +7,6 @@ import sys
 
 import uvloop
 from pymongo.errors import PyMongoError
-from rq import Queue
 from rq.serializers import JSONSerializer
 
 from app import logs
@@ -15,7 +14,7 @@ from app.bus.connections import make_clients
 from app.settings import get_settings
 from app.store.mongo import connect, ensure_indexes
 from worker import runtime
-from worker.rq_worker import PersonaWorker
+from worker.rq_worker import PersonaQueue, PersonaWorker
 
 log = logging.getLogger("worker")
 
@@ -41,7 +40,7 @@ def serve(burst: bool = False) -> None:
     runtime.install(rt)
     rt.leases.start()
     queues = [  # turns first: a waiting user outranks a reflection
-        Queue(name, connection=clients.sync_client, serializer=JSONSerializer)
+        PersonaQueue(name, connection=clients.sync_client, serializer=JSONSerializer)
         for name in (settings.queue_name, settings.thoughts_queue_name)
     ]
     worker = PersonaWorker(

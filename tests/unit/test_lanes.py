@@ -9,20 +9,19 @@ import fakeredis
 import pytest
 import redis
 import uvloop
-from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from app.bus import keys
 from app.bus.lanes import LOST_AFTER_SECONDS
-from app.bus.queue import LaneAdvancer, TurnQueue
+from app.bus.queue import RUN_TURN, LaneAdvancer, TurnQueue
 from app.settings import Settings
 from app.store.history import HistoryStore
 from app.store.mongo import connect
 from app.turns import Reply, Turn
 from tests.conftest import make_turn
 from worker import jobs, runtime
-from worker.rq_worker import PersonaWorker
+from worker.rq_worker import PersonaQueue, PersonaWorker
 from worker.turns import TurnProcessor
 
 QUEUE = "turns"
@@ -104,7 +103,7 @@ def test_rq_worker_runs_turns_in_session_order_and_publishes_replies(redis_pair)
         for turn in turns:
             loop.run_until_complete(queue.enqueue(turn))
 
-        rq_queue = Queue(QUEUE, connection=client, serializer=JSONSerializer)
+        rq_queue = PersonaQueue(QUEUE, connection=client, serializer=JSONSerializer)
         worker = PersonaWorker([rq_queue], connection=client, serializer=JSONSerializer)
         worker.work(burst=True, logging_level="WARNING")
 
@@ -159,7 +158,7 @@ def test_a_turn_past_the_job_timeout_is_cancelled_and_the_session_goes_on(redis_
         for turn in (slow, after):
             loop.run_until_complete(queue.enqueue(turn))
 
-        rq_queue = Queue(QUEUE, connection=client, serializer=JSONSerializer)
+        rq_queue = PersonaQueue(QUEUE, connection=client, serializer=JSONSerializer)
         worker = PersonaWorker([rq_queue], connection=client, serializer=JSONSerializer)
         worker.work(burst=True, logging_level="WARNING")
 
@@ -201,3 +200,21 @@ def test_a_lane_is_advanced_through_a_redis_blip(monkeypatch, failures: int, mov
         with pytest.raises(redis.ConnectionError):
             jobs.advance_lane_now(rt, make_turn("S", "hi"), None)  # type: ignore[arg-type]
         assert lanes.calls == len(jobs.ADVANCE_RETRY_DELAYS) + 1
+
+
+def test_a_worker_takes_a_waiting_job_with_its_hash_in_queue_order(redis_pair) -> None:  # type: ignore[no-untyped-def]
+    """PersonaQueue's one-round-trip dequeue keeps RQ's: queues in order, jobs whose hash is gone skipped."""
+    _, client = redis_pair
+    turns, thoughts = (PersonaQueue(name, connection=client, serializer=JSONSerializer) for name in ("t", "th"))
+    thought = thoughts.enqueue("worker.thinking.think", "ava")
+    client.rpush(turns.key, "expired-job")  # on the queue, its hash gone
+    turn = turns.enqueue(RUN_TURN, make_turn("S", "hi").model_dump_json())
+
+    def take() -> tuple[str, str, tuple[object, ...]] | None:
+        taken = PersonaQueue.dequeue_any([turns, thoughts], None, client, serializer=JSONSerializer)
+        return None if taken is None else (taken[1].name, taken[0].id, tuple(taken[0].args))
+
+    assert take() == ("t", turn.id, tuple(turn.args))
+    assert take() == ("th", thought.id, ("ava",))
+    assert take() is None
+    assert client.llen(turns.key) == client.llen(thoughts.key) == 0

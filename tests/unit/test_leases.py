@@ -13,7 +13,7 @@ from app.bus.leases import LEASE_SECONDS, MAX_RETRIES, Leases
 from app.bus.queue import RUN_TURN, LaneAdvancer, TurnQueue
 from tests.conftest import make_turn
 from worker.leases import LeaseKeeper
-from worker.rq_worker import PersonaWorker
+from worker.rq_worker import PersonaQueue, PersonaWorker
 
 
 @pytest.fixture
@@ -66,7 +66,9 @@ async def test_finished_turns_and_released_leases_are_left_alone(clients) -> Non
 def test_a_worker_takes_a_lease_for_turns_only(clients) -> None:  # type: ignore[no-untyped-def]
     """Nothing renews a lease for a thought, so taking one would get it re-run while it runs."""
     _, client = clients
-    turns, thoughts = (Queue(name, connection=client, serializer=JSONSerializer) for name in ("turns", "thoughts"))
+    turns, thoughts = (
+        PersonaQueue(name, connection=client, serializer=JSONSerializer) for name in ("turns", "thoughts")
+    )
     worker = PersonaWorker([turns, thoughts], connection=client, serializer=JSONSerializer)
     turn = turns.enqueue(RUN_TURN, make_turn("L", "hi").model_dump_json())
     thought = thoughts.enqueue("worker.thinking.think", "ava")

@@ -6,7 +6,6 @@ import time
 
 import fakeredis
 import pytest
-from rq import Queue
 from rq.serializers import JSONSerializer
 
 from app.bus import keys, presence
@@ -17,7 +16,7 @@ from app.settings import Settings
 from app.store.mongo import connect
 from app.store.thoughts import ThoughtStore
 from worker import runtime
-from worker.rq_worker import PersonaWorker
+from worker.rq_worker import PersonaQueue, PersonaWorker
 from worker.scheduler import schedule_once
 
 PROFILE = load_catalog(Settings().personas_file, "lite", "default").get("default")
@@ -64,7 +63,7 @@ def test_thinking_stores_a_thought_and_nudges_an_idle_session_once() -> None:
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(keys.reply_channel("api-1"))
 
-        queue = Queue(settings.thoughts_queue_name, connection=client, serializer=JSONSerializer)
+        queue = PersonaQueue(settings.thoughts_queue_name, connection=client, serializer=JSONSerializer)
         for _ in range(2):  # two thinking runs inside the rate-limit window
             queue.enqueue("worker.thinking.think", "default")
         PersonaWorker([queue], connection=client, serializer=JSONSerializer).work(burst=True, logging_level="WARNING")
