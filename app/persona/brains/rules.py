@@ -6,6 +6,7 @@ reply. Tone follows the relationship (warm with friends, guarded with hostile us
 persona's style (warmth, verbosity, formality, humour) and its dominant emotion.
 """
 
+import functools
 import random
 import re
 from collections.abc import Callable
@@ -49,7 +50,13 @@ REFLECTIONS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
 
 
 def _matches(text: str, *phrases: str) -> bool:
-    return any(re.search(rf"\b{p}\b", text) for p in phrases)
+    return _phrase_pattern(phrases).search(text) is not None
+
+
+@functools.cache
+def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    """Any of the phrases as whole words, compiled once (every turn tries a dozen sets of them)."""
+    return re.compile("|".join(rf"\b{p}\b" for p in phrases))
 
 
 def _name_prefix(ctx: BrainContext, rng: random.Random) -> str:
