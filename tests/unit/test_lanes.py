@@ -11,6 +11,7 @@ import redis
 import uvloop
 from rq.job import Job
 from rq.serializers import JSONSerializer
+from rq.worker import SimpleWorker
 
 from app.bus import keys
 from app.bus.lanes import LOST_AFTER_SECONDS
@@ -90,7 +91,9 @@ async def test_a_head_taken_but_never_started_is_queued_again(redis_pair) -> Non
     assert [status(client, t.turn_id) for t in (waiting, later)] == ["deferred", "deferred"]
 
 
-def test_rq_worker_runs_turns_in_session_order_and_publishes_replies(redis_pair) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("worker_class", [PersonaWorker, SimpleWorker])
+def test_rq_worker_runs_turns_in_session_order_and_publishes_replies(redis_pair, worker_class) -> None:  # type: ignore[no-untyped-def]
+    """Our worker, and RQ's stock one (the job then waits for Redis on its lane step itself)."""
     async_client, client = redis_pair
     loop = asyncio.new_event_loop()
     try:
@@ -104,7 +107,7 @@ def test_rq_worker_runs_turns_in_session_order_and_publishes_replies(redis_pair)
             loop.run_until_complete(queue.enqueue(turn))
 
         rq_queue = PersonaQueue(QUEUE, connection=client, serializer=JSONSerializer)
-        worker = PersonaWorker([rq_queue], connection=client, serializer=JSONSerializer)
+        worker = worker_class([rq_queue], connection=client, serializer=JSONSerializer)
         worker.work(burst=True, logging_level="WARNING")
 
         replies = []
