@@ -7,6 +7,8 @@ where the in-memory Mongo client lives.
 
 import asyncio
 import threading
+from collections.abc import Coroutine
+from typing import Any
 
 import redis
 from motor.motor_asyncio import AsyncIOMotorDatabase
@@ -19,22 +21,32 @@ from worker.rq_worker import PersonaQueue, ThreadWorker
 EMBEDDED_WORKER_TTL = 20  # RQ blocks on the queue for ttl - 15 s: stop() takes effect within that
 
 
+def api_loop_runner(loop: asyncio.AbstractEventLoop, timeout: float) -> runtime.RunCoroutine:
+    """Run a job's coroutine on the API's loop from the worker thread, cancelled there at the job
+    timeout, so a turn cannot write on after its fallback went out and its session's next turn
+    started. Once the API's loop has closed (shutting down), the job fails at once."""
+
+    def run(coro: Coroutine[Any, Any, Any]) -> Any:
+        guarded = asyncio.wait_for(coro, timeout)
+        try:
+            future = asyncio.run_coroutine_threadsafe(guarded, loop)
+        except RuntimeError:  # the loop is closed: neither coroutine will ever run
+            guarded.close()
+            coro.close()
+            raise
+        try:
+            return future.result(timeout=timeout + 1)  # the loop's own timeout answers first
+        except TimeoutError:
+            future.cancel()
+            raise
+
+    return run
+
+
 class EmbeddedWorker:
     def __init__(self, settings: Settings, client: redis.Redis, db: AsyncIOMotorDatabase) -> None:
-        loop = asyncio.get_running_loop()
-        timeout = settings.job_timeout_seconds
-
-        def run_on_api_loop(coro):  # type: ignore[no-untyped-def]
-            """The turn is cancelled on the API loop at the job timeout, so it cannot write on
-            after its fallback went out and its session's next turn started."""
-            future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(coro, timeout), loop)
-            try:
-                return future.result(timeout=timeout + 1)  # the loop's own timeout answers first
-            except TimeoutError:
-                future.cancel()
-                raise
-
-        self._runtime = runtime.build(settings, db, client, run_on_api_loop)
+        run = api_loop_runner(asyncio.get_running_loop(), settings.job_timeout_seconds)
+        self._runtime = runtime.build(settings, db, client, run)
         queues = [
             PersonaQueue(name, connection=client, serializer=JSONSerializer)
             for name in (settings.queue_name, settings.thoughts_queue_name)
