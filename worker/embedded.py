@@ -66,6 +66,7 @@ class EmbeddedWorker:
 
     def start(self) -> None:
         runtime.install(self._runtime)
+        self._runtime.lanes.load()
         self._runtime.leases.start()
         for thread in self._threads:
             thread.start()

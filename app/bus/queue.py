@@ -92,7 +92,13 @@ class LaneAdvancer:
     """Worker side: after a turn's job ends, let the session's next turn onto the queue."""
 
     def __init__(self, client: redis.Redis) -> None:
+        self._client = client
         self._advance = client.register_script(lanes.ADVANCE_SCRIPT)
+
+    def load(self) -> None:
+        """Put the script in Redis's cache now, as a worker starts: `advance_command` names it by
+        its hash only, and Redis would refuse the first one (NOSCRIPT)."""
+        self._client.script_load(lanes.ADVANCE_SCRIPT)
 
     def advance(self, session_id: str, turn_id: str, answer: tuple[str, Reply] | None = None) -> str | None:
         """Also drops the turn's lease (see bus/leases.py) and publishes its answer, given as
@@ -105,7 +111,7 @@ class LaneAdvancer:
         self, session_id: str, turn_id: str, answer: tuple[str, Reply] | None = None
     ) -> tuple[str | int | float, ...]:
         """The same step as a command to send without waiting (see worker/outbox.py). Redis
-        answers NOSCRIPT until the script is loaded; `advance` loads it."""
+        answers NOSCRIPT until the script is loaded (`load`; `advance` loads it too)."""
         script_keys, args = self._call(session_id, turn_id, answer)
         return ("EVALSHA", self._advance.sha, len(script_keys), *script_keys, *args)
 

@@ -23,7 +23,8 @@ FAST_DEADLINE = {"REPLY_DEADLINE_SECONDS": "1.0", **DEMO}
 
 
 async def test_welcome_echo_fallback_and_card(stack: Stack, redis_url: str) -> None:
-    stack.workers(redis_url, processes=2, **DEMO)
+    redis.Redis.from_url(redis_url).script_flush()  # as a fresh Redis: no script cached yet
+    workers = stack.workers(redis_url, processes=2, **DEMO)
     api = stack.api(redis_url)
     scene = await Scene.open(api.url, "sess-basic")
     welcome = await scene.say("", kind="init")
@@ -42,6 +43,7 @@ async def test_welcome_echo_fallback_and_card(stack: Stack, redis_url: str) -> N
     assert cat["component"] == cat["type"] == "image"
     assert cat["data"]["alt"] == "A cute kitten"
     await scene.close()
+    assert "not confirmed by Redis" not in workers.log()  # the workers loaded their script first
 
 
 async def test_ten_rapid_turns_of_one_session_stay_in_order(stack: Stack, redis_url: str) -> None:
