@@ -77,6 +77,7 @@ def test_a_worker_takes_a_lease_for_turns_only(clients) -> None:  # type: ignore
         worker.prepare_job_execution(job)
         assert client.hget(job.key, "status") == b"started"
         assert client.ttl(job.key) == -1  # RQ's bookkeeping, sent in the same round trip
+    worker.outbox.confirm()  # the turn's start went out on its outbox: read its replies, as the turn's end would
     assert client.zscore(keys.turn_leases(), turn.id) is not None
     assert client.zscore(keys.turn_leases(), thought.id) is None
 
