@@ -65,9 +65,7 @@ class EmbeddedWorker:
         ]
 
     def start(self) -> None:
-        runtime.install(self._runtime)
-        self._runtime.lanes.load()
-        self._runtime.leases.start()
+        runtime.start(self._runtime)
         for thread in self._threads:
             thread.start()
 

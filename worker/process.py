@@ -37,9 +37,7 @@ def serve(burst: bool = False) -> None:
     except PyMongoError as exc:  # turns fail soft until it answers; the API ensures the indexes then
         log.error("mongo unreachable at start-up; indexes not ensured: %s", str(exc).splitlines()[0][:200])
     rt = runtime.build(settings, db, clients.sync_client, runtime.loop_runner(loop, settings.job_timeout_seconds))
-    runtime.install(rt)
-    rt.lanes.load()
-    rt.leases.start()
+    runtime.start(rt)
     queues = [  # turns first: a waiting user outranks a reflection
         PersonaQueue(name, connection=clients.sync_client, serializer=JSONSerializer)
         for name in (settings.queue_name, settings.thoughts_queue_name)

@@ -49,6 +49,15 @@ def install(runtime: WorkerRuntime) -> None:
     _current = runtime
 
 
+def start(runtime: WorkerRuntime) -> None:
+    """A worker process (or the embedded worker) going live: the runtime installed for its jobs,
+    the lane script in Redis's cache before the first lane step names it by hash, the lease
+    keeper running."""
+    install(runtime)
+    runtime.lanes.load()
+    runtime.leases.start()
+
+
 def current() -> WorkerRuntime:
     if _current is None:
         raise RuntimeError("no worker runtime installed: start workers with `python -m worker`")
