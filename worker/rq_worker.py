@@ -4,11 +4,13 @@ Forking per job (RQ's default Worker) would redo the Mongo and loop set-up for e
 """
 
 import time
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
 import redis
 from redis.client import Pipeline
+from rq.exceptions import DequeueTimeout
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.queue import Queue
@@ -17,15 +19,15 @@ from rq.timeouts import TimerDeathPenalty
 from rq.utils import as_text, now, utcformat
 from rq.worker import SimpleWorker, WorkerStatus
 
-from app.bus import leases
+from app.bus import keys, leases
 from app.bus.queue import RUN_TURN
 from worker.outbox import Outbox
 
 HEARTBEAT_EVERY_SECONDS = 1.0
 SUSPENSION_CHECK_EVERY_SECONDS = 1.0
 
-# KEYS: the queues, first served first   ARGV: job key prefix
-# -> {queue key, job id, job hash as field/value pairs}, or false when every queue is empty
+# KEYS: where to look, first served first   ARGV: job key prefix
+# -> {key it came from, job id, job hash as field/value pairs}, or false when every key is empty
 _TAKE_WAITING_JOB = """
 for _, queue_key in ipairs(KEYS) do
   local job_id = redis.call('LPOP', queue_key)
@@ -38,13 +40,21 @@ end
 return false
 """
 
+# How long an idle worker blocks on its first queue (turns) before it looks at the others
+# (thoughts) again; RQ's own loop heartbeats in between.
+IDLE_WAIT_SECONDS = 1
+_HANDOFF = keys.dequeue_handoff(uuid.uuid4().hex)  # this process's; empty (so absent) between jobs
+
 
 class PersonaQueue(Queue):
-    """RQ's Queue, whose dequeue takes a waiting job and its hash in one round trip.
+    """RQ's Queue, whose dequeue takes a job and its hash in one round trip, waiting or not.
 
-    RQ pops a job id, then fetches the job's hash: two round trips per job, though under load the
-    queue is seldom empty. The script pops and fetches at once, in queue order like RQ's BLPOP;
-    only when every queue is empty does the worker block in RQ's own dequeue.
+    RQ pops a job id (BLPOP), then fetches the job's hash: two round trips per job. Here a script
+    pops and fetches at once, in queue order. When every queue is empty, the worker blocks in
+    BLMOVE, which moves the next turn's id to a hand-off list of this process's, and the same
+    script, sent right behind it, takes the job from there: Redis runs it as soon as BLMOVE
+    returns, so a waking worker has its job without a second round trip. A blocked wait ends
+    after IDLE_WAIT_SECONDS, when the script looks at every queue (thoughts included).
     """
 
     @classmethod
@@ -58,16 +68,28 @@ class PersonaQueue(Queue):
         death_penalty_class: Any = None,
     ) -> tuple[Job, Queue] | None:
         queues = list(queues)
-        take = connection.register_script(_TAKE_WAITING_JOB)
-        taken = take(keys=[queue.key for queue in queues], args=[Job.redis_job_namespace_prefix])
+        queue_keys = [queue.key for queue in queues]
+        prefix = Job.redis_job_namespace_prefix
+        # The hand-off list first: a job a failed script left there is not stranded.
+        take_keys = [_HANDOFF, *queue_keys]
+        taken = connection.eval(_TAKE_WAITING_JOB, len(take_keys), *take_keys, prefix)
+        if not taken and timeout is not None:
+            wait = min(timeout, IDLE_WAIT_SECONDS)
+            pipeline = connection.pipeline(transaction=False)
+            pipeline.blmove(queue_keys[0], _HANDOFF, wait, "LEFT", "RIGHT")
+            pipeline.eval(_TAKE_WAITING_JOB, len(take_keys), *take_keys, prefix)
+            _, taken = pipeline.execute()
+            if not taken:
+                raise DequeueTimeout(timeout, queue_keys)
         if not taken:
-            return super().dequeue_any(queues, timeout, connection, job_class, serializer, death_penalty_class)
-        queue_key, job_id, fields = taken
+            return None
+        taken_from, job_id, fields = taken
+        queue_key = queue_keys[0] if as_text(taken_from) == _HANDOFF else as_text(taken_from)
         job_cls = job_class or Job
         job = job_cls(as_text(job_id), connection=connection, serializer=serializer)
         job.restore(dict(zip(fields[::2], fields[1::2], strict=True)))
         queue = cls.from_queue_key(
-            as_text(queue_key),
+            queue_key,
             connection=connection,
             job_class=job_cls,
             serializer=serializer,

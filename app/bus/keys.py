@@ -58,3 +58,8 @@ def revoked_session(session_id: str) -> str:
 def turn_leases() -> str:
     """Sorted set: turn id -> when the lease of the worker running it expires."""
     return f"{PREFIX}:leases"
+
+
+def dequeue_handoff(worker_process: str) -> str:
+    """List: a waiting worker's next job id, moved there by BLMOVE and taken at once."""
+    return f"{PREFIX}:handoff:{worker_process}"
