@@ -2,7 +2,7 @@
 
 Stock RQ waits for Redis to answer each of its writes before it goes on. For a turn none of those
 answers decides anything until the turn is over: the start-of-job writes (status started,
-execution record, lease) and the lane step (publish the answer, drop the lease, queue the
+execution record, lease), the reply's publish and the lane step (drop the lease, queue the
 session's next turn) only have to reach Redis, in that order, before the success record. Sent
 on one connection, Redis applies them in the order sent; their replies are read together with
 the success record's, so a turn waits for Redis once at its end instead of three times, and its
@@ -36,7 +36,7 @@ def in_flight() -> "Outbox | None":
 
 @dataclass
 class _Sent:
-    what: str  # for logs: "start", "lane step", "success"
+    what: str  # for logs: "start", "reply", "lane step", "success"
     replies: int  # replies Redis owes for it (0 until sent)
     transaction: bool  # wrapped in MULTI/EXEC: the last reply holds the commands' results
     redo: Callable[[], None] | None  # the same effect, waiting for Redis, should this send fail

@@ -108,7 +108,7 @@ class PersonaWorker(SimpleWorker):
     trips per job that carry nothing for turns are skipped (see set_state,
     handle_execution_ended), the two pipelines RQ sends before a job starts go as one (see
     prepare_execution), and a turn's success is recorded in one transaction instead of four round
-    trips (see handle_job_success). A turn's start, lane step and success travel on one
+    trips (see handle_job_success). A turn's start, reply, lane step and success travel on one
     connection and are confirmed together at its end (worker/outbox.py): one wait per turn.
     """
 
@@ -180,8 +180,8 @@ class PersonaWorker(SimpleWorker):
         Stock RQ first WATCHes and reads the job's dependents (two round trips) so it can enqueue
         jobs waiting on this one, then sends its transaction, then marks the worker idle. Nothing
         depends on a turn: turns are enqueued by the lane script, one after another in their
-        session's lane, never with `depends_on`. A turn returns nothing (its reply went out on the
-        lane step), so instead of re-saving the whole job hash with a result entry, only what
+        session's lane, never with `depends_on`. A turn returns nothing (its reply was published
+        as soon as it was recorded), so instead of re-saving the whole job hash with a result entry, only what
         changed is written: status, end time, the finished registry. Other jobs take RQ's path.
         """
         if job.func_name != RUN_TURN:

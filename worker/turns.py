@@ -1,15 +1,19 @@
-"""One turn, end to end inside a worker: load state, run the engine, save, build the reply.
+"""One turn, end to end inside a worker: load state, run the engine, record, answer, then settle.
 
-Durable before visible (invariant 6): every state change and the history entry are written
-before the caller publishes. Each write is idempotent by turn id, so a job that runs twice
-changes state once and answers with what was saved the first time. Reads and writes of a turn
-are issued together, so a networked MongoDB costs about three round trips per turn.
+Durable before visible (invariant 6): the turn's history entry, which holds its reply and the
+state changes it makes, is written before the caller publishes the reply. The changes are then
+applied to the state documents (`settle`) before the caller lets the session's next turn run, so
+that turn reads them; a worker that dies in between leaves its lease to lapse, and the turn run
+again finds its entry and applies the same changes. Every write is idempotent by turn id, so a
+job that runs twice changes state once and answers with what was recorded the first time. The
+reply thus waits for the reads and one write, not for every state document.
 """
 
 import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pymongo.errors import PyMongoError
@@ -22,6 +26,7 @@ from app.persona.memory import SessionMemory, UserMemory, learn, remember
 from app.persona.relationship import Relationship, record_interaction
 from app.store.history import HistoryEntry, HistoryStore
 from app.store.state import StateStore, user_key
+from app.store.versioned import Snapshot
 from app.turns import Card, Reply, Turn
 
 log = logging.getLogger(__name__)
@@ -30,6 +35,26 @@ Write = Callable[[], Awaitable[Any]]
 # Backoff between attempts to finish a half-written turn: about 15 s in all, inside JOB_TIMEOUT_SECONDS
 # and long enough for a MongoDB replica set to elect a new primary.
 STORE_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+@dataclass(frozen=True)
+class Snapshots:
+    """The state documents as a turn read them."""
+
+    emotion: Snapshot[EmotionState]
+    relationship: Snapshot[Relationship]
+    session: Snapshot[SessionMemory]
+    user_memory: Snapshot[UserMemory]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A turn recorded: its reply (None when nobody waits for one), and the state changes still
+    to apply with the snapshots this run read (a write saves its read when nobody wrote since)."""
+
+    reply: Reply | None
+    changes: engine.StateChanges | None = None
+    snapshots: Snapshots | None = None
 
 
 class TurnProcessor:
@@ -50,27 +75,29 @@ class TurnProcessor:
         self.user_memory_facts = user_memory_facts
 
     async def process(self, turn: Turn) -> Reply | None:
-        """The turn's reply, or None when its deadline passed before it started (nobody waits)."""
+        """The whole turn, answer and settled state, for callers that publish after both."""
+        answer = await self.answer(turn)
+        await self.settle(turn, answer)
+        return answer.reply
+
+    async def answer(self, turn: Turn) -> Answer:
+        """Read state, run the engine and record the turn; the reply may be published on return."""
         started = time.time()
         ctx_log = {"session_id": turn.session_id, "turn_id": turn.turn_id}
         if turn.deadline_at is not None and started > turn.deadline_at:
             await self.history.append(self._entry(turn, started, status="expired"))
             log.warning("turn expired in the queue; recorded, not answered", extra=ctx_log)
-            return None
+            return Answer(None)
 
         profile = self.catalog.get(turn.persona_id)
-        baseline, half_life = profile.baseline, profile.half_life_seconds
         user_doc = user_key(turn.persona_id, turn.user_id)
-
-        def fresh_emotion() -> EmotionState:
-            return initial_state(baseline, started)
-
         emotion, relationship, session, user_memory = await asyncio.gather(
-            self.state.emotion.read(turn.persona_id, fresh_emotion),
+            self.state.emotion.read(turn.persona_id, lambda: initial_state(profile.baseline, started)),
             self.state.relationship.read(user_doc, Relationship),
             self.state.session_memory.read(turn.session_id, SessionMemory),
             self.state.user_memory.read(user_doc, UserMemory),
         )
+        snapshots = Snapshots(emotion, relationship, session, user_memory)
         state = engine.PersonaState(
             emotion=emotion.value, relationship=relationship.value, memory=session.value, user_memory=user_memory.value
         )
@@ -80,44 +107,8 @@ class TurnProcessor:
         result = engine.finish(ctx, output)
         if result.flagged:
             log.warning("turn answered by the fallback brain: %s", result.flagged, extra=ctx_log)
-
-        # Changes are re-applied to fresh state if another turn wrote in between (invariant 3).
-        # Nothing is written that did not change: decay is computed on read, never stored.
-        writes: dict[str, Write] = {
-            "relationship": lambda: self.state.relationship.update(
-                user_doc,
-                Relationship,
-                lambda r: record_interaction(r, result.relationship_signal, time.time(), result.known),
-                turn.turn_id,
-                first=relationship,
-            ),
-            "session memory": lambda: self.state.session_memory.update(
-                turn.session_id,
-                SessionMemory,
-                lambda m: remember(m, result.exchange, self.session_memory_turns),
-                turn.turn_id,
-                first=session,
-            ),
-        }
-        if result.emotion_deltas:
-            writes["emotion"] = lambda: self.state.emotion.update(
-                turn.persona_id,
-                fresh_emotion,
-                lambda e: apply_deltas(e, result.emotion_deltas, baseline, half_life, time.time()),
-                turn.turn_id,
-                first=emotion,
-            )
-        if result.facts:
-            writes["user memory"] = lambda: self.state.user_memory.update(
-                user_doc,
-                UserMemory,
-                lambda m: learn(m, result.facts, self.user_memory_facts, time.time()),
-                turn.turn_id,
-                first=user_memory,
-            )
-        stored = await self._write_through(writes, ctx_log)
-        mood: EmotionState = stored.get("emotion", ctx.emotion)  # unmoved: the mood as this turn found it
-
+        changes = result.changes()
+        mood = apply_deltas(ctx.emotion, changes.emotion_deltas, profile.baseline, profile.half_life_seconds, started)
         entry = self._entry(
             turn,
             started,
@@ -128,15 +119,15 @@ class TurnProcessor:
             brain=brain.name,
             mood={name: round(value, 4) for name, value in mood.values.items()},
             recalled=[f"{fact.kind}: {fact.value}" for fact in ctx.recalled],
+            changes=changes,
         )
-        appended = await self._write_through({"history": lambda: self.history.append(entry)}, ctx_log, list(stored))
-        if not appended["history"]:
+        if not await self.history.append(entry):
             saved = await self.history.get(turn.turn_id)
-            log.warning("turn already processed; answering with the saved reply", extra=ctx_log)
+            log.warning("turn already recorded; answering with the saved reply", extra=ctx_log)
             if saved is None or saved.status != "answered":
-                return None
+                return Answer(None)
             entry = saved
-        return Reply(
+        reply = Reply(
             session_id=turn.session_id,
             turn_id=turn.turn_id,
             persona_id=turn.persona_id,
@@ -146,19 +137,62 @@ class TurnProcessor:
             fallback=entry.fallback,
             user_facts=result.profile,
         )
+        return Answer(reply, entry.changes, snapshots)
 
-    async def _write_through(
-        self, writes: dict[str, Write], ctx_log: dict[str, str], already: list[str] | None = None
-    ) -> dict[str, Any]:
-        """Run a turn's writes together; once any of its writes has landed, see the rest through.
+    async def settle(self, turn: Turn, answer: Answer) -> None:
+        """Apply the recorded changes to the state documents, each once (invariant 3: re-applied to
+        fresh state if another turn wrote in between). Nothing is written that did not change:
+        decay is computed on read, never stored."""
+        changes, snapshots = answer.changes, answer.snapshots
+        if changes is None or snapshots is None:
+            return
+        profile = self.catalog.get(turn.persona_id)
+        user_doc = user_key(turn.persona_id, turn.user_id)
+        writes: dict[str, Write] = {
+            "relationship": lambda: self.state.relationship.update(
+                user_doc,
+                Relationship,
+                lambda r: record_interaction(r, changes.relationship_signal, time.time(), changes.known),
+                turn.turn_id,
+                first=snapshots.relationship,
+            ),
+            "session memory": lambda: self.state.session_memory.update(
+                turn.session_id,
+                SessionMemory,
+                lambda m: remember(m, changes.exchange, self.session_memory_turns),
+                turn.turn_id,
+                first=snapshots.session,
+            ),
+        }
+        if changes.emotion_deltas:
+            writes["emotion"] = lambda: self.state.emotion.update(
+                turn.persona_id,
+                lambda: initial_state(profile.baseline, time.time()),
+                lambda e: apply_deltas(
+                    e, changes.emotion_deltas, profile.baseline, profile.half_life_seconds, time.time()
+                ),
+                turn.turn_id,
+                first=snapshots.emotion,
+            )
+        if changes.facts:
+            writes["user memory"] = lambda: self.state.user_memory.update(
+                user_doc,
+                UserMemory,
+                lambda m: learn(m, changes.facts, self.user_memory_facts, time.time()),
+                turn.turn_id,
+                first=snapshots.user_memory,
+            )
+        await self._write_through(writes, {"session_id": turn.session_id, "turn_id": turn.turn_id})
 
-        Failing before anything of the turn is stored, it fails at once and stores nothing (the
-        socket gets its fallback now). Failing half-way (a MongoDB failover, a dropped connection),
-        the missing writes, each idempotent by turn id, are retried with backoff for about 15 s,
-        so the turn is stored whole; only an outage longer than that leaves it half-written,
-        logged with what landed.
+    async def _write_through(self, writes: dict[str, Write], ctx_log: dict[str, str]) -> None:
+        """Run the state writes of a recorded turn together and see them through.
+
+        The turn's history entry has landed, so a write that fails (a MongoDB failover, a dropped
+        connection) is retried with backoff for about 15 s, each idempotent by turn id, so the turn
+        is stored whole; only an outage longer than that leaves it half-written, logged with what
+        landed.
         """
-        stored: dict[str, Any] = {}
+        stored = ["history"]
         delays = iter(STORE_RETRY_DELAYS)
         while True:
             missing = {name: write for name, write in writes.items() if name not in stored}
@@ -168,19 +202,17 @@ class TurnProcessor:
                 if isinstance(outcome, BaseException):
                     failures[name] = outcome
                 else:
-                    stored[name] = outcome
+                    stored.append(name)
             if not failures:
-                return stored
+                return
             error = next(iter(failures.values()))
-            landed = [*(already or []), *stored]
             delay = next(delays, None)
-            if not landed or not isinstance(error, PyMongoError) or delay is None:
-                if landed:
-                    log.error("turn left half-written: %s stored, %s not", landed, list(failures), extra=ctx_log)
+            if not isinstance(error, PyMongoError) or delay is None:
+                log.error("turn left half-written: %s stored, %s not", stored, list(failures), extra=ctx_log)
                 raise error
             log.warning(
                 "turn half-written (%s stored, %s not); retrying in %.2f s: %s",
-                landed,
+                stored,
                 list(failures),
                 delay,
                 str(error).splitlines()[0][:160],
@@ -201,6 +233,7 @@ class TurnProcessor:
         brain: str | None = None,
         mood: dict[str, float] | None = None,
         recalled: list[str] | None = None,
+        changes: engine.StateChanges | None = None,
     ) -> HistoryEntry:
         return HistoryEntry(
             turn_id=turn.turn_id,
@@ -218,6 +251,7 @@ class TurnProcessor:
             brain=brain,
             mood=mood or {},
             recalled=recalled or [],
+            changes=changes,
             status=status,  # type: ignore[arg-type]
             enqueued_at=turn.enqueued_at,
             started_at=started,

@@ -37,6 +37,11 @@ def publish_reply(client: redis.Redis, instance_id: str, reply: Reply) -> int:
     return client.publish(keys.reply_channel(instance_id), encode(reply))
 
 
+def reply_command(instance_id: str, reply: Reply) -> tuple[str, str, str]:
+    """`publish_reply` as a command to send without waiting (see worker/outbox.py)."""
+    return ("PUBLISH", keys.reply_channel(instance_id), encode(reply))
+
+
 def speak(client: redis.Redis, reply: Reply) -> bool:
     """Send unprompted speech to wherever the session's socket is; False if it has none."""
     instance_id = client.get(keys.session_route(reply.session_id))

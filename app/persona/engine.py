@@ -17,7 +17,7 @@ from app.persona.emotion import EmotionState, decayed, dominant, merge_deltas
 from app.persona.facts import Fact
 from app.persona.memory import Exchange, SessionMemory, UserMemory, learn, recall
 from app.persona.profiles import PersonaProfile
-from app.persona.relationship import Relationship
+from app.persona.relationship import SUMMARY_PHRASES, Relationship
 from app.turns import Card, Turn
 
 FACTS_CONSIDERED = 200  # the context's view of user memory; the store bounds what is kept
@@ -30,17 +30,27 @@ class PersonaState(BaseModel):
     user_memory: UserMemory = Field(default_factory=UserMemory)
 
 
-class StepResult(BaseModel):
-    reply_text: str
-    cards: dict[str, Card] = Field(default_factory=dict)
-    fallback: bool = False
-    flagged: str | None = None
+class StateChanges(BaseModel):
+    """What one turn changes in the persona's state, as changes rather than new documents: the
+    store applies them to whatever state is current when it writes, and a turn's history entry
+    keeps them, so a turn run again after a crash applies exactly what it answered with."""
+
     emotion_deltas: dict[str, float] = Field(default_factory=dict)
     relationship_signal: float = 0.0
     facts: list[Fact] = Field(default_factory=list)
     known: list[str] = Field(default_factory=list)  # phrases for the relationship summary
-    profile: dict[str, str] = Field(default_factory=dict)  # name, lives, origin as now known
     exchange: Exchange
+
+
+class StepResult(StateChanges):
+    reply_text: str
+    cards: dict[str, Card] = Field(default_factory=dict)
+    fallback: bool = False
+    flagged: str | None = None
+    profile: dict[str, str] = Field(default_factory=dict)  # name, lives, origin as now known
+
+    def changes(self) -> StateChanges:
+        return StateChanges.model_validate(self.model_dump(include=set(StateChanges.model_fields)))
 
 
 def prepare(profile: PersonaProfile, state: PersonaState, turn: Turn, now: float, seed: int = 0) -> BrainContext:
@@ -76,7 +86,7 @@ def _known_phrases(memory: UserMemory) -> list[str]:
     for fact in sorted(memory.facts, key=lambda f: f.importance, reverse=True):
         label = fact.kind if fact.kind != "person" else fact.key.split(":", 1)[-1]
         phrases.append(f"{label} {fact.value}")
-    return phrases
+    return phrases[:SUMMARY_PHRASES]
 
 
 def finish(ctx: BrainContext, output: BrainOutput) -> StepResult:

@@ -6,6 +6,8 @@ from pydantic import BaseModel
 
 from app.persona.bounds import clamp, reinforce
 
+SUMMARY_PHRASES = 6  # what the running summary says the persona knows of the user, at most
+
 RelationshipLabel = Literal["stranger", "acquaintance", "friend", "close friend", "wary", "hostile"]
 
 
@@ -45,6 +47,6 @@ def record_interaction(rel: Relationship, signal: float, now: float, known: list
         interactions=rel.interactions + 1,
         last_seen=now,
     )
-    about = "; ".join((known or [])[:6]) or "little known yet"
+    about = "; ".join((known or [])[:SUMMARY_PHRASES]) or "little known yet"
     updated.summary = f"{updated.label}, {updated.interactions} turns: {about}"[:300]
     return updated

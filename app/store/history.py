@@ -7,6 +7,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pydantic import BaseModel, Field
 from pymongo.errors import DuplicateKeyError
 
+from app.persona.engine import StateChanges
 from app.store.mongo import HISTORY
 
 TurnStatus = Literal["answered", "expired"]
@@ -28,6 +29,7 @@ class HistoryEntry(BaseModel):
     brain: str | None = None  # which brain answered (None: the turn was not answered)
     mood: dict[str, float] = Field(default_factory=dict)  # the persona's emotions after this turn
     recalled: list[str] = Field(default_factory=list)  # memories of the user this turn recalled
+    changes: StateChanges | None = None  # what the turn changes in state, applied after it answers
     status: TurnStatus = "answered"
     enqueued_at: float
     started_at: float

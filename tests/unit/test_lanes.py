@@ -23,7 +23,7 @@ from app.turns import Reply, Turn
 from tests.conftest import make_turn
 from worker import jobs, runtime
 from worker.rq_worker import PersonaQueue, PersonaWorker
-from worker.turns import TurnProcessor
+from worker.turns import Answer, TurnProcessor
 
 QUEUE = "turns"
 
@@ -146,14 +146,14 @@ def test_a_turn_past_the_job_timeout_is_cancelled_and_the_session_goes_on(redis_
         _, db = connect(None, "timeouts")
         rt = runtime.build(Settings(persona_brain="demo"), db, client, runtime.loop_runner(loop, timeout=0.3))
         runtime.install(rt)
-        processed = TurnProcessor.process
+        answered = TurnProcessor.answer
 
-        async def hangs_on_slow(self: TurnProcessor, turn: Turn) -> Reply | None:
+        async def hangs_on_slow(self: TurnProcessor, turn: Turn) -> Answer:
             if turn.text == "slow":
                 await asyncio.sleep(30)  # a stalled store or model call
-            return await processed(self, turn)
+            return await answered(self, turn)
 
-        monkeypatch.setattr(TurnProcessor, "process", hangs_on_slow)
+        monkeypatch.setattr(TurnProcessor, "answer", hangs_on_slow)
         pubsub = client.pubsub()
         pubsub.subscribe(keys.reply_channel("api-1"))
         queue = TurnQueue(async_client, client, QUEUE, job_timeout=30, result_ttl=60)

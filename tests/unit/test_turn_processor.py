@@ -9,11 +9,11 @@ from pymongo.errors import AutoReconnect
 
 from app.brains import make_worker_brains
 from app.catalog import load_catalog
-from app.persona.memory import SessionMemory
+from app.persona.memory import SessionMemory, UserMemory
 from app.persona.relationship import Relationship
 from app.settings import Settings
 from app.store.history import HistoryStore
-from app.store.mongo import HISTORY, PERSONA_STATES, RELATIONSHIPS, SESSIONS
+from app.store.mongo import HISTORY, PERSONA_STATES, RELATIONSHIPS
 from app.store.state import StateStore, user_key
 from tests.conftest import YieldingDatabase, make_turn
 from worker import turns
@@ -153,9 +153,8 @@ class _FlakyCollection:
 
 async def test_a_turn_failing_half_way_is_seen_through_and_stored_whole(db, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(turns, "STORE_RETRY_DELAYS", (0.01, 0.01, 0.01))
-    flaky = FlakyDatabase(db, HISTORY, failures=2)  # the state lands, then history fails twice
-    processor = processor_for(db)
-    processor.history = HistoryStore(flaky)  # type: ignore[arg-type]
+    processor = processor_for(db)  # the history entry lands, then the relationship write fails twice
+    processor.state.relationship = StateStore(FlakyDatabase(db, RELATIONSHIPS, failures=2)).relationship
     reply = await processor.process(make_turn("s-failover", "hello"))
     assert reply is not None
     assert reply.text == "Echo: hello"
@@ -167,10 +166,10 @@ async def test_a_turn_failing_half_way_is_seen_through_and_stored_whole(db, monk
 
 async def test_a_turn_failing_before_anything_landed_stores_nothing(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(turns, "STORE_RETRY_DELAYS", (0.01, 0.01, 0.01))
-    processor = processor_for(FlakyDatabase(db, SESSIONS, failures=1))
-    processor.state.relationship = StateStore(FlakyDatabase(db, RELATIONSHIPS, failures=1)).relationship
-    with pytest.raises(AutoReconnect):  # both state writes fail at once: no retry, a fallback now
-        await processor.process(make_turn("s-down", "hello"))
+    processor = processor_for(db)
+    processor.history = HistoryStore(FlakyDatabase(db, HISTORY, failures=1))  # type: ignore[arg-type]
+    with pytest.raises(AutoReconnect):  # its record failed: no retry, no reply, a fallback now
+        await processor.answer(make_turn("s-down", "hello"))
     assert (await relationship_of(db, "default", "user-of-s-down")).interactions == 0
     assert (await memory_of(db, "s-down")).turn_count == 0
     assert await HistoryStore(db).for_session("s-down") == []
@@ -179,9 +178,31 @@ async def test_a_turn_failing_before_anything_landed_stores_nothing(db, monkeypa
 async def test_an_outage_outlasting_the_retries_is_logged_with_what_landed(db, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(turns, "STORE_RETRY_DELAYS", (0.01, 0.01))
     processor = processor_for(db)
-    processor.history = HistoryStore(FlakyDatabase(db, HISTORY, failures=10))  # type: ignore[arg-type]
+    processor.state.relationship = StateStore(FlakyDatabase(db, RELATIONSHIPS, failures=10)).relationship
     with pytest.raises(AutoReconnect):
         await processor.process(make_turn("s-long", "hello"))
     [message] = [r.getMessage() for r in caplog.records if "left half-written" in r.getMessage()]
     assert "relationship" in message
     assert "history" in message
+
+
+async def test_the_reply_is_recorded_before_state_settles_and_a_rerun_settles_it_once(db) -> None:  # type: ignore[no-untyped-def]
+    """A worker that dies after publishing but before settling: the turn run again answers with
+    the recorded reply and applies the recorded changes, once."""
+    processor = processor_for(db, brain="rules")
+    turn = make_turn("s-crash", "My name is Sam", user_id="sam")
+    first = await processor.answer(turn)  # recorded and publishable; the worker dies here
+    assert first.reply is not None
+    [entry] = await HistoryStore(db).for_session("s-crash")
+    assert entry.output_text == first.reply.text
+    assert (await relationship_of(db, "default", "sam")).interactions == 0  # not settled yet
+
+    again = await processor.process(turn)  # the lease lapsed: another worker runs the turn
+    assert again == first.reply
+    assert (await relationship_of(db, "default", "sam")).interactions == 1
+    assert (await memory_of(db, "s-crash")).turn_count == 1
+    user_memory = (await StateStore(db).user_memory.read(user_key("default", "sam"), UserMemory)).value
+    assert user_memory.name == "Sam"
+    await processor.process(turn)  # and once more: nothing changes twice
+    assert (await relationship_of(db, "default", "sam")).interactions == 1
+    assert len(await HistoryStore(db).for_session("s-crash")) == 1
