@@ -16,9 +16,9 @@ from rq.serializers import JSONSerializer
 
 from app.settings import Settings
 from worker import runtime, scheduler
-from worker.rq_worker import PersonaQueue, ThreadWorker
+from worker.rq_worker import ThreadWorker, worker_queues
 
-EMBEDDED_WORKER_TTL = 20  # RQ blocks on the queue for ttl - 15 s: stop() takes effect within that
+EMBEDDED_WORKER_TTL = 20  # the worker's registration lives this long without a heartbeat
 
 
 def api_loop_runner(loop: asyncio.AbstractEventLoop, timeout: float) -> runtime.RunCoroutine:
@@ -47,12 +47,11 @@ class EmbeddedWorker:
     def __init__(self, settings: Settings, client: redis.Redis, db: AsyncIOMotorDatabase) -> None:
         run = api_loop_runner(asyncio.get_running_loop(), settings.job_timeout_seconds)
         self._runtime = runtime.build(settings, db, client, run)
-        queues = [
-            PersonaQueue(name, connection=client, serializer=JSONSerializer)
-            for name in (settings.queue_name, settings.thoughts_queue_name)
-        ]
         self._worker = ThreadWorker(
-            queues, connection=client, serializer=JSONSerializer, worker_ttl=EMBEDDED_WORKER_TTL
+            worker_queues(client, settings),
+            connection=client,
+            serializer=JSONSerializer,
+            worker_ttl=EMBEDDED_WORKER_TTL,
         )
         self._stop = threading.Event()
         self._threads = [

@@ -4,6 +4,7 @@ A socket's turn is answered on its API process's reply channel; a REST job's pro
 result go to its job record and event channel instead (bus/jobs.py).
 """
 
+import asyncio
 import logging
 import time
 
@@ -12,11 +13,14 @@ import redis
 from app.bus import jobs, replies
 from app.turns import Reply, Turn
 from worker import outbox, runtime
+from worker.turns import Answer
 
 log = logging.getLogger(__name__)
 
 # A lane that does not move leaves the session's next turns waiting for its next message.
 ADVANCE_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0)
+# How long RQ's start-of-job writes may wait for a turn's reply before they go out on their own.
+START_WRITES_AFTER_SECONDS = 0.01
 
 
 def _result(reply: Reply) -> dict[str, object]:
@@ -40,7 +44,7 @@ def run_turn(turn_json: str) -> None:
         if turn.tracked:
             jobs.update(rt.redis, turn.turn_id, "running", 0.1)
         try:
-            answer = rt.run(rt.processor.answer(turn))
+            answer = rt.run(_answer(rt, turn))
         except Exception:
             log.exception("turn failed; answering with a fallback", extra=ctx)
             if turn.tracked:
@@ -66,6 +70,23 @@ def run_turn(turn_json: str) -> None:
     finally:
         rt.leases.release()
         advance_lane(rt, turn, fallback)
+
+
+async def _answer(rt: runtime.WorkerRuntime, turn: Turn) -> Answer:
+    """The processor's answer. Under PersonaWorker, RQ's start-of-job writes wait on the turn's
+    outbox to follow its reply; a turn still busy after START_WRITES_AFTER_SECONDS (a model call)
+    sends them then, so RQ's view shows it running within that time."""
+    in_flight = outbox.in_flight()
+    timer = (
+        None
+        if in_flight is None
+        else asyncio.get_running_loop().call_later(START_WRITES_AFTER_SECONDS, in_flight.send_deferred)
+    )
+    try:
+        return await rt.processor.answer(turn)
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 def publish(rt: runtime.WorkerRuntime, turn: Turn, reply: Reply) -> None:

@@ -8,6 +8,10 @@ on one connection, Redis applies them in the order sent; their replies are read 
 the success record's, so a turn waits for Redis once at its end instead of three times, and its
 first line runs a round trip sooner.
 
+A send can also be deferred (`defer`): built and sent right after the job's first send, or at
+`confirm` if the job sends nothing. PersonaWorker defers RQ's start-of-job writes so a turn's
+reply, its first send, goes out before that bookkeeping is even built.
+
 A send that Redis refused or that a dropped connection lost is redone the ordinary way (each is
 idempotent) when it says how; otherwise its error is raised when the replies are read, and RQ
 records the job as failed, as it would have at the time.
@@ -34,6 +38,13 @@ def in_flight() -> "Outbox | None":
     return _in_flight
 
 
+@dataclass(frozen=True)
+class _Deferred:
+    what: str
+    build: Callable[[], list[Command]]
+    transaction: bool
+
+
 @dataclass
 class _Sent:
     what: str  # for logs: "start", "reply", "lane step", "success"
@@ -49,12 +60,20 @@ class Outbox:
         self._pool = client.connection_pool
         self._connection: ConnectionInterface | None = None
         self._sent: list[_Sent] = []
+        self._deferred: _Deferred | None = None
         self._errors: list[BaseException] = []  # of sends nothing redid, raised by `confirm`
 
     @property
     def in_use(self) -> bool:
-        """Whether it holds sends whose replies are still to be read."""
-        return bool(self._sent)
+        """Whether it holds sends whose replies are still to be read, or one still to be sent."""
+        return bool(self._sent) or self._deferred is not None
+
+    def defer(self, what: str, build: Callable[[], list[Command]], *, transaction: bool = False) -> None:
+        """Send `build()`'s commands after the next send, or at `confirm` if none comes; what is
+        sent from now on follows this outbox (`in_flight`)."""
+        self._deferred = _Deferred(what, build, transaction)
+        global _in_flight
+        _in_flight = self
 
     def send(
         self,
@@ -79,9 +98,18 @@ class Outbox:
         self._sent.append(item)
         global _in_flight
         _in_flight = self
+        self.send_deferred()
+
+    def send_deferred(self) -> None:
+        """Build and send what was deferred, now (nothing if it went already)."""
+        if (deferred := self._deferred) is not None:
+            self._deferred = None
+            self.send(deferred.what, deferred.build(), transaction=deferred.transaction)
 
     def confirm(self) -> None:
-        """Read every reply owed; redo what failed, then raise the first error nothing redid."""
+        """Send what is deferred; read every reply owed; redo what failed, then raise the first
+        error nothing redid."""
+        self.send_deferred()
         while self._sent:
             item = self._sent.pop(0)
             try:

@@ -14,7 +14,7 @@ from app.bus.connections import make_clients
 from app.settings import get_settings
 from app.store.mongo import connect, ensure_indexes
 from worker import runtime
-from worker.rq_worker import PersonaQueue, PersonaWorker
+from worker.rq_worker import PersonaWorker, worker_queues
 
 log = logging.getLogger("worker")
 
@@ -38,12 +38,11 @@ def serve(burst: bool = False) -> None:
         log.error("mongo unreachable at start-up; indexes not ensured: %s", str(exc).splitlines()[0][:200])
     rt = runtime.build(settings, db, clients.sync_client, runtime.loop_runner(loop, settings.job_timeout_seconds))
     runtime.start(rt)
-    queues = [  # turns first: a waiting user outranks a reflection
-        PersonaQueue(name, connection=clients.sync_client, serializer=JSONSerializer)
-        for name in (settings.queue_name, settings.thoughts_queue_name)
-    ]
     worker = PersonaWorker(
-        queues, connection=clients.sync_client, serializer=JSONSerializer, worker_ttl=settings.worker_ttl_seconds
+        worker_queues(clients.sync_client, settings),
+        connection=clients.sync_client,
+        serializer=JSONSerializer,
+        worker_ttl=settings.worker_ttl_seconds,
     )
     gc.collect()
     gc.freeze()  # start-up objects live for the process; spare the collector re-scanning them per turn

@@ -3,6 +3,7 @@
 Forking per job (RQ's default Worker) would redo the Mongo and loop set-up for every turn.
 """
 
+import itertools
 import time
 import uuid
 from collections.abc import Iterable
@@ -15,25 +16,35 @@ from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.registry import StartedJobRegistry
+from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 from rq.utils import as_text, now, utcformat
 from rq.worker import SimpleWorker, WorkerStatus
 
 from app.bus import keys, leases
 from app.bus.queue import RUN_TURN
-from worker.outbox import Outbox
+from app.settings import Settings
+from worker.outbox import Command, Outbox
 
 HEARTBEAT_EVERY_SECONDS = 1.0
 SUSPENSION_CHECK_EVERY_SECONDS = 1.0
 
-# KEYS: where to look, first served first   ARGV: job key prefix
-# -> {key it came from, job id, job hash as field/value pairs}, or false when every key is empty
+# KEYS: where to look, first served first   ARGV: job key prefix, leases key, lease expiry, how many
+# of the first KEYS hold turns -> {key it came from, job id, job hash as field/value pairs}, or false
+# A turn is marked started and its lease taken as it is taken: a worker that dies from here on
+# leaves a lease to lapse, and another worker runs the turn again (app/bus/leases.py).
 _TAKE_WAITING_JOB = """
-for _, queue_key in ipairs(KEYS) do
+for index, queue_key in ipairs(KEYS) do
   local job_id = redis.call('LPOP', queue_key)
   while job_id do
-    local fields = redis.call('HGETALL', ARGV[1] .. job_id)
-    if #fields > 0 then return {queue_key, job_id, fields} end
+    local job_key = ARGV[1] .. job_id
+    if redis.call('EXISTS', job_key) == 1 then
+      if index <= tonumber(ARGV[4]) then
+        redis.call('HSET', job_key, 'status', 'started')
+        redis.call('ZADD', ARGV[2], ARGV[3], job_id)
+      end
+      return {queue_key, job_id, redis.call('HGETALL', job_key)}
+    end
     job_id = redis.call('LPOP', queue_key)  -- its hash expired or was deleted: skip it, as RQ does
   end
 end
@@ -57,6 +68,8 @@ class PersonaQueue(Queue):
     after IDLE_WAIT_SECONDS, when the script looks at every queue (thoughts included).
     """
 
+    holds_turns = False  # the turn queue: its jobs are leased as they are taken
+
     @classmethod
     def dequeue_any(
         cls,
@@ -67,35 +80,40 @@ class PersonaQueue(Queue):
         serializer: Any = None,
         death_penalty_class: Any = None,
     ) -> tuple[Job, Queue] | None:
-        queues = list(queues)
-        queue_keys = [queue.key for queue in queues]
-        prefix = Job.redis_job_namespace_prefix
+        by_key = {queue.key: queue for queue in queues}
+        first = next(iter(by_key.values()))
         # The hand-off list first: a job a failed script left there is not stranded.
-        take_keys = [_HANDOFF, *queue_keys]
-        taken = connection.eval(_TAKE_WAITING_JOB, len(take_keys), *take_keys, prefix)
+        take_keys = [_HANDOFF, *by_key]
+        turn_queues = sum(1 for _ in itertools.takewhile(lambda q: getattr(q, "holds_turns", False), by_key.values()))
+        leased = turn_queues + 1 if turn_queues else 0  # the hand-off list holds the first queue's jobs
+
+        def take_args(wait: float) -> tuple[object, ...]:
+            expiry = time.time() + wait + leases.LEASE_SECONDS
+            return (len(take_keys), *take_keys, Job.redis_job_namespace_prefix, keys.turn_leases(), expiry, leased)
+
+        taken = connection.eval(_TAKE_WAITING_JOB, *take_args(0))
         if not taken and timeout is not None:
             wait = min(timeout, IDLE_WAIT_SECONDS)
             pipeline = connection.pipeline(transaction=False)
-            pipeline.blmove(queue_keys[0], _HANDOFF, wait, "LEFT", "RIGHT")
-            pipeline.eval(_TAKE_WAITING_JOB, len(take_keys), *take_keys, prefix)
+            pipeline.blmove(first.key, _HANDOFF, wait, "LEFT", "RIGHT")
+            pipeline.eval(_TAKE_WAITING_JOB, *take_args(wait))
             _, taken = pipeline.execute()
             if not taken:
-                raise DequeueTimeout(timeout, queue_keys)
+                raise DequeueTimeout(timeout, list(by_key))
         if not taken:
             return None
         taken_from, job_id, fields = taken
-        queue_key = queue_keys[0] if as_text(taken_from) == _HANDOFF else as_text(taken_from)
-        job_cls = job_class or Job
-        job = job_cls(as_text(job_id), connection=connection, serializer=serializer)
+        queue = first if as_text(taken_from) == _HANDOFF else by_key[as_text(taken_from)]
+        job = (job_class or Job)(as_text(job_id), connection=connection, serializer=serializer)
         job.restore(dict(zip(fields[::2], fields[1::2], strict=True)))
-        queue = cls.from_queue_key(
-            queue_key,
-            connection=connection,
-            job_class=job_cls,
-            serializer=serializer,
-            death_penalty_class=death_penalty_class,
-        )
         return job, queue
+
+
+def worker_queues(client: redis.Redis, settings: Settings) -> list[PersonaQueue]:
+    """A worker's queues, turns first (a waiting user outranks a reflection)."""
+    turns = PersonaQueue(settings.queue_name, connection=client, serializer=JSONSerializer)
+    turns.holds_turns = True
+    return [turns, PersonaQueue(settings.thoughts_queue_name, connection=client, serializer=JSONSerializer)]
 
 
 class PersonaWorker(SimpleWorker):
@@ -117,6 +135,18 @@ class PersonaWorker(SimpleWorker):
     _last_suspension_check = 0.0
     _held: Pipeline | None = None
     _outbox: Outbox | None = None
+    _turn_execution: Execution | None = None
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """A turn runs before RQ's start-of-job writes are even built: they follow its reply (see
+        prepare_job_execution). It was marked started and leased as it was taken (PersonaQueue)."""
+        if job.func_name != RUN_TURN:
+            super().execute_job(job, queue)
+            return
+        self._turn_execution = None
+        self._state = WorkerStatus.BUSY  # what RQ's warm shutdown asks; written with the deferred start
+        self.perform_job(job, queue, None)  # type: ignore[arg-type]  # built with the deferred start
+        self.set_state(WorkerStatus.IDLE)
 
     def prepare_execution(self, job: Job) -> Execution:
         """RQ's execution record, held back to travel with prepare_job_execution's writes.
@@ -125,32 +155,52 @@ class PersonaWorker(SimpleWorker):
         the path from dequeue to the job's first line; nothing reads Redis in between.
         """
         pipeline = self.connection.pipeline()
+        self._held = pipeline
+        return self._record_execution(job, pipeline)
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        """RQ's bookkeeping before a job (status started), sent with the held execution record in
+        one pipeline. For a turn, all of it is deferred on the turn's outbox: built and sent right
+        after the turn's first send, its reply, so the reply waits neither for building RQ's
+        writes nor for Redis applying them (the turn was marked started and leased as it was
+        taken). Thoughts take no lease: nothing renews one for them, and a re-run reflection would
+        move the mood twice. The worker's heartbeat rides along at most once a second; RQ's
+        separate job heartbeat repeats the timestamp `prepare_for_execution` writes, so it is left
+        out."""
+        if job.func_name == RUN_TURN:
+            self.outbox.defer("start", lambda: self._turn_start(job, remove_from_intermediate_queue), transaction=True)
+        else:
+            pipeline, self._held = self._held or self.connection.pipeline(), None
+            with pipeline:
+                self._start_writes(job, pipeline, remove_from_intermediate_queue)
+                pipeline.execute()
+        self.procline(f"Processing {job.func_name} from {job.origin} since {time.time()}")
+
+    def _record_execution(self, job: Job, pipeline: Pipeline) -> Execution:
         execution = Execution.create(job, self.get_heartbeat_ttl(job), pipeline=pipeline, worker_name=self.name)
         self.executions[execution.id] = execution
         self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
-        self._held = pipeline
         return execution
 
-    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
-        """RQ's bookkeeping before a job (status started), sent with the held execution record and,
-        for a turn, its lease in one pipeline. Other jobs (thoughts) take no lease: nothing renews
-        one for them, and a re-run reflection would move the mood twice. The worker's heartbeat
-        rides along at most once a second; RQ's separate job heartbeat repeats the timestamp
-        `prepare_for_execution` writes, so it is left out."""
-        pipeline, self._held = self._held or self.connection.pipeline(), None
-        with pipeline:
-            if self._heartbeat_due():
-                self.heartbeat(self.get_heartbeat_ttl(job), pipeline=pipeline)
-            job.prepare_for_execution(self.name, pipeline=pipeline)  # sets the job's heartbeat too
-            pipeline.persist(job.key)
-            if remove_from_intermediate_queue:
-                pipeline.lrem(Queue(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id)
-            if job.func_name == RUN_TURN:
-                leases.hold(pipeline, job.id, time.time())
-                self._send_for_turn("start", pipeline)
-            else:
-                pipeline.execute()
-        self.procline(f"Processing {job.func_name} from {job.origin} since {time.time()}")
+    def _start_writes(self, job: Job, pipeline: Pipeline, remove_from_intermediate_queue: bool) -> None:
+        if self._heartbeat_due():
+            self.heartbeat(self.get_heartbeat_ttl(job), pipeline=pipeline)
+        job.prepare_for_execution(self.name, pipeline=pipeline)  # sets the job's heartbeat too
+        pipeline.persist(job.key)
+        if remove_from_intermediate_queue:
+            pipeline.lrem(Queue(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id)
+
+    def _turn_start(self, job: Job, remove_from_intermediate_queue: bool) -> list[Command]:
+        """A turn's deferred start: RQ's execution record and start writes, as commands."""
+        pipeline = self.connection.pipeline()
+        self._turn_execution = self._record_execution(job, pipeline)
+        self._start_writes(job, pipeline, remove_from_intermediate_queue)
+        return [args for args, _ in pipeline.command_stack]
+
+    def _turn_execution_of(self, execution: Execution | None) -> Execution | None:
+        """A turn's execution record, its deferred start sent first if nothing sent it yet."""
+        self.outbox.send_deferred()
+        return execution or self._turn_execution
 
     def check_for_suspension(self, burst: bool) -> None:
         now = time.monotonic()
@@ -180,13 +230,15 @@ class PersonaWorker(SimpleWorker):
         Stock RQ first WATCHes and reads the job's dependents (two round trips) so it can enqueue
         jobs waiting on this one, then sends its transaction, then marks the worker idle. Nothing
         depends on a turn: turns are enqueued by the lane script, one after another in their
-        session's lane, never with `depends_on`. A turn returns nothing (its reply was published
-        as soon as it was recorded), so instead of re-saving the whole job hash with a result entry, only what
-        changed is written: status, end time, the finished registry. Other jobs take RQ's path.
+        session's lane, never with `depends_on`. A turn returns nothing (its reply was published as
+        soon as it was recorded), so instead of re-saving the whole job hash with a result entry,
+        only what changed is written: status, end time, the finished registry. Other jobs take
+        RQ's path.
         """
         if job.func_name != RUN_TURN:
             super().handle_job_success(job, queue, started_job_registry, execution)
             return
+        execution = self._turn_execution_of(execution)
         with self.connection.pipeline() as pipeline:
             self.increment_successful_job_count(pipeline=pipeline)
             self.increment_total_working_time(job.ended_at - job.started_at, pipeline)  # type: ignore[operator]
@@ -208,10 +260,11 @@ class PersonaWorker(SimpleWorker):
         exc_string: str = "",
         execution: Execution | None = None,
     ) -> None:
-        """A failed turn's bookkeeping in flight is confirmed (its lane step redone if it was
-        lost) before RQ records the failure."""
+        """A failed turn's bookkeeping in flight (its deferred start included) is confirmed, its
+        lane step redone if it was lost, before RQ records the failure."""
         if job.func_name == RUN_TURN:
             try:
+                execution = self._turn_execution_of(execution)
                 self.outbox.confirm()
             except Exception:
                 self.log.exception("turn %s: bookkeeping not confirmed by Redis", job.id)

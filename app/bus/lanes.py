@@ -12,8 +12,9 @@ this machine), which alone would break the latency target. See docs/architecture
 A head whose job is finished, failed, stopped or gone (a worker died and RQ gave up on it) no
 longer blocks the lane: `settle` drops it the next time the lane moves. A head still `queued`
 LOST_AFTER_SECONDS after it was queued, yet on no queue, was taken by a worker that never
-started it (it died, or lost Redis, between the dequeue and RQ's start pipeline, where it holds
-no lease yet): `settle` puts it back on its queue. A worker in that window for that long is not
+started it (a stock RQ worker that died, or lost Redis, between its dequeue and its start
+pipeline, where it holds no lease; PersonaWorker leases a turn in the call that takes it):
+`settle` puts it back on its queue. A worker in that window for that long is not
 alive; were one only slow, the turn would run twice, which its idempotent writes allow.
 """
 

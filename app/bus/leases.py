@@ -1,8 +1,8 @@
 """Turn leases: a worker that dies mid-turn is noticed in seconds, and its turn runs again.
 
-A worker takes a lease on the turn it runs (a sorted set of turn id -> expiry) in the same
-round trip in which RQ marks the job started, and renews it every second while it runs; the
-lane-advance script drops it when the turn ends. Any worker's keeper reaps leases that
+A worker takes a lease on the turn it runs (a sorted set of turn id -> expiry) and marks it
+started in the same call that takes it off the queue (worker/rq_worker.py), renews it every
+second while it runs, and the lane-advance script drops it when the turn ends. Any worker's keeper reaps leases that
 expired: one Lua call claims each (ZREM) and puts a still-`started` job back on its queue, at
 most MAX_RETRIES times; past that the job is failed and its lane moves on. RQ's own detection
 of abandoned jobs waits for its job timeout plus its maintenance interval (ten minutes by

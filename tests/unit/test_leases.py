@@ -11,9 +11,10 @@ from rq.serializers import JSONSerializer
 from app.bus import keys
 from app.bus.leases import LEASE_SECONDS, MAX_RETRIES, Leases
 from app.bus.queue import RUN_TURN, LaneAdvancer, TurnQueue
+from app.settings import Settings
 from tests.conftest import make_turn
 from worker.leases import LeaseKeeper
-from worker.rq_worker import PersonaQueue, PersonaWorker
+from worker.rq_worker import PersonaQueue, PersonaWorker, worker_queues
 
 
 @pytest.fixture
@@ -63,23 +64,33 @@ async def test_finished_turns_and_released_leases_are_left_alone(clients) -> Non
     assert client.zcard(keys.turn_leases()) == 0
 
 
-def test_a_worker_takes_a_lease_for_turns_only(clients) -> None:  # type: ignore[no-untyped-def]
-    """Nothing renews a lease for a thought, so taking one would get it re-run while it runs."""
+def test_a_worker_leases_turns_as_it_takes_them_and_defers_their_rq_start(clients) -> None:  # type: ignore[no-untyped-def]
+    """A turn is marked started and leased in the same call that takes it, so no moment of its run
+    is unleased; nothing renews a lease for a thought, so it takes none (it would be re-run while
+    it runs). RQ's start writes go at once for a thought, and after the turn's first send (its
+    reply) for a turn."""
     _, client = clients
-    turns, thoughts = (
-        PersonaQueue(name, connection=client, serializer=JSONSerializer) for name in ("turns", "thoughts")
-    )
-    worker = PersonaWorker([turns, thoughts], connection=client, serializer=JSONSerializer)
-    turn = turns.enqueue(RUN_TURN, make_turn("L", "hi").model_dump_json())
-    thought = thoughts.enqueue("worker.thinking.think", "ava")
-    for job in (turn, thought):
-        worker.prepare_execution(job)
-        worker.prepare_job_execution(job)
-        assert client.hget(job.key, "status") == b"started"
-        assert client.ttl(job.key) == -1  # RQ's bookkeeping, sent in the same round trip
-    worker.outbox.confirm()  # the turn's start went out on its outbox: read its replies, as the turn's end would
+    queues = worker_queues(client, Settings(_env_file=None))  # type: ignore[call-arg]
+    worker = PersonaWorker(queues, connection=client, serializer=JSONSerializer)
+    turn = queues[0].enqueue(RUN_TURN, make_turn("L", "hi").model_dump_json())
+    thought = queues[1].enqueue("worker.thinking.think", "ava")
+    taken = [PersonaQueue.dequeue_any(queues, None, client, serializer=JSONSerializer) for _ in range(2)]
+    assert [(job.id, queue.name) for job, queue in taken] == [(turn.id, queues[0].name), (thought.id, queues[1].name)]
+    assert client.hget(turn.key, "status") == b"started"
     assert client.zscore(keys.turn_leases(), turn.id) is not None
     assert client.zscore(keys.turn_leases(), thought.id) is None
+
+    worker.prepare_execution(thought)
+    worker.prepare_job_execution(thought)
+    assert client.hget(thought.key, "status") == b"started"
+    assert client.hget(thought.key, "worker_name") == worker.name.encode()
+
+    worker.prepare_job_execution(turn)
+    assert client.hget(turn.key, "worker_name") == b""  # deferred
+    worker.outbox.send("reply", [("PUBLISH", "somewhere", "the reply")])
+    worker.outbox.confirm()
+    assert client.hget(turn.key, "worker_name") == worker.name.encode()
+    assert client.ttl(turn.key) == -1  # RQ's bookkeeping: the job hash is kept while it runs
 
 
 def test_the_lease_keeper_outlives_a_job_it_cannot_read(clients, caplog) -> None:  # type: ignore[no-untyped-def]
