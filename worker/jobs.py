@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 # A lane that does not move leaves the session's next turns waiting for its next message.
 ADVANCE_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0)
-# How long RQ's start-of-job writes may wait for a turn's reply before they go out on their own.
+# How long RQ's start-of-job writes may wait for a turn's end before they go out on their own.
 START_WRITES_AFTER_SECONDS = 0.01
 
 
@@ -74,8 +74,8 @@ def run_turn(turn_json: str) -> None:
 
 async def _answer(rt: runtime.WorkerRuntime, turn: Turn) -> Answer:
     """The processor's answer. Under PersonaWorker, RQ's start-of-job writes wait on the turn's
-    outbox to follow its reply; a turn still busy after START_WRITES_AFTER_SECONDS (a model call)
-    sends them then, so RQ's view shows it running within that time."""
+    outbox until the turn's end; a turn still busy after START_WRITES_AFTER_SECONDS (a model
+    call) sends them then, so RQ's view shows it running within that time."""
     in_flight = outbox.in_flight()
     timer = (
         None

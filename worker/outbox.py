@@ -8,9 +8,9 @@ on one connection, Redis applies them in the order sent; their replies are read 
 the success record's, so a turn waits for Redis once at its end instead of three times, and its
 first line runs a round trip sooner.
 
-A send can also be deferred (`defer`): built and sent right after the job's first send, or at
-`confirm` if the job sends nothing. PersonaWorker defers RQ's start-of-job writes so a turn's
-reply, its first send, goes out before that bookkeeping is even built.
+A send can also be deferred (`defer`): built and sent when asked (`send_deferred`) or at
+`confirm`. PersonaWorker defers RQ's start-of-job writes so that a turn's reply and its lane step
+go out before that bookkeeping is even built.
 
 A send that Redis refused or that a dropped connection lost is redone the ordinary way (each is
 idempotent) when it says how; otherwise its error is raised when the replies are read, and RQ
@@ -69,8 +69,8 @@ class Outbox:
         return bool(self._sent) or self._deferred is not None
 
     def defer(self, what: str, build: Callable[[], list[Command]], *, transaction: bool = False) -> None:
-        """Send `build()`'s commands after the next send, or at `confirm` if none comes; what is
-        sent from now on follows this outbox (`in_flight`)."""
+        """Send `build()`'s commands at `send_deferred` or `confirm`, after what is sent until then;
+        what is sent from now on follows this outbox (`in_flight`)."""
         self._deferred = _Deferred(what, build, transaction)
         global _in_flight
         _in_flight = self
@@ -98,7 +98,6 @@ class Outbox:
         self._sent.append(item)
         global _in_flight
         _in_flight = self
-        self.send_deferred()
 
     def send_deferred(self) -> None:
         """Build and send what was deferred, now (nothing if it went already)."""

@@ -138,8 +138,8 @@ class PersonaWorker(SimpleWorker):
     _turn_execution: Execution | None = None
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        """A turn runs before RQ's start-of-job writes are even built: they follow its reply (see
-        prepare_job_execution). It was marked started and leased as it was taken (PersonaQueue)."""
+        """A turn runs before RQ's start-of-job writes are even built: they follow its reply and
+        lane step (see prepare_job_execution). It was marked started and leased as it was taken (PersonaQueue)."""
         if job.func_name != RUN_TURN:
             super().execute_job(job, queue)
             return
@@ -160,8 +160,8 @@ class PersonaWorker(SimpleWorker):
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         """RQ's bookkeeping before a job (status started), sent with the held execution record in
-        one pipeline. For a turn, all of it is deferred on the turn's outbox: built and sent right
-        after the turn's first send, its reply, so the reply waits neither for building RQ's
+        one pipeline. For a turn, all of it is deferred on the turn's outbox and sent with its
+        success record, after its reply and its lane step, so neither waits for building RQ's
         writes nor for Redis applying them (the turn was marked started and leased as it was
         taken). Thoughts take no lease: nothing renews one for them, and a re-run reflection would
         move the mood twice. The worker's heartbeat rides along at most once a second; RQ's
@@ -191,10 +191,15 @@ class PersonaWorker(SimpleWorker):
             pipeline.lrem(Queue(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id)
 
     def _turn_start(self, job: Job, remove_from_intermediate_queue: bool) -> list[Command]:
-        """A turn's deferred start: RQ's execution record and start writes, as commands."""
+        """A turn's deferred start: RQ's execution record and start writes, as commands, with the
+        time the turn really started (RQ's writes would say now)."""
+        started = job.started_at
         pipeline = self.connection.pipeline()
         self._turn_execution = self._record_execution(job, pipeline)
         self._start_writes(job, pipeline, remove_from_intermediate_queue)
+        if started is not None:
+            job.started_at = started
+            pipeline.hset(job.key, "started_at", utcformat(started))
         return [args for args, _ in pipeline.command_stack]
 
     def _turn_execution_of(self, execution: Execution | None) -> Execution | None:

@@ -65,3 +65,24 @@ def test_a_lost_connection_redoes_what_can_be_redone_and_raises_the_rest(server:
     box.send("start", [("SET", "k", "2")], transaction=True)  # the next turn gets a fresh connection
     box.confirm()
     assert client.get("k") == b"2"
+
+
+def test_a_deferred_send_is_built_and_sent_only_when_asked_after_the_others(server: fakeredis.FakeServer) -> None:
+    """RQ's start of a turn waits until the turn's reply and lane step are out."""
+    client = fakeredis.FakeRedis(server=server)
+    box, built = Outbox(client), []
+
+    def start() -> list[tuple[str, ...]]:
+        built.append("start")
+        return [("RPUSH", "order", "start")]
+
+    box.defer("start", start, transaction=True)
+    assert outbox.in_flight() is box  # what the turn sends follows it
+    box.send("reply", [("RPUSH", "order", "reply")])
+    box.send("lane step", [("RPUSH", "order", "lane step")])
+    assert built == []
+    box.send_deferred()
+    box.send("success", [("RPUSH", "order", "success")], transaction=True)
+    box.confirm()
+    assert client.lrange("order", 0, -1) == [b"reply", b"lane step", b"start", b"success"]
+    assert outbox.in_flight() is None
