@@ -22,7 +22,7 @@ from app.brains import BrainSet
 from app.catalog import PersonaCatalog
 from app.persona import engine
 from app.persona.emotion import EmotionState, apply_deltas, initial_state
-from app.persona.memory import SessionMemory, UserMemory, learn, remember
+from app.persona.memory import Exchange, SessionMemory, UserMemory, learn, next_topics
 from app.persona.relationship import Relationship, record_interaction
 from app.store.history import HistoryEntry, HistoryStore
 from app.store.state import StateStore, user_key
@@ -43,17 +43,18 @@ class Snapshots:
 
     emotion: Snapshot[EmotionState]
     relationship: Snapshot[Relationship]
-    session: Snapshot[SessionMemory]
+    session: SessionMemory
     user_memory: Snapshot[UserMemory]
 
 
 @dataclass(frozen=True)
 class Answer:
-    """A turn recorded: its reply (None when nobody waits for one), and the state changes still
-    to apply with the snapshots this run read (a write saves its read when nobody wrote since)."""
+    """A turn recorded: its reply (None when nobody waits for one), its history entry (which holds
+    the state changes still to apply) and the state this run read (a versioned write saves its
+    read when nobody wrote since)."""
 
     reply: Reply | None
-    changes: engine.StateChanges | None = None
+    entry: HistoryEntry | None = None
     snapshots: Snapshots | None = None
 
 
@@ -94,12 +95,12 @@ class TurnProcessor:
         emotion, relationship, session, user_memory = await asyncio.gather(
             self.state.emotion.read(turn.persona_id, lambda: initial_state(profile.baseline, started)),
             self.state.relationship.read(user_doc, Relationship),
-            self.state.session_memory.read(turn.session_id, SessionMemory),
+            self.state.session_memory.read(turn.session_id),
             self.state.user_memory.read(user_doc, UserMemory),
         )
         snapshots = Snapshots(emotion, relationship, session, user_memory)
         state = engine.PersonaState(
-            emotion=emotion.value, relationship=relationship.value, memory=session.value, user_memory=user_memory.value
+            emotion=emotion.value, relationship=relationship.value, memory=session, user_memory=user_memory.value
         )
         ctx = engine.prepare(profile, state, turn, now=started, seed=int(turn.turn_id[-8:], 16))
         brain = self.brains.get(turn.brain)
@@ -137,15 +138,19 @@ class TurnProcessor:
             fallback=entry.fallback,
             user_facts=result.profile,
         )
-        return Answer(reply, entry.changes, snapshots)
+        return Answer(reply, entry, snapshots)
 
     async def settle(self, turn: Turn, answer: Answer) -> None:
         """Apply the recorded changes to the state documents, each once (invariant 3: re-applied to
         fresh state if another turn wrote in between). Nothing is written that did not change:
         decay is computed on read, never stored."""
-        changes, snapshots = answer.changes, answer.snapshots
-        if changes is None or snapshots is None:
+        entry, snapshots = answer.entry, answer.snapshots
+        if entry is None or entry.changes is None or snapshots is None:
             return
+        changes = entry.changes
+        exchange = Exchange(
+            turn_id=turn.turn_id, user_text=turn.text, reply_text=entry.output_text, at=entry.started_at
+        )
         profile = self.catalog.get(turn.persona_id)
         user_doc = user_key(turn.persona_id, turn.user_id)
         writes: dict[str, Write] = {
@@ -156,12 +161,11 @@ class TurnProcessor:
                 turn.turn_id,
                 first=snapshots.relationship,
             ),
-            "session memory": lambda: self.state.session_memory.update(
+            "session memory": lambda: self.state.session_memory.append(
                 turn.session_id,
-                SessionMemory,
-                lambda m: remember(m, changes.exchange, self.session_memory_turns),
-                turn.turn_id,
-                first=snapshots.session,
+                exchange,
+                next_topics(snapshots.session.topics, exchange),
+                self.session_memory_turns,
             ),
         }
         if changes.emotion_deltas:

@@ -31,18 +31,19 @@ class PersonaState(BaseModel):
 
 
 class StateChanges(BaseModel):
-    """What one turn changes in the persona's state, as changes rather than new documents: the
-    store applies them to whatever state is current when it writes, and a turn's history entry
-    keeps them, so a turn run again after a crash applies exactly what it answered with."""
+    """What one turn changes in the persona's state, besides the exchange it adds to its session's
+    memory, as changes rather than new documents: the store applies them to whatever state is
+    current when it writes, and a turn's history entry keeps them, so a turn run again after a
+    crash applies exactly what it answered with."""
 
     emotion_deltas: dict[str, float] = Field(default_factory=dict)
     relationship_signal: float = 0.0
     facts: list[Fact] = Field(default_factory=list)
     known: list[str] = Field(default_factory=list)  # phrases for the relationship summary
-    exchange: Exchange
 
 
 class StepResult(StateChanges):
+    exchange: Exchange
     reply_text: str
     cards: dict[str, Card] = Field(default_factory=dict)
     fallback: bool = False

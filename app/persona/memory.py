@@ -48,9 +48,13 @@ class UserMemory(BaseModel):
 def remember(memory: SessionMemory, exchange: Exchange, limit: int) -> SessionMemory:
     """Append an exchange, forgetting the oldest beyond `limit`; topics follow the user's words."""
     recent = [*memory.recent, exchange][-limit:]
+    return SessionMemory(recent=recent, turn_count=memory.turn_count + 1, topics=next_topics(memory.topics, exchange))
+
+
+def next_topics(topics: list[str], exchange: Exchange) -> list[str]:
+    """The session's open topics after an exchange: the user's new words first."""
     new_topics = sorted(keywords(exchange.user_text))
-    topics = [*new_topics, *(t for t in memory.topics if t not in new_topics)][:TOPICS_KEPT]
-    return SessionMemory(recent=recent, turn_count=memory.turn_count + 1, topics=topics)
+    return [*new_topics, *(t for t in topics if t not in new_topics)][:TOPICS_KEPT]
 
 
 def retention(fact: Fact, now: float) -> float:

@@ -18,6 +18,7 @@ from pymongo.errors import PyMongoError
 log = logging.getLogger(__name__)
 
 SESSIONS = "sessions"
+SESSION_MEMORIES = "session_memories"
 HISTORY = "history"
 PERSONA_STATES = "persona_states"
 RELATIONSHIPS = "relationships"

@@ -1,4 +1,4 @@
-"""Sessions: one document per conversation session (any channel); state.py keeps its memory."""
+"""Sessions: one document per conversation session (any channel); session_memory.py keeps its memory."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -55,7 +55,7 @@ class SessionStore:
         until: datetime | None,
         limit: int,
     ) -> list[dict[str, Any]]:
-        """Sessions, most recently active first, without their memory."""
+        """Sessions, most recently active first."""
         query: dict[str, Any] = {}
         if channel:
             query["channel"] = channel
@@ -63,5 +63,5 @@ class SessionStore:
             query["user_id"] = user_id
         if since or until:
             query["updated_at"] = {k: v for k, v in (("$gte", since), ("$lte", until)) if v is not None}
-        cursor = self._sessions.find(query, {"memory": 0, "applied": 0}).sort("updated_at", -1).limit(limit)
+        cursor = self._sessions.find(query).sort("updated_at", -1).limit(limit)
         return await cursor.to_list(limit)

@@ -5,7 +5,9 @@
 | EmotionState     | persona_states   | persona id          | persona-wide: one mood for all users  |
 | Relationship     | relationships    | persona id + user   | per user, across sessions and doors   |
 | UserMemory       | user_memories    | persona id + user   | per user: facts the user told         |
-| SessionMemory    | sessions         | session id          | per session: recent exchanges, topics |
+
+Session memory has one writer at a time (its session's lane) and lives apart, in
+`session_memory.py`.
 
 Every write goes through `versioned.update`: version-checked and idempotent by turn id, within
 a window of recent turn ids sized to how many other turns can land in between: a session's turns
@@ -17,9 +19,10 @@ move the persona's mood twice; the effect is one small, decaying nudge.
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from app.persona.emotion import EmotionState
-from app.persona.memory import SessionMemory, UserMemory
+from app.persona.memory import UserMemory
 from app.persona.relationship import Relationship
-from app.store.mongo import PERSONA_STATES, RELATIONSHIPS, SESSIONS, USER_MEMORIES
+from app.store.mongo import PERSONA_STATES, RELATIONSHIPS, USER_MEMORIES
+from app.store.session_memory import SessionMemoryStore
 from app.store.versioned import VersionedModel
 
 
@@ -33,4 +36,4 @@ class StateStore:
         self.emotion = VersionedModel(db[PERSONA_STATES], "emotion", EmotionState, keep_applied=64)
         self.relationship = VersionedModel(db[RELATIONSHIPS], "relationship", Relationship)
         self.user_memory = VersionedModel(db[USER_MEMORIES], "memory", UserMemory)
-        self.session_memory = VersionedModel(db[SESSIONS], "memory", SessionMemory)
+        self.session_memory = SessionMemoryStore(db)

@@ -2,14 +2,15 @@
 
 The change is a pure function applied to the state read just before the write, and the write
 succeeds only if nobody wrote in between (else: read again, apply again). Each write also records
-the operation id (a turn id), so a job that runs twice applies its change once.
+the operation id (a turn id), so a job that runs twice applies its change once. `updated_at` is
+epoch seconds, like the models' own times.
 """
 
 import asyncio
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from motor.motor_asyncio import AsyncIOMotorCollection
@@ -71,7 +72,7 @@ async def update(
         else:
             snapshot = await read(collection, doc_id, field, model, default)
         new = change(snapshot.value)
-        fields = {field: new.model_dump(mode="json"), "version": snapshot.version + 1, "updated_at": datetime.now(UTC)}
+        fields = {field: new.model_dump(mode="json"), "version": snapshot.version + 1, "updated_at": time.time()}
         if not snapshot.exists:
             try:
                 await collection.insert_one({"_id": doc_id, **fields, "applied": [op_id]})

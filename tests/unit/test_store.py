@@ -4,7 +4,7 @@ import asyncio
 
 from pydantic import BaseModel
 
-from app.persona.memory import SessionMemory
+from app.persona.memory import Exchange, SessionMemory
 from app.store import versioned
 from app.store.history import HistoryEntry, HistoryStore
 from app.store.sessions import SessionStore
@@ -75,18 +75,31 @@ async def test_history_append_is_idempotent_by_turn_id_and_ordered(db) -> None: 
     assert [t.input_text for t in turns] == ["first", "second"]
 
 
-async def test_scene_state_upsert_keeps_memory_and_creation_time(db) -> None:  # type: ignore[no-untyped-def]
+async def test_scene_state_upsert_keeps_the_creation_time(db) -> None:  # type: ignore[no-untyped-def]
     sessions = SessionStore(db)
     kwargs = {"channel": "soulmachines", "user_id": "u", "persona_id": "p", "meta": {}, "user_info": {}}
     await sessions.record("s1", scene_state="offered", **kwargs)
     first = await sessions.get("s1")
-    memory = StateStore(db).session_memory
-    await memory.update("s1", SessionMemory, lambda m: m.model_copy(update={"turn_count": 5}), "t1")
     await sessions.record("s1", scene_state="connected", **kwargs)
     doc = await sessions.get("s1")
     assert doc["scene_state"] == "connected"
     assert doc["created_at"] == first["created_at"]
-    assert (await memory.read("s1", SessionMemory)).value.turn_count == 5
+
+
+async def test_session_memory_appends_each_exchange_once_and_keeps_the_last_ones(db) -> None:  # type: ignore[no-untyped-def]
+    memory = StateStore(db).session_memory
+    assert await memory.read("s1") == SessionMemory()
+    for i in range(5):
+        exchange = Exchange(turn_id=f"t{i}", user_text=f"tell me about roses {i}", reply_text="Roses!", at=float(i))
+        await memory.append("s1", exchange, [f"topic{i}"], limit=3)
+        await memory.append("s1", exchange, [f"topic{i}"], limit=3)  # the same turn run again
+    remembered = await memory.read("s1")
+    assert remembered.turn_count == 5
+    assert [e.turn_id for e in remembered.recent] == ["t2", "t3", "t4"]
+    assert remembered.topics == ["topic4"]
+    assert await memory.read("s2") == SessionMemory()  # nothing of another session
+    await memory.delete("s1")
+    assert await memory.read("s1") == SessionMemory()
 
 
 async def test_embedded_id_lookup_answers_like_a_scan(db) -> None:  # type: ignore[no-untyped-def]

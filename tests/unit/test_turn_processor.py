@@ -9,7 +9,7 @@ from pymongo.errors import AutoReconnect
 
 from app.brains import make_worker_brains
 from app.catalog import load_catalog
-from app.persona.memory import SessionMemory, UserMemory
+from app.persona.memory import UserMemory
 from app.persona.relationship import Relationship
 from app.settings import Settings
 from app.store.history import HistoryStore
@@ -27,7 +27,7 @@ async def relationship_of(db, persona_id: str, user_id: str):  # type: ignore[no
 
 
 async def memory_of(db, session_id: str):  # type: ignore[no-untyped-def]
-    return (await StateStore(db).session_memory.read(session_id, SessionMemory)).value
+    return await StateStore(db).session_memory.read(session_id)
 
 
 def processor_for(db, brain: str = "demo") -> TurnProcessor:  # type: ignore[no-untyped-def]
