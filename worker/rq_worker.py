@@ -160,8 +160,8 @@ class PersonaWorker(SimpleWorker):
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         """RQ's bookkeeping before a job (status started), sent with the held execution record in
-        one pipeline. For a turn, all of it is deferred on the turn's outbox and sent with its
-        success record, after its reply and its lane step, so neither waits for building RQ's
+        one pipeline. For a turn, all of it is deferred on the turn's outbox and sent in one
+        transaction with its success record, after its reply and its lane step, so neither waits for building RQ's
         writes nor for Redis applying them (the turn was marked started and leased as it was
         taken). Thoughts take no lease: nothing renews one for them, and a re-run reflection would
         move the mood twice. The worker's heartbeat rides along at most once a second; RQ's
@@ -243,7 +243,8 @@ class PersonaWorker(SimpleWorker):
         if job.func_name != RUN_TURN:
             super().handle_job_success(job, queue, started_job_registry, execution)
             return
-        execution = self._turn_execution_of(execution)
+        start = self.outbox.take_deferred()  # the turn's start, unless it went during the turn: sent with this
+        execution = execution or self._turn_execution
         with self.connection.pipeline() as pipeline:
             self.increment_successful_job_count(pipeline=pipeline)
             self.increment_total_working_time(job.ended_at - job.started_at, pipeline)  # type: ignore[operator]
@@ -254,7 +255,7 @@ class PersonaWorker(SimpleWorker):
             job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
             self.cleanup_execution(job, pipeline=pipeline, execution=execution)
             self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
-            self._send_for_turn("success", pipeline)
+            self._send_for_turn("start and success" if start else "success", pipeline, start)
         self.outbox.confirm()
 
     def handle_job_failure(
@@ -275,10 +276,10 @@ class PersonaWorker(SimpleWorker):
                 self.log.exception("turn %s: bookkeeping not confirmed by Redis", job.id)
         super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
 
-    def _send_for_turn(self, what: str, pipeline: Pipeline) -> None:
+    def _send_for_turn(self, what: str, pipeline: Pipeline, before: list[Command] | None = None) -> None:
         """RQ's writes for a turn, in one transaction on the turn's outbox, not waited for. Should
-        the start be lost on the way, the turn does not run (as when RQ's own pipeline fails)."""
-        self.outbox.send(what, [args for args, _ in pipeline.command_stack], transaction=True)
+        they be lost on the way, RQ records the job as failed (as when RQ's own pipeline fails)."""
+        self.outbox.send(what, [*(before or []), *(args for args, _ in pipeline.command_stack)], transaction=True)
         if not self.outbox.in_use:
             self.outbox.confirm()
 

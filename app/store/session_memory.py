@@ -22,7 +22,7 @@ class SessionMemoryStore:
         self._memories = db[SESSION_MEMORIES]
 
     async def read(self, session_id: str) -> SessionMemory:
-        doc = await self._memories.find_one({"_id": session_id}, {"recent": 1, "turn_count": 1, "topics": 1})
+        doc = await self._memories.find_one({"_id": session_id})  # whole: cheaper than projected in mongomock
         return SessionMemory.model_validate(doc) if doc else SessionMemory()
 
     async def append(self, session_id: str, exchange: Exchange, topics: list[str], limit: int) -> None:
