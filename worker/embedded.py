@@ -24,13 +24,15 @@ EMBEDDED_WORKER_TTL = 20  # the worker's registration lives this long without a 
 def api_loop_runner(loop: asyncio.AbstractEventLoop, timeout: float) -> runtime.RunCoroutine:
     """Run a job's coroutine on the API's loop from the worker thread, cancelled there at the job
     timeout, so a turn cannot write on after its fallback went out and its session's next turn
-    started. Once the API's loop has closed (shutting down), the job fails at once."""
+    started. Once the API's loop has stopped (shutting down), the job fails at once."""
 
     def run(coro: Coroutine[Any, Any, Any]) -> Any:
         guarded = asyncio.wait_for(coro, timeout)
         try:
+            if not loop.is_running():  # stopping or closed (shutting down): it would never run
+                raise RuntimeError("the API's event loop is not running")
             future = asyncio.run_coroutine_threadsafe(guarded, loop)
-        except RuntimeError:  # the loop is closed: neither coroutine will ever run
+        except RuntimeError:
             guarded.close()
             coro.close()
             raise

@@ -27,13 +27,17 @@ def test_a_job_runs_on_the_api_loop_and_returns_its_result() -> None:
         loop.close()
 
 
-def test_a_job_after_the_api_loop_closed_fails_at_once_and_leaves_no_coroutine_behind() -> None:
-    """Shutting down, the API's loop closes while the worker thread may still hand it a turn."""
+@pytest.mark.parametrize("closed", [True, False])
+def test_a_job_after_the_api_loop_stopped_fails_at_once_and_leaves_no_coroutine_behind(closed: bool) -> None:
+    """Shutting down, the API's loop stops, then closes, while the worker thread may still hand it
+    a turn (two per turn: its answer, then its settle); a stopped loop would never run it."""
     loop = asyncio.new_event_loop()
-    loop.close()
+    if closed:
+        loop.close()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with pytest.raises(RuntimeError, match="closed"):
+        with pytest.raises(RuntimeError, match="not running"):
             api_loop_runner(loop, timeout=5)(answer())
         gc.collect()
+    loop.close()
     assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
