@@ -11,6 +11,7 @@ from rq.serializers import JSONSerializer
 
 from app import logs
 from app.bus.connections import make_clients
+from app.bus.rq_serializers import remember_resolved_serializers
 from app.settings import get_settings
 from app.store.mongo import connect, ensure_indexes
 from worker import runtime
@@ -23,6 +24,7 @@ def serve(burst: bool = False) -> None:
     """One worker process: build the runtime once, then let RQ loop over the queue."""
     settings = get_settings()
     logs.configure(settings.log_level)
+    remember_resolved_serializers()
     if not settings.redis_url:
         log.error("REDIS_URL is not set: worker processes need the shared Redis (the embedded API runs its own worker)")
         sys.exit(2)
