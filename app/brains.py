@@ -98,7 +98,7 @@ def build_messages(ctx: BrainContext) -> list[dict[str, str]]:
         f"Memories relevant now: {recalled}. Answer with ONE JSON object only, shaped {RESPONSE_SHAPE}."
     )
     messages = [{"role": "system", "content": system}]
-    for exchange in ctx.session.recent[-6:]:
+    for exchange in ctx.session.recent:  # SESSION_MEMORY_TURNS exchanges
         messages += [
             {"role": "user", "content": exchange.user_text},
             {"role": "assistant", "content": exchange.reply_text},

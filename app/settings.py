@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     personas_file: Path = Path(__file__).resolve().parent.parent / "config" / "personas.toml"
     persona_mode: Literal["lite", "rich"] = "lite"
     persona_brain: Literal["rules", "demo", "llm"] = "rules"
-    session_memory_turns: int = Field(default=10, ge=1, le=100)
+    session_memory_turns: int = Field(default=6, ge=1, le=100)
     user_memory_facts: int = Field(default=50, ge=1, le=1000)
 
     # Thinking loop: each persona reflects every THOUGHT_INTERVAL_SECONDS (python -m worker.scheduler).
