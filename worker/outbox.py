@@ -105,11 +105,10 @@ class Outbox:
             self._deferred = None
             self.send(deferred.what, deferred.build(), transaction=deferred.transaction)
 
-    def take_deferred(self) -> list[Command]:
-        """Build what was deferred and hand it over, for the caller to send with its own commands
-        (nothing if it went already)."""
+    def drop_deferred(self) -> bool:
+        """Forget what was deferred, unsent; whether there was anything (the caller writes it its way)."""
         deferred, self._deferred = self._deferred, None
-        return deferred.build() if deferred is not None else []
+        return deferred is not None
 
     def confirm(self) -> None:
         """Send what is deferred; read every reply owed; redo what failed, then raise the first

@@ -136,6 +136,7 @@ class PersonaWorker(SimpleWorker):
     _held: Pipeline | None = None
     _outbox: Outbox | None = None
     _turn_execution: Execution | None = None
+    _turn_remove_from_intermediate_queue = False
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """A turn runs before RQ's start-of-job writes are even built: they follow its reply and
@@ -160,14 +161,17 @@ class PersonaWorker(SimpleWorker):
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         """RQ's bookkeeping before a job (status started), sent with the held execution record in
-        one pipeline. For a turn, all of it is deferred on the turn's outbox and sent in one
-        transaction with its success record, after its reply and its lane step, so neither waits for building RQ's
-        writes nor for Redis applying them (the turn was marked started and leased as it was
-        taken). Thoughts take no lease: nothing renews one for them, and a re-run reflection would
-        move the mood twice. The worker's heartbeat rides along at most once a second; RQ's
-        separate job heartbeat repeats the timestamp `prepare_for_execution` writes, so it is left
-        out."""
+        one pipeline. For a turn, all of it is deferred on the turn's outbox, after its reply and
+        its lane step, so neither waits for building RQ's writes nor for Redis applying them (the
+        turn was marked started and leased as it was taken). A turn that ends before it went out
+        (within START_WRITES_AFTER_SECONDS, as a rules turn does) has its start written with its
+        success in one transaction, without the execution record that the start would create
+        and the success delete at once: RQ's view of the finished job is the same. Thoughts take
+        no lease: nothing renews one for them, and a re-run reflection would move the mood twice.
+        The worker's heartbeat rides along at most once a second; RQ's separate job heartbeat
+        repeats the timestamp `prepare_for_execution` writes, so it is left out."""
         if job.func_name == RUN_TURN:
+            self._turn_remove_from_intermediate_queue = remove_from_intermediate_queue
             self.outbox.defer("start", lambda: self._turn_start(job, remove_from_intermediate_queue), transaction=True)
         else:
             pipeline, self._held = self._held or self.connection.pipeline(), None
@@ -191,16 +195,19 @@ class PersonaWorker(SimpleWorker):
             pipeline.lrem(Queue(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id)
 
     def _turn_start(self, job: Job, remove_from_intermediate_queue: bool) -> list[Command]:
-        """A turn's deferred start: RQ's execution record and start writes, as commands, with the
-        time the turn really started (RQ's writes would say now)."""
-        started = job.started_at
+        """A turn's start sent while it runs (a long turn): RQ's execution record and start writes."""
         pipeline = self.connection.pipeline()
         self._turn_execution = self._record_execution(job, pipeline)
+        self._turn_start_fields(job, pipeline, remove_from_intermediate_queue)
+        return [args for args, _ in pipeline.command_stack]
+
+    def _turn_start_fields(self, job: Job, pipeline: Pipeline, remove_from_intermediate_queue: bool) -> None:
+        """RQ's start writes for a turn, with the time it really started (RQ's would say now)."""
+        started = job.started_at
         self._start_writes(job, pipeline, remove_from_intermediate_queue)
         if started is not None:
             job.started_at = started
             pipeline.hset(job.key, "started_at", utcformat(started))
-        return [args for args, _ in pipeline.command_stack]
 
     def _turn_execution_of(self, execution: Execution | None) -> Execution | None:
         """A turn's execution record, its deferred start sent first if nothing sent it yet."""
@@ -243,9 +250,11 @@ class PersonaWorker(SimpleWorker):
         if job.func_name != RUN_TURN:
             super().handle_job_success(job, queue, started_job_registry, execution)
             return
-        start = self.outbox.take_deferred()  # the turn's start, unless it went during the turn: sent with this
-        execution = execution or self._turn_execution
+        quick = self.outbox.drop_deferred()  # it ended before its start went out: both go now
+        execution = None if quick else execution or self._turn_execution
         with self.connection.pipeline() as pipeline:
+            if quick:
+                self._turn_start_fields(job, pipeline, self._turn_remove_from_intermediate_queue)
             self.increment_successful_job_count(pipeline=pipeline)
             self.increment_total_working_time(job.ended_at - job.started_at, pipeline)  # type: ignore[operator]
             result_ttl = job.get_result_ttl(self.default_result_ttl)
@@ -253,9 +262,10 @@ class PersonaWorker(SimpleWorker):
                 pipeline.hset(job.key, mapping={"status": JobStatus.FINISHED, "ended_at": utcformat(job.ended_at)})
                 job.finished_job_registry.add(job, result_ttl, pipeline)
             job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
-            self.cleanup_execution(job, pipeline=pipeline, execution=execution)
+            if execution is not None:
+                self.cleanup_execution(job, pipeline=pipeline, execution=execution)
             self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
-            self._send_for_turn("start and success" if start else "success", pipeline, start)
+            self._send_for_turn("start and success" if quick else "success", pipeline)
         self.outbox.confirm()
 
     def handle_job_failure(
@@ -276,10 +286,10 @@ class PersonaWorker(SimpleWorker):
                 self.log.exception("turn %s: bookkeeping not confirmed by Redis", job.id)
         super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
 
-    def _send_for_turn(self, what: str, pipeline: Pipeline, before: list[Command] | None = None) -> None:
+    def _send_for_turn(self, what: str, pipeline: Pipeline) -> None:
         """RQ's writes for a turn, in one transaction on the turn's outbox, not waited for. Should
         they be lost on the way, RQ records the job as failed (as when RQ's own pipeline fails)."""
-        self.outbox.send(what, [*(before or []), *(args for args, _ in pipeline.command_stack)], transaction=True)
+        self.outbox.send(what, [args for args, _ in pipeline.command_stack], transaction=True)
         if not self.outbox.in_use:
             self.outbox.confirm()
 
