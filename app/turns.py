@@ -56,6 +56,18 @@ class Reply(BaseModel):
     fallback: bool = False
     user_facts: dict[str, str] = Field(default_factory=dict)  # what the persona knows of the user now
 
+    @classmethod
+    def to(cls, turn: Turn, text: str, **fields: Any) -> "Reply":
+        """The answer to `turn` (cards, fallback, user_facts as `fields`)."""
+        return cls(
+            session_id=turn.session_id,
+            turn_id=turn.turn_id,
+            persona_id=turn.persona_id,
+            input_text=turn.text,
+            text=text,
+            **fields,
+        )
+
     @property
     def spontaneous(self) -> bool:
         return self.turn_id is None

@@ -50,14 +50,7 @@ def run_turn(turn_json: str) -> None:
             if turn.tracked:
                 jobs.update(rt.redis, turn.turn_id, "failed", 1.0, error="the persona could not answer this turn")
             else:
-                fallback = Reply(
-                    session_id=turn.session_id,
-                    turn_id=turn.turn_id,
-                    persona_id=turn.persona_id,
-                    input_text=turn.text,
-                    text=rt.fallback_text,
-                    fallback=True,
-                )
+                fallback = Reply.to(turn, rt.fallback_text, fallback=True)
             raise
         if turn.tracked:
             if answer.reply is None:

@@ -128,12 +128,9 @@ class TurnProcessor:
             if saved is None or saved.status != "answered":
                 return Answer(None)
             entry = saved
-        reply = Reply(
-            session_id=turn.session_id,
-            turn_id=turn.turn_id,
-            persona_id=turn.persona_id,
-            input_text=turn.text,
-            text=entry.output_text,
+        reply = Reply.to(
+            turn,
+            entry.output_text,
             cards={cid: Card.model_validate(card) for cid, card in entry.output_cards.items()},
             fallback=entry.fallback,
             user_facts=result.profile,
