@@ -48,9 +48,10 @@ def api_loop_runner(loop: asyncio.AbstractEventLoop, timeout: float) -> runtime.
 class EmbeddedWorker:
     def __init__(self, settings: Settings, client: redis.Redis, db: AsyncIOMotorDatabase) -> None:
         run = api_loop_runner(asyncio.get_running_loop(), settings.job_timeout_seconds)
-        self._runtime = runtime.build(settings, db, client, run)
+        queues = worker_queues(client, settings)
+        self._runtime = runtime.build(settings, db, client, run, queues[0].spot)
         self._worker = ThreadWorker(
-            worker_queues(client, settings),
+            queues,
             connection=client,
             serializer=JSONSerializer,
             worker_ttl=EMBEDDED_WORKER_TTL,

@@ -38,10 +38,11 @@ def serve(burst: bool = False) -> None:
         loop.run_until_complete(ensure_indexes(db))
     except PyMongoError as exc:  # turns fail soft until it answers; the API ensures the indexes then
         log.error("mongo unreachable at start-up; indexes not ensured: %s", str(exc).splitlines()[0][:200])
-    rt = runtime.build(settings, db, clients.sync_client, runtime.loop_runner(loop, settings.job_timeout_seconds))
-    runtime.start(rt)
+    queues = worker_queues(clients.sync_client, settings)
+    run = runtime.loop_runner(loop, settings.job_timeout_seconds)
+    runtime.start(runtime.build(settings, db, clients.sync_client, run, queues[0].spot))
     worker = PersonaWorker(
-        worker_queues(clients.sync_client, settings),
+        queues,
         connection=clients.sync_client,
         serializer=JSONSerializer,
         worker_ttl=settings.worker_ttl_seconds,

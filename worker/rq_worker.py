@@ -22,53 +22,70 @@ from rq.utils import as_text, now, utcformat
 from rq.worker import SimpleWorker, WorkerStatus
 
 from app.bus import keys, leases
-from app.bus.queue import RUN_TURN
+from app.bus.queue import RUN_TURN, IdleSpot
 from app.settings import Settings
 from worker.outbox import Command, Outbox
 
 HEARTBEAT_EVERY_SECONDS = 1.0
 SUSPENSION_CHECK_EVERY_SECONDS = 1.0
 
-# KEYS: where to look, first served first   ARGV: job key prefix, leases key, lease expiry, how many
-# of the first KEYS hold turns -> {key it came from, job id, job hash as field/value pairs}, or false
+# KEYS: the idle list, this worker's wake list, then where to look, first served first
+# ARGV: job key prefix, leases key, lease expiry, how many of the queues hold turns, '1' to wait
+# -> {queue key it came from, job id, job hash as field/value pairs}, or false
 # A turn is marked started and its lease taken as it is taken: a worker that dies from here on
-# leaves a lease to lapse, and another worker runs the turn again (app/bus/leases.py).
+# leaves a lease to lapse, and another worker runs the turn again (app/bus/leases.py). A worker
+# that finds nothing and will wait takes its place on the idle list in the same call, so a turn
+# queued from then on wakes it (app/bus/lanes.py): it keeps its place while it stays idle, and
+# leaves the list as it takes a job, to come back on top when it next waits.
 _TAKE_WAITING_JOB = """
-for index, queue_key in ipairs(KEYS) do
+for index = 3, #KEYS do
+  local queue_key = KEYS[index]
   local job_id = redis.call('LPOP', queue_key)
   while job_id do
     local job_key = ARGV[1] .. job_id
     if redis.call('EXISTS', job_key) == 1 then
-      if index <= tonumber(ARGV[4]) then
+      if index - 2 <= tonumber(ARGV[4]) then
         redis.call('HSET', job_key, 'status', 'started')
         redis.call('ZADD', ARGV[2], ARGV[3], job_id)
       end
+      redis.call('LREM', KEYS[1], 0, KEYS[2])
+      redis.call('DEL', KEYS[2])
       return {queue_key, job_id, redis.call('HGETALL', job_key)}
     end
     job_id = redis.call('LPOP', queue_key)  -- its hash expired or was deleted: skip it, as RQ does
   end
 end
+if ARGV[5] == '1' then
+  redis.call('DEL', KEYS[2])  -- a token left from a wake another worker answered: every queue is empty
+  if not redis.call('LPOS', KEYS[1], KEYS[2]) then redis.call('LPUSH', KEYS[1], KEYS[2]) end
+end
 return false
 """
 
-# How long an idle worker blocks on its first queue (turns) before it looks at the others
-# (thoughts) again; RQ's own loop heartbeats in between.
+# How long an idle worker waits to be woken before it looks at every queue (thoughts, which
+# wake nobody) again; RQ's own loop heartbeats in between.
 IDLE_WAIT_SECONDS = 1
-_HANDOFF = keys.dequeue_handoff(uuid.uuid4().hex)  # this process's; empty (so absent) between jobs
 
 
 class PersonaQueue(Queue):
     """RQ's Queue, whose dequeue takes a job and its hash in one round trip, waiting or not.
 
-    RQ pops a job id (BLPOP), then fetches the job's hash: two round trips per job. Here a script
-    pops and fetches at once, in queue order. When every queue is empty, the worker blocks in
-    BLMOVE, which moves the next turn's id to a hand-off list of this process's, and the same
-    script, sent right behind it, takes the job from there: Redis runs it as soon as BLMOVE
-    returns, so a waking worker has its job without a second round trip. A blocked wait ends
-    after IDLE_WAIT_SECONDS, when the script looks at every queue (thoughts included).
+    RQ pops a job id (BLPOP on the queues), then fetches the job's hash: two round trips per job,
+    and Redis wakes the worker that has waited longest. Here a script pops and fetches at once,
+    in queue order. A worker that finds every queue empty waits on a wake list of its own, stacked
+    on its queue's idle list, so a queued turn wakes the worker that went idle last (see
+    app/bus/lanes.py); the same script, sent right behind the wait, takes the job as soon as the
+    wait returns, without a second round trip. A wait ends after IDLE_WAIT_SECONDS, when the
+    script looks at every queue again: a job pushed by stock RQ (thoughts, `rq requeue`) wakes
+    nobody and waits for that.
     """
 
     holds_turns = False  # the turn queue: its jobs are leased as they are taken
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Each worker builds its own queues, so each has its own wake list.
+        self.spot = IdleSpot(keys.idle_workers(self.name), keys.worker_wake(uuid.uuid4().hex))
 
     @classmethod
     def dequeue_any(
@@ -82,20 +99,22 @@ class PersonaQueue(Queue):
     ) -> tuple[Job, Queue] | None:
         by_key = {queue.key: queue for queue in queues}
         first = next(iter(by_key.values()))
-        # The hand-off list first: a job a failed script left there is not stranded.
-        take_keys = [_HANDOFF, *by_key]
-        turn_queues = sum(1 for _ in itertools.takewhile(lambda q: getattr(q, "holds_turns", False), by_key.values()))
-        leased = turn_queues + 1 if turn_queues else 0  # the hand-off list holds the first queue's jobs
+        if not isinstance(first, PersonaQueue):
+            raise TypeError("a PersonaWorker's first queue is a PersonaQueue: it holds the worker's wake list")
+        take_keys = [*first.spot, *by_key]
+        leased = sum(1 for _ in itertools.takewhile(lambda q: getattr(q, "holds_turns", False), by_key.values()))
+        will_wait = "1" if timeout is not None else "0"
 
         def take_args(wait: float) -> tuple[object, ...]:
             expiry = time.time() + wait + leases.LEASE_SECONDS
-            return (len(take_keys), *take_keys, Job.redis_job_namespace_prefix, keys.turn_leases(), expiry, leased)
+            prefix = Job.redis_job_namespace_prefix
+            return (len(take_keys), *take_keys, prefix, keys.turn_leases(), expiry, leased, will_wait)
 
         taken = connection.eval(_TAKE_WAITING_JOB, *take_args(0))
         if not taken and timeout is not None:
             wait = min(timeout, IDLE_WAIT_SECONDS)
             pipeline = connection.pipeline(transaction=False)
-            pipeline.blmove(first.key, _HANDOFF, wait, "LEFT", "RIGHT")
+            pipeline.blpop([first.spot.wake_list], wait)
             pipeline.eval(_TAKE_WAITING_JOB, *take_args(wait))
             _, taken = pipeline.execute()
             if not taken:
@@ -103,10 +122,9 @@ class PersonaQueue(Queue):
         if not taken:
             return None
         taken_from, job_id, fields = taken
-        queue = first if as_text(taken_from) == _HANDOFF else by_key[as_text(taken_from)]
         job = (job_class or Job)(as_text(job_id), connection=connection, serializer=serializer)
         job.restore(dict(zip(fields[::2], fields[1::2], strict=True)))
-        return job, queue
+        return job, by_key[as_text(taken_from)]
 
 
 def worker_queues(client: redis.Redis, settings: Settings) -> list[PersonaQueue]:
@@ -213,6 +231,16 @@ class PersonaWorker(SimpleWorker):
         """A turn's execution record, its deferred start sent first if nothing sent it yet."""
         self.outbox.send_deferred()
         return execution or self._turn_execution
+
+    def register_death(self) -> None:
+        """A worker that stops leaves its queue's idle list: a turn queued next wakes a live one."""
+        first = self.queues[0]
+        if isinstance(first, PersonaQueue):
+            with self.connection.pipeline() as pipeline:
+                pipeline.lrem(first.spot.idle_list, 0, first.spot.wake_list)
+                pipeline.delete(first.spot.wake_list)
+                pipeline.execute()
+        super().register_death()
 
     def check_for_suspension(self, burst: bool) -> None:
         now = time.monotonic()

@@ -14,7 +14,7 @@ import redis
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from app.brains import make_worker_brains
-from app.bus.queue import LaneAdvancer
+from app.bus.queue import IdleSpot, LaneAdvancer
 from app.catalog import load_catalog
 from app.settings import Settings
 from app.store.history import HistoryStore
@@ -77,9 +77,17 @@ def loop_runner(loop: asyncio.AbstractEventLoop, timeout: float) -> RunCoroutine
     return run
 
 
-def build(settings: Settings, db: AsyncIOMotorDatabase, client: redis.Redis, run: RunCoroutine) -> WorkerRuntime:
+def build(
+    settings: Settings,
+    db: AsyncIOMotorDatabase,
+    client: redis.Redis,
+    run: RunCoroutine,
+    spot: IdleSpot | None = None,
+) -> WorkerRuntime:
+    """`spot`: where the worker running these jobs waits (PersonaQueue.spot), so each lane step
+    puts it first in line for the next turn (LaneAdvancer)."""
     catalog = load_catalog(settings.personas_file, settings.persona_mode, settings.persona_id)
-    lanes = LaneAdvancer(client)
+    lanes = LaneAdvancer(client, spot)
     state, history, sessions = StateStore(db), HistoryStore(db), SessionStore(db)
     processor = TurnProcessor(
         brains=make_worker_brains(settings),
@@ -94,7 +102,7 @@ def build(settings: Settings, db: AsyncIOMotorDatabase, client: redis.Redis, run
         thinker=Thinker(catalog, state, ThoughtStore(db), sessions, history),
         redis=client,
         lanes=lanes,
-        leases=LeaseKeeper(client, lanes),
+        leases=LeaseKeeper(client, LaneAdvancer(client)),  # its lane steps are not this worker's
         run=run,
         fallback_text=settings.fallback_text,
         idle_speak_after=settings.idle_speak_after_seconds,

@@ -60,6 +60,11 @@ def turn_leases() -> str:
     return f"{PREFIX}:leases"
 
 
-def dequeue_handoff(worker_process: str) -> str:
-    """List: a waiting worker's next job id, moved there by BLMOVE and taken at once."""
-    return f"{PREFIX}:handoff:{worker_process}"
+def idle_workers(queue_name: str) -> str:
+    """List: the wake lists of the workers waiting on a turn queue, the most recently idle first."""
+    return f"{PREFIX}:idle:{queue_name}"
+
+
+def worker_wake(worker: str) -> str:
+    """List: where a queued turn drops a token to wake one waiting worker (see app/bus/lanes.py)."""
+    return f"{PREFIX}:wake:{worker}"

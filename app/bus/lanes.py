@@ -21,12 +21,37 @@ alive; were one only slow, the turn would run twice, which its idempotent writes
 from rq.job import Job
 from rq.queue import Queue
 
+from app.bus import keys
+
 LOST_AFTER_SECONDS = 10
+WAKE_TOKEN_TTL_SECONDS = 60  # a token left for a worker that died while it waited
+
+# A job pushed onto a turn queue wakes one waiting worker: the one that went idle last, whose
+# caches (interpreter, Mongo client, persona state) are the warmest. Redis itself would wake the
+# worker blocked longest, so each waiting worker blocks on a wake list of its own instead, and the
+# queue's idle list stacks them (worker/rq_worker.py). A token that reaches a worker that has
+# just died leaves its job on the queue for the next worker to look (within IDLE_WAIT_SECONDS).
+WAKE = (
+    """
+local function wake(origin)
+  local waiting = redis.call('LPOP', '"""
+    + keys.idle_workers("")
+    + """' .. origin)
+  if waiting then
+    redis.call('RPUSH', waiting, 1)
+    redis.call('EXPIRE', waiting, """
+    + str(WAKE_TOKEN_TTL_SECONDS)
+    + """)
+  end
+end
+"""
+)
 
 # Shared by both scripts: pop heads that are no longer pending, queue the first deferred one,
 # and put back a queued head that a worker took off its queue but never started.
 _SETTLE = (
-    """
+    WAKE
+    + """
 local function settle(lane, job_prefix, queue_prefix, queues_key, enqueued_at, now)
   while true do
     local head = redis.call('LINDEX', lane, 0)
@@ -34,20 +59,24 @@ local function settle(lane, job_prefix, queue_prefix, queues_key, enqueued_at, n
     local job_key = job_prefix .. head
     local status = redis.call('HGET', job_key, 'status')
     if status == 'deferred' then
-      local queue_key = queue_prefix .. redis.call('HGET', job_key, 'origin')
+      local origin = redis.call('HGET', job_key, 'origin')
+      local queue_key = queue_prefix .. origin
       redis.call('HSET', job_key, 'status', 'queued', 'enqueued_at', enqueued_at, 'lane_queued_at', now)
       redis.call('SADD', queues_key, queue_key)
       redis.call('RPUSH', queue_key, head)
+      wake(origin)
       return head
     elseif status == 'queued' then
       local since = tonumber(redis.call('HGET', job_key, 'lane_queued_at') or '0')
       if tonumber(now) - since > """
     + str(LOST_AFTER_SECONDS)
     + """ then
-        local queue_key = queue_prefix .. redis.call('HGET', job_key, 'origin')
+        local origin = redis.call('HGET', job_key, 'origin')
+        local queue_key = queue_prefix .. origin
         if not redis.call('LPOS', queue_key, head) then
           redis.call('SADD', queues_key, queue_key)
           redis.call('RPUSH', queue_key, head)
+          wake(origin)
         end
         redis.call('HSET', job_key, 'lane_queued_at', now)
       end
@@ -81,7 +110,8 @@ return settle(KEYS[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]) == ARGV[1] a
 """
 )
 
-# KEYS: lane_key, leases_key, reply channel ('' for none)
+# KEYS: lane_key, leases_key, reply channel ('' for none), the stepping worker's idle list and
+#       wake list ('' for none: see IdleSpot in bus/queue.py)
 # ARGV: finished job_id, job_prefix, queue_prefix, queues_key, enqueued_at, reply payload, now (epoch seconds)
 ADVANCE_SCRIPT = (
     _SETTLE
@@ -89,6 +119,10 @@ ADVANCE_SCRIPT = (
 if KEYS[3] ~= '' then redis.call('PUBLISH', KEYS[3], ARGV[6]) end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('LREM', KEYS[1], 1, ARGV[1])
+if KEYS[4] ~= '' then
+  redis.call('LREM', KEYS[4], 0, KEYS[5])
+  redis.call('LPUSH', KEYS[4], KEYS[5])
+end
 local next_head = settle(KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[7])
 return next_head or ''
 """

@@ -19,7 +19,9 @@ LEASE_SECONDS = 5.0
 MAX_RETRIES = 2
 
 # KEYS: leases   ARGV: now, job_prefix, queue_prefix, max_retries, failed job ttl -> {requeued ids, given-up ids}
-_REAP = """
+_REAP = (
+    lanes.WAKE
+    + """
 local requeued, given_up = {}, {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 50)) do
   if redis.call('ZREM', KEYS[1], id) == 1 then
@@ -27,7 +29,9 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT
     if redis.call('HGET', job_key, 'status') == 'started' then
       if redis.call('HINCRBY', job_key, 'persona_retries', 1) <= tonumber(ARGV[4]) then
         redis.call('HSET', job_key, 'status', 'queued', 'lane_queued_at', ARGV[1])
-        redis.call('RPUSH', ARGV[3] .. redis.call('HGET', job_key, 'origin'), id)
+        local origin = redis.call('HGET', job_key, 'origin')
+        redis.call('RPUSH', ARGV[3] .. origin, id)
+        wake(origin)
         table.insert(requeued, id)
       else
         redis.call('HSET', job_key, 'status', 'failed')
@@ -39,6 +43,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT
 end
 return {requeued, given_up}
 """
+)
 
 
 def hold(client: redis.Redis | Pipeline, turn_id: str, now: float) -> None:

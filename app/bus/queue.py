@@ -7,6 +7,7 @@ with the lane step in one Lua call on the asyncio client: no thread hop, one rou
 import logging
 import time
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import redis
 import redis.asyncio as aioredis
@@ -88,12 +89,25 @@ class TurnQueue:
         return bool(queued_now)
 
 
-class LaneAdvancer:
-    """Worker side: after a turn's job ends, let the session's next turn onto the queue."""
+class IdleSpot(NamedTuple):
+    """Where a worker waits to be woken: its turn queue's idle list and its own wake list."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    idle_list: str
+    wake_list: str
+
+
+class LaneAdvancer:
+    """Worker side: after a turn's job ends, let the session's next turn onto the queue.
+
+    Given the worker's IdleSpot, the lane step also puts the worker on top of the idle list, just
+    before it queues the session's next turn: the next turn queued (that one, or any other) wakes
+    the worker finishing this one, whose caches are the warmest, rather than one idle for longer.
+    """
+
+    def __init__(self, client: redis.Redis, spot: IdleSpot | None = None) -> None:
         self._client = client
         self._advance = client.register_script(lanes.ADVANCE_SCRIPT)
+        self._spot = spot
 
     def load(self) -> None:
         """Put the script in Redis's cache now, as a worker starts: `advance_command` names it by
@@ -115,11 +129,12 @@ class LaneAdvancer:
         script_keys, args = self._call(session_id, turn_id, answer)
         return ("EVALSHA", self._advance.sha, len(script_keys), *script_keys, *args)
 
-    @staticmethod
-    def _call(session_id: str, turn_id: str, answer: tuple[str, Reply] | None) -> tuple[list[str], list[str | float]]:
+    def _call(
+        self, session_id: str, turn_id: str, answer: tuple[str, Reply] | None
+    ) -> tuple[list[str], list[str | float]]:
         channel, payload = (keys.reply_channel(answer[0]), encode(answer[1])) if answer else ("", "")
         enqueued_at = utcformat(datetime.now(UTC))
         return (
-            [keys.session_lane(session_id), keys.turn_leases(), channel],
+            [keys.session_lane(session_id), keys.turn_leases(), channel, *(self._spot or ("", ""))],
             [turn_id, lanes.JOB_PREFIX, lanes.QUEUE_PREFIX, lanes.QUEUES_KEY, enqueued_at, payload, time.time()],
         )

@@ -39,8 +39,10 @@ async def test_a_dead_workers_turn_is_requeued_then_given_up(clients) -> None:  
     clock = 100.0
     for _ in range(MAX_RETRIES):
         clock += 2 * LEASE_SECONDS  # the lease has lapsed
+        client.lpush(keys.idle_workers("turns"), "a-waiting-worker")
         assert leases.reap(now=clock) == ([first.turn_id], [])
         assert client.lrange("rq:queue:turns", 0, -1) == [first.turn_id.encode()]
+        assert client.lpop("a-waiting-worker") is not None  # the requeued turn woke it
         client.lpop("rq:queue:turns")  # picked up again, and that worker dies too
         client.hset(Job.key_for(first.turn_id), "status", "started")
         leases.hold(first.turn_id, now=clock)
