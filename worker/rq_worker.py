@@ -21,7 +21,7 @@ from rq.timeouts import TimerDeathPenalty
 from rq.utils import as_text, now, utcformat
 from rq.worker import SimpleWorker, WorkerStatus
 
-from app.bus import keys, leases
+from app.bus import keys, lanes, leases
 from app.bus.queue import RUN_TURN, IdleSpot
 from app.settings import Settings
 from worker.outbox import Command, Outbox
@@ -233,13 +233,11 @@ class PersonaWorker(SimpleWorker):
         return execution or self._turn_execution
 
     def register_death(self) -> None:
-        """A worker that stops leaves its queue's idle list: a turn queued next wakes a live one."""
+        """A worker that stops leaves its queue's idle list (a turn queued next wakes a live one),
+        passing on a wake it was given (app/bus/lanes.py)."""
         first = self.queues[0]
         if isinstance(first, PersonaQueue):
-            with self.connection.pipeline() as pipeline:
-                pipeline.lrem(first.spot.idle_list, 0, first.spot.wake_list)
-                pipeline.delete(first.spot.wake_list)
-                pipeline.execute()
+            self.connection.eval(lanes.LEAVE_SCRIPT, 2, *first.spot)
         super().register_death()
 
     def check_for_suspension(self, burst: bool) -> None:

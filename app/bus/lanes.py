@@ -33,10 +33,8 @@ WAKE_TOKEN_TTL_SECONDS = 60  # a token left for a worker that died while it wait
 # just died leaves its job on the queue for the next worker to look (within IDLE_WAIT_SECONDS).
 WAKE = (
     """
-local function wake(origin)
-  local waiting = redis.call('LPOP', '"""
-    + keys.idle_workers("")
-    + """' .. origin)
+local function wake_next(idle_list)
+  local waiting = redis.call('LPOP', idle_list)
   if waiting then
     redis.call('RPUSH', waiting, 1)
     redis.call('EXPIRE', waiting, """
@@ -44,6 +42,20 @@ local function wake(origin)
     + """)
   end
 end
+local function wake(origin) wake_next('"""
+    + keys.idle_workers("")
+    + """' .. origin) end
+"""
+)
+
+# KEYS: the idle list, the leaving worker's wake list
+# A worker that stops leaves the idle list; a token it was given (a turn meant for it) goes on to
+# the next waiting worker, so that turn does not wait for the others' next look.
+LEAVE_SCRIPT = (
+    WAKE
+    + """
+redis.call('LREM', KEYS[1], 0, KEYS[2])
+if redis.call('DEL', KEYS[2]) == 1 then wake_next(KEYS[1]) end
 """
 )
 

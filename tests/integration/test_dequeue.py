@@ -144,13 +144,20 @@ def test_an_idle_wait_ends_in_rq_timeout_and_then_looks_at_every_queue(client: r
     assert client.hget(taken.key, "status") == b"queued"  # thoughts are not leased; RQ starts them
 
 
-def test_a_worker_that_stops_leaves_the_idle_list(client: redis.Redis, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_worker_that_stops_leaves_the_idle_list_and_passes_on_its_wake(  # type: ignore[no-untyped-def]
+    client: redis.Redis, redis_url: str, monkeypatch
+) -> None:
     monkeypatch.setattr(rq_worker, "IDLE_WAIT_SECONDS", 1)
+    other = worker_queues(client, SETTINGS)[0].spot
+    client.lpush(other.idle_list, other.wake_list)  # a worker that went idle earlier
     worker = PersonaWorker(worker_queues(client, SETTINGS), connection=client, serializer=JSONSerializer)
     worker.register_birth()
     with pytest.raises(DequeueTimeout):
         PersonaQueue.dequeue_any(worker.queues, 30, client, serializer=JSONSerializer)
-    assert idle_list(client) == [worker.queues[0].spot.wake_list]
+    assert idle_list(client) == [worker.queues[0].spot.wake_list, other.wake_list]
 
+    enqueue(redis_url, make_turn("S", "hello"))  # wakes the stopping worker, which will not take it
     worker.register_death()
     assert idle_list(client) == []
+    assert client.lrange(other.wake_list, 0, -1) == [b"1"]  # the wake went on to the other worker
+    assert not client.exists(worker.queues[0].spot.wake_list)
