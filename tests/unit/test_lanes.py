@@ -15,7 +15,7 @@ from rq.worker import SimpleWorker
 
 from app.bus import keys
 from app.bus.lanes import LOST_AFTER_SECONDS
-from app.bus.queue import RUN_TURN, LaneAdvancer, TurnQueue
+from app.bus.queue import RUN_TURN, IdleSpot, LaneAdvancer, TurnQueue
 from app.settings import Settings
 from app.store.history import HistoryStore
 from app.store.mongo import connect
@@ -60,6 +60,29 @@ async def test_only_the_head_of_each_session_is_queued(redis_pair) -> None:  # t
     assert status(client, a[1].turn_id) == "queued"
     assert advancer.advance("B", b.turn_id) is None
     assert client.llen(keys.session_lane("B")) == 0
+
+
+async def test_a_lane_step_puts_its_worker_first_in_line_for_the_next_turn(redis_pair) -> None:  # type: ignore[no-untyped-def]
+    """The worker finishing a turn is woken for the session's next one (and for any turn queued
+    before it waits), ahead of a worker idle for longer."""
+    async_client, client = redis_pair
+    queue = TurnQueue(async_client, client, QUEUE, job_timeout=30, result_ttl=60)
+    idle_for_longer = IdleSpot(keys.idle_workers(QUEUE), keys.worker_wake("idle-for-longer"))
+    finishing = IdleSpot(keys.idle_workers(QUEUE), keys.worker_wake("finishing"))
+    first, second = make_turn("W", "w0"), make_turn("W", "w1")
+    await queue.enqueue(first)
+    client.lpush(idle_for_longer.idle_list, idle_for_longer.wake_list)
+    await queue.enqueue(second)  # deferred behind `first`: wakes nobody
+    assert client.llen(idle_for_longer.wake_list) == 0
+
+    assert LaneAdvancer(client, finishing).advance("W", first.turn_id) == second.turn_id
+    assert client.lrange(finishing.wake_list, 0, -1) == [b"1"]  # woken for the session's next turn
+    assert client.llen(idle_for_longer.wake_list) == 0
+    assert client.lrange(finishing.idle_list, 0, -1) == [idle_for_longer.wake_list.encode()]
+
+    third = make_turn("X", "x0")
+    await queue.enqueue(third)  # another session's turn goes to the next in line
+    assert client.lrange(idle_for_longer.wake_list, 0, -1) == [b"1"]
 
 
 async def test_a_dead_head_no_longer_blocks_its_lane(redis_pair) -> None:  # type: ignore[no-untyped-def]
