@@ -4,6 +4,7 @@ The job hash is built by RQ's own Job class (so stock RQ workers run it) and wri
 with the lane step in one Lua call on the asyncio client: no thread hop, one round trip.
 """
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from app.turns import Reply, Turn
 log = logging.getLogger(__name__)
 
 RUN_TURN = "worker.jobs.run_turn"
+DRAIN_POLL_SECONDS = 0.05
 
 
 class TurnQueue:
@@ -34,6 +36,7 @@ class TurnQueue:
         result_ttl: int,
     ) -> None:
         self.queue_name = queue_name
+        self._client = client
         self._job_connection = job_connection  # RQ's Job wants one to build its hash; no I/O here
         self._job_timeout = job_timeout
         self._result_ttl = result_ttl
@@ -87,6 +90,18 @@ class TurnQueue:
             extra={"session_id": turn.session_id, "turn_id": turn.turn_id, "queued_now": bool(queued_now)},
         )
         return bool(queued_now)
+
+    async def drained(self, session_ids: list[str], within: float) -> bool:
+        """Wait until none of these sessions has a turn queued or running (their lanes are empty:
+        each turn's writes land before its lane step); False if some still had one after `within`
+        seconds."""
+        lanes_keys = [keys.session_lane(session_id) for session_id in session_ids]
+        deadline = time.monotonic() + within
+        while lanes_keys and await self._client.exists(*lanes_keys):
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(DRAIN_POLL_SECONDS)
+        return True
 
 
 class IdleSpot(NamedTuple):

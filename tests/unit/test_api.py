@@ -1,5 +1,7 @@
 """The REST API in-process on the embedded default (real queue path, in-process worker)."""
 
+import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +14,7 @@ from starlette.requests import Request
 from app.api.v1 import auth as auth_routes
 from app.auth.deps import address_block
 from app.auth.secrets import WeakSecretError, resolve
+from app.brains import PureBrain
 from app.main import create_app
 from app.settings import Settings
 
@@ -124,6 +127,36 @@ def test_deleting_the_conversation_removes_it_from_recall(client: TestClient) ->
     headers = bearer(guest(client))
     say(client, headers, "my name is Zoe")
     assert client.delete("/v1/messages/conversation", headers=headers).status_code == 204
+    assert client.get("/v1/messages/conversation", headers=headers).json()["messages"] == []
+    assert "Zoe" not in say(client, headers, "what's my name?")["result"]["text"]
+
+
+def test_deleting_the_conversation_waits_for_a_turn_in_flight(  # type: ignore[no-untyped-def]
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A turn still running when the deletion comes would write its history and facts after it."""
+    release = threading.Event()
+    respond = PureBrain.respond
+
+    async def held(self: PureBrain, ctx):  # type: ignore[no-untyped-def]
+        await asyncio.to_thread(release.wait, 10)  # off the loop: the API shares it in embedded mode
+        return await respond(self, ctx)
+
+    monkeypatch.setattr(PureBrain, "respond", held)
+    headers = bearer(guest(client))
+    submitted = client.post("/v1/messages/submit", json={"text": "my name is Zoe"}, headers=headers)
+    deleted: list[int] = []
+    deleting = threading.Thread(
+        target=lambda: deleted.append(client.delete("/v1/messages/conversation", headers=headers).status_code)
+    )
+    deleting.start()
+    deleting.join(0.5)
+    assert deleting.is_alive()  # waiting for the turn
+
+    release.set()
+    deleting.join(10)
+    assert deleted == [204]
+    assert wait_for_job(client, submitted.json()["job_id"], headers)["status"] == "succeeded"
     assert client.get("/v1/messages/conversation", headers=headers).json()["messages"] == []
     assert "Zoe" not in say(client, headers, "what's my name?")["result"]["text"]
 

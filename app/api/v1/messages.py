@@ -1,5 +1,7 @@
 """Chat over HTTP: submit a message as a queued job; read or delete your conversation."""
 
+import logging
+
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
@@ -13,6 +15,10 @@ from app.turns import Turn
 
 router = APIRouter(prefix="/messages", tags=["messages"])
 CHANNEL = "rest"
+# A user's most recently active sessions whose turns in flight a deletion waits for.
+FORGET_WAITS_FOR_SESSIONS = 200
+
+log = logging.getLogger(__name__)
 
 
 class SubmitRequest(BaseModel):
@@ -102,7 +108,13 @@ async def conversation(
 async def forget_conversation(
     principal: Principal = Depends(current_principal), svc: Services = Depends(services)
 ) -> Response:
-    """Delete your history everywhere, and what the persona learned from it."""
+    """Delete your history everywhere, and what the persona learned from it.
+
+    Turns of yours already queued or running (through any door) are waited for first, up to the
+    job timeout, so what they write is deleted too rather than written after the deletion."""
+    recent = await svc.sessions.search(None, principal.user_id, None, None, FORGET_WAITS_FOR_SESSIONS)
+    if not await svc.queue.drained([s["_id"] for s in recent], within=svc.settings.job_timeout_seconds + 5):
+        log.warning("conversation deleted while a turn was still running", extra={"user_id": principal.user_id})
     sessions = await svc.history.delete_for_user(principal.user_id)
     for session_id in sessions:
         await svc.state.session_memory.delete(session_id)
