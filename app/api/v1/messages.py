@@ -112,7 +112,9 @@ async def forget_conversation(
 
     Turns of yours already queued or running (through any door) are waited for first, up to the
     job timeout, so what they write is deleted too rather than written after the deletion."""
-    recent = await svc.sessions.search(None, principal.user_id, None, None, FORGET_WAITS_FOR_SESSIONS)
+    recent = await svc.sessions.search(
+        channel=None, user_id=principal.user_id, since=None, until=None, limit=FORGET_WAITS_FOR_SESSIONS
+    )
     if not await svc.queue.drained([s["_id"] for s in recent], within=svc.settings.job_timeout_seconds + 5):
         log.warning("conversation deleted while a turn was still running", extra={"user_id": principal.user_id})
     sessions = await svc.history.delete_for_user(principal.user_id)
