@@ -118,7 +118,7 @@ class TurnProcessor:
             fallback=result.fallback,
             flagged=result.flagged,
             brain=brain.name,
-            mood={name: round(value, 4) for name, value in mood.values.items()},
+            mood=mood.shown(),
             recalled=[f"{fact.kind}: {fact.value}" for fact in ctx.recalled],
             changes=changes,
         )

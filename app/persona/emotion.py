@@ -29,6 +29,10 @@ class EmotionState(BaseModel):
     values: dict[str, float]
     as_of: float  # epoch seconds at which `values` were exact
 
+    def shown(self) -> dict[str, float]:
+        """The values as the API and the history show them: four decimals say all a reader needs."""
+        return {name: round(value, 4) for name, value in self.values.items()}
+
 
 def add_delta(deltas: dict[str, float], name: str, amount: float) -> None:
     """Accumulate a change to one emotion; a change is kept within [-1, 1]."""

@@ -68,7 +68,7 @@ async def active_agent(
         mode=profile.mode,
         traits=profile.traits,
         style=profile.style,
-        emotions={k: round(v, 4) for k, v in emotion.values.items()},
+        emotions=emotion.shown(),
         baseline=profile.baseline,
         mood=mood_summary(emotion, profile.baseline),
     )

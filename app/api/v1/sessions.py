@@ -137,7 +137,7 @@ async def session_persona(
         persona_name=profile.name,
         user_id=session["user_id"],
         brain=chosen if chosen in svc.brains.names else svc.brains.default_name,
-        emotions={k: round(v, 4) for k, v in emotion.values.items()},
+        emotions=emotion.shown(),
         baseline=profile.baseline,
         mood=mood_summary(emotion, profile.baseline),
         relationship=RelationshipOut(label=relationship.label, **relationship.model_dump()),
