@@ -4,11 +4,15 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from app.store.mongo import connect, ensure_indexes
+
+if TYPE_CHECKING:
+    from app.turns import Reply, Turn
+    from worker.turns import TurnProcessor
 
 
 @pytest.fixture
@@ -66,3 +70,11 @@ def make_turn(session_id: str = "s1", text: str = "hello", **fields: Any) -> Any
 
     values = {"user_id": f"user-of-{session_id}", "persona_id": "default", "channel": "test", "reply_to": "api-1"}
     return Turn(session_id=session_id, text=text, **(values | fields))
+
+
+async def process(processor: "TurnProcessor", turn: "Turn") -> "Reply | None":
+    """A whole turn as a worker runs it, without the queue: answered, then settled (the worker
+    publishes in between)."""
+    answer = await processor.answer(turn)
+    await processor.settle(turn, answer)
+    return answer.reply

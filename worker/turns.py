@@ -75,12 +75,6 @@ class TurnProcessor:
         self.session_memory_turns = session_memory_turns
         self.user_memory_facts = user_memory_facts
 
-    async def process(self, turn: Turn) -> Reply | None:
-        """The whole turn, answer and settled state, for callers that publish after both."""
-        answer = await self.answer(turn)
-        await self.settle(turn, answer)
-        return answer.reply
-
     async def answer(self, turn: Turn) -> Answer:
         """Read state, run the engine and record the turn; the reply may be published on return."""
         started = time.time()

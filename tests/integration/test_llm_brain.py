@@ -14,7 +14,7 @@ from app.persona.relationship import Relationship
 from app.settings import Settings
 from app.store.history import HistoryStore
 from app.store.state import StateStore
-from tests.conftest import make_turn
+from tests.conftest import make_turn, process
 from tests.support.fake_llm import FakeLlm
 from worker.turns import TurnProcessor
 
@@ -106,7 +106,7 @@ async def test_ten_turn_conversation_with_memory_and_flagged_failures(fake_llm: 
              "what's my name?", "show me a picture", "thanks", "bye"]  # fmt: skip
     replies = []
     for i, text in enumerate(texts):
-        reply = await processor.process(make_turn("llm-session", text, kind="init" if i == 0 else "text"))
+        reply = await process(processor, make_turn("llm-session", text, kind="init" if i == 0 else "text"))
         assert reply is not None
         replies.append(reply)
     assert replies[1].text == "Lovely to meet you, Ada."

@@ -15,7 +15,7 @@ from app.settings import Settings
 from app.store.history import HistoryStore
 from app.store.mongo import HISTORY, PERSONA_STATES, RELATIONSHIPS
 from app.store.state import StateStore, user_key
-from tests.conftest import YieldingDatabase, make_turn
+from tests.conftest import YieldingDatabase, make_turn, process
 from worker import turns
 from worker.turns import TurnProcessor
 
@@ -43,7 +43,7 @@ def processor_for(db, brain: str = "demo") -> TurnProcessor:  # type: ignore[no-
 
 async def test_a_turn_updates_emotion_relationship_memory_and_history(db) -> None:  # type: ignore[no-untyped-def]
     processor = processor_for(db)
-    reply = await processor.process(make_turn("s1", "", kind="init"))
+    reply = await process(processor, make_turn("s1", "", kind="init"))
     assert reply is not None
     assert reply.text == "Hi there!"
     assert not reply.fallback
@@ -65,8 +65,8 @@ async def test_a_turn_updates_emotion_relationship_memory_and_history(db) -> Non
 async def test_a_turn_delivered_twice_changes_state_once(db) -> None:  # type: ignore[no-untyped-def]
     processor = processor_for(db)
     turn = make_turn("s1", "show card")
-    first = await processor.process(turn)
-    second = await processor.process(turn)
+    first = await process(processor, turn)
+    second = await process(processor, turn)
     assert first == second
     assert second is not None
     assert "cat" in second.cards
@@ -76,14 +76,14 @@ async def test_a_turn_delivered_twice_changes_state_once(db) -> None:  # type: i
 
 
 async def test_a_turn_without_emotional_change_writes_no_emotion(db) -> None:  # type: ignore[no-untyped-def]
-    await processor_for(db).process(make_turn("s1", "just echo this"))
+    await process(processor_for(db), make_turn("s1", "just echo this"))
     assert await db[PERSONA_STATES].find_one({"_id": "default"}) is None
     assert (await relationship_of(db, "default", "user-of-s1")).interactions == 1
 
 
 async def test_a_turn_that_expired_in_the_queue_is_recorded_not_answered(db) -> None:  # type: ignore[no-untyped-def]
     processor = processor_for(db)
-    reply = await processor.process(make_turn("s1", "too late", deadline_at=time.time() - 1))
+    reply = await process(processor, make_turn("s1", "too late", deadline_at=time.time() - 1))
     assert reply is None
     [entry] = await HistoryStore(db).for_session("s1")
     assert entry.status == "expired"
@@ -96,7 +96,7 @@ async def test_concurrent_turns_on_shared_state_compose(db) -> None:  # type: ig
     """50 turns at once: 5 sessions of one user, one persona. Every change must land exactly once."""
     processor = processor_for(YieldingDatabase(db))
     turns = [make_turn(f"s{i % 5}", "show card", user_id="same-user") for i in range(50)]  # each moves emotion
-    replies = await asyncio.gather(*(processor.process(turn) for turn in turns))
+    replies = await asyncio.gather(*(process(processor, turn) for turn in turns))
     assert all(reply is not None for reply in replies)
     relationship = await relationship_of(db, "default", "same-user")
     assert relationship.interactions == 50
@@ -108,15 +108,15 @@ async def test_concurrent_turns_on_shared_state_compose(db) -> None:  # type: ig
 
 async def test_memory_follows_the_user_across_sessions_and_channels_but_not_to_others(db) -> None:  # type: ignore[no-untyped-def]
     processor = processor_for(db, brain="rules")
-    await processor.process(make_turn("sm-session", "My name is Sam", user_id="sam", channel="soulmachines"))
-    await processor.process(make_turn("sm-session", "I play the cello", user_id="sam", channel="soulmachines"))
-    other_door = await processor.process(make_turn("rest-session", "what do I play?", user_id="sam", channel="rest"))
+    await process(processor, make_turn("sm-session", "My name is Sam", user_id="sam", channel="soulmachines"))
+    await process(processor, make_turn("sm-session", "I play the cello", user_id="sam", channel="soulmachines"))
+    other_door = await process(processor, make_turn("rest-session", "what do I play?", user_id="sam", channel="rest"))
     assert other_door is not None
     assert "cello" in other_door.text
-    greeting = await processor.process(make_turn("new-session", "", kind="init", user_id="sam"))
+    greeting = await process(processor, make_turn("new-session", "", kind="init", user_id="sam"))
     assert greeting is not None
     assert "Sam" in greeting.text
-    stranger = await processor.process(make_turn("x-session", "what's my name?", user_id="eve"))
+    stranger = await process(processor, make_turn("x-session", "what's my name?", user_id="eve"))
     assert stranger is not None
     assert "Sam" not in stranger.text
     assert "cello" not in stranger.text
@@ -155,7 +155,7 @@ async def test_a_turn_failing_half_way_is_seen_through_and_stored_whole(db, monk
     monkeypatch.setattr(turns, "STORE_RETRY_DELAYS", (0.01, 0.01, 0.01))
     processor = processor_for(db)  # the history entry lands, then the relationship write fails twice
     processor.state.relationship = StateStore(FlakyDatabase(db, RELATIONSHIPS, failures=2)).relationship
-    reply = await processor.process(make_turn("s-failover", "hello"))
+    reply = await process(processor, make_turn("s-failover", "hello"))
     assert reply is not None
     assert reply.text == "Echo: hello"
     assert (await relationship_of(db, "default", "user-of-s-failover")).interactions == 1
@@ -180,7 +180,7 @@ async def test_an_outage_outlasting_the_retries_is_logged_with_what_landed(db, m
     processor = processor_for(db)
     processor.state.relationship = StateStore(FlakyDatabase(db, RELATIONSHIPS, failures=10)).relationship
     with pytest.raises(AutoReconnect):
-        await processor.process(make_turn("s-long", "hello"))
+        await process(processor, make_turn("s-long", "hello"))
     [message] = [r.getMessage() for r in caplog.records if "left half-written" in r.getMessage()]
     assert "relationship" in message
     assert "history" in message
@@ -197,12 +197,12 @@ async def test_the_reply_is_recorded_before_state_settles_and_a_rerun_settles_it
     assert entry.output_text == first.reply.text
     assert (await relationship_of(db, "default", "sam")).interactions == 0  # not settled yet
 
-    again = await processor.process(turn)  # the lease lapsed: another worker runs the turn
+    again = await process(processor, turn)  # the lease lapsed: another worker runs the turn
     assert again == first.reply
     assert (await relationship_of(db, "default", "sam")).interactions == 1
     assert (await memory_of(db, "s-crash")).turn_count == 1
     user_memory = (await StateStore(db).user_memory.read(user_key("default", "sam"), UserMemory)).value
     assert user_memory.name == "Sam"
-    await processor.process(turn)  # and once more: nothing changes twice
+    await process(processor, turn)  # and once more: nothing changes twice
     assert (await relationship_of(db, "default", "sam")).interactions == 1
     assert len(await HistoryStore(db).for_session("s-crash")) == 1
