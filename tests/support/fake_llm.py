@@ -1,66 +1,185 @@
-"""A small OpenAI-compatible chat-completions server for tests, served by uvicorn on loopback.
+"""A loopback OpenAI-compatible chat-completions server that answers at a model's pace.
 
-It answers with the JSON object the LLM brain asks for. Markers in the user's text make it
-misbehave: [garbage] (not JSON), [slow] (sleeps past any sensible timeout), [500] (server
-error), [flaky] (garbage on the first call for that text, then a good answer). Memory questions
-are answered only from what the system prompt tells it, which shows the prompt carries memory.
+Used by the tests and the benchmark (`python -m tests.support.fake_llm --port N` runs it as a
+process of its own). A call waits `first_token` seconds, then sends `tokens` pieces `gap` seconds
+apart: streamed as `chat.completion.chunk` events when the request says `stream: true`, else as
+one `chat.completion` once the last piece is "generated". It counts calls in flight and notes when
+each call's client went away, so a test can see concurrency and cancellation from the model's side.
+
+The content is the JSON object the LLM brain asks for. Markers in the user's text make it
+misbehave: [garbage] (not JSON), [slow] (sleeps past any sensible timeout), [500] (server error),
+[flaky] (garbage on the first call for that text, then a good answer). Memory questions are
+answered only from what the system prompt tells it, which shows the prompt carries memory.
 """
 
+import argparse
 import asyncio
 import json
 import re
+import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
 
 from tests.support.stack import free_port, wait_for
 
 
+@dataclass
+class Pace:
+    """How a call unfolds: the first piece after `first_token` s, then one every `gap` s."""
+
+    first_token: float = 0.0
+    tokens: int = 1
+    gap: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.first_token + max(0, self.tokens - 1) * self.gap
+
+
+@dataclass
+class CallRecord:
+    started: float
+    first_piece: float | None = None
+    finished: float | None = None  # the last piece sent
+    closed: float | None = None  # the client went away before the last piece
+    stream: bool = False
+
+
+@dataclass
+class Stats:
+    calls: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    records: list[CallRecord] = field(default_factory=list)
+
+
+def split_pieces(content: str, count: int) -> list[str]:
+    """`content` cut into about `count` pieces on word boundaries (a model's tokens, roughly)."""
+    words = re.findall(r"\S+\s*", content) or [content]
+    size = max(1, -(-len(words) // max(1, count)))
+    return ["".join(words[i : i + size]) for i in range(0, len(words), size)]
+
+
 class FakeLlm:
-    def __init__(self) -> None:
-        self.calls = 0
+    def __init__(self, pace: Pace | None = None, port: int | None = None) -> None:
+        self.pace = pace or Pace()
+        self.stats = Stats()
         self.requests: list[dict[str, Any]] = []
         self._seen: Counter[str] = Counter()
-        self.app = FastAPI()
-        self.app.post("/v1/chat/completions")(self._complete)
-        self.app.get("/v1/models")(self._models)
-        self.port = free_port()
+        self.app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._complete, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+                Route("/stats", self._stats, methods=["GET"]),
+                Route("/stats/reset", self._reset, methods=["POST"]),
+            ]
+        )
+        self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", backlog=4096)
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def calls(self) -> int:
+        return self.stats.calls
 
     def start(self) -> "FakeLlm":
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
         wait_for(lambda: self._server.started, 10, "the fake LLM server")
         return self
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(5)
+        if self._thread is not None:
+            self._thread.join(5)
 
-    async def _models(self) -> dict[str, Any]:
-        return {"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "tests"}]}
+    def serve(self) -> None:
+        """Run in this process's main thread (the `python -m` entry point)."""
+        self._server.run()
 
-    async def _complete(self, request: Request) -> JSONResponse:
+    async def _models(self, request: Request) -> JSONResponse:
+        return JSONResponse({"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "tests"}]})
+
+    async def _stats(self, request: Request) -> JSONResponse:
+        return JSONResponse(asdict(self.stats))
+
+    async def _reset(self, request: Request) -> Response:
+        self.stats = Stats()
+        return Response(status_code=204)
+
+    async def _complete(self, request: Request) -> Response:
         body = await request.json()
-        self.calls += 1
+        self.stats.calls += 1
         self.requests.append(body)
         text = body["messages"][-1]["content"]
         system = body["messages"][0]["content"]
         self._seen[text] += 1
         if "[500]" in text:
             return JSONResponse({"error": {"message": "boom"}}, status_code=500)
-        if "[slow]" in text:
-            await asyncio.sleep(5)
         if "[garbage]" in text or ("[flaky]" in text and self._seen[text] == 1):
-            return self._completion(body, "this is not json")
-        return self._completion(body, json.dumps(self._answer(text, system)))
+            content = "this is not json"
+        else:
+            content = json.dumps(self._answer(text, system))
+        pace = Pace(5.0, 1, 0.0) if "[slow]" in text else self.pace
+        record = CallRecord(started=time.time(), stream=bool(body.get("stream")))
+        self.stats.records.append(record)
+        pieces = split_pieces(content, pace.tokens)
+        if record.stream:
+            return StreamingResponse(self._chunks(body, pieces, pace, record), media_type="text/event-stream")
+        async for _ in self._unfold(pieces, pace, record):
+            pass
+        return self._completion(body, content)
+
+    async def _unfold(self, pieces: list[str], pace: Pace, record: CallRecord) -> AsyncIterator[str]:
+        """The pieces at the model's pace; counts the call in flight and notes an early close."""
+        self.stats.in_flight += 1
+        self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
+        try:
+            await asyncio.sleep(pace.first_token)
+            for index, piece in enumerate(pieces):
+                if index:
+                    await asyncio.sleep(pace.gap)
+                if record.first_piece is None:
+                    record.first_piece = time.time()
+                yield piece
+            record.finished = time.time()
+        finally:
+            self.stats.in_flight -= 1
+            if record.finished is None:
+                record.closed = time.time()
+
+    async def _chunks(
+        self, body: dict[str, Any], pieces: list[str], pace: Pace, record: CallRecord
+    ) -> AsyncIterator[str]:
+        created = int(time.time())
+
+        def chunk(delta: dict[str, str], finish: str | None = None) -> str:
+            frame = {
+                "id": f"chatcmpl-{self.stats.calls}",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": body.get("model", "fake-model"),
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            return f"data: {json.dumps(frame)}\n\n"
+
+        yield chunk({"role": "assistant", "content": ""})
+        async for piece in self._unfold(pieces, pace, record):
+            yield chunk({"content": piece})
+        yield chunk({}, "stop")
+        yield "data: [DONE]\n\n"
 
     def _answer(self, text: str, system: str) -> dict[str, Any]:
         answer: dict[str, Any] = {"reply": f"(model) {text}", "emotions": {"joy": 0.2}, "relationship": 0.3}
@@ -78,7 +197,7 @@ class FakeLlm:
     def _completion(self, body: dict[str, Any], content: str) -> JSONResponse:
         return JSONResponse(
             {
-                "id": f"chatcmpl-{self.calls}",
+                "id": f"chatcmpl-{self.stats.calls}",
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": body.get("model", "fake-model"),
@@ -88,3 +207,20 @@ class FakeLlm:
                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
             }
         )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.support.fake_llm", description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--first-token", type=float, default=0.3, help="seconds to the first piece")
+    parser.add_argument("--tokens", type=int, default=20, help="pieces per answer")
+    parser.add_argument("--gap", type=float, default=0.03, help="seconds between pieces")
+    args = parser.parse_args(argv)
+    server = FakeLlm(Pace(args.first_token, args.tokens, args.gap), port=args.port)
+    print(f"listening {server.base_url}", flush=True)
+    sys.stdout.flush()
+    server.serve()
+
+
+if __name__ == "__main__":
+    main()
