@@ -10,9 +10,10 @@ import time
 from app.bus import presence
 from app.bus.replies import speak
 from app.catalog import PersonaCatalog
-from app.persona.emotion import EmotionState, apply_deltas, decayed, initial_state
+from app.persona.emotion import decayed
 from app.persona.thoughts import Activity, Thought, reflect
 from app.store.history import HistoryEntry, HistoryStore
+from app.store.mood import MoodChange
 from app.store.sessions import SessionStore
 from app.store.state import StateStore
 from app.store.thoughts import ThoughtStore
@@ -40,21 +41,14 @@ class Thinker:
 
     async def reflect(self, persona_id: str, activity: Activity, now: float) -> Thought:
         profile = self.catalog.get(persona_id)
-
-        def fresh() -> EmotionState:
-            return initial_state(profile.baseline, now)
-
-        snapshot = await self.state.emotion.read(persona_id, fresh)
-        mood_now = decayed(snapshot.value, profile.baseline, profile.half_life_seconds, now)
+        mood = await self.state.mood.read(profile)
+        mood_now = decayed(mood.current(), profile.baseline, profile.half_life_seconds, now)
         thought = reflect(profile, mood_now, activity, now, seed=int(now))
         await self.thoughts.append(thought)
-        await self.state.emotion.update(
-            persona_id,
-            fresh,
-            lambda e: apply_deltas(e, thought.emotion_deltas, profile.baseline, profile.half_life_seconds, time.time()),
-            thought.thought_id,
-            first=snapshot,
-        )
+        if thought.emotion_deltas:
+            change = MoodChange(op_id=thought.thought_id, at=now, deltas=thought.emotion_deltas)
+            await self.state.mood.add(persona_id, change)
+        await self.state.mood.compact_if_due(mood)
         return thought
 
     async def record_spoken(self, persona_id: str, session_id: str, text: str, now: float) -> None:

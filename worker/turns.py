@@ -21,10 +21,11 @@ from pymongo.errors import PyMongoError
 from app.brains import BrainSet
 from app.catalog import PersonaCatalog
 from app.persona import engine
-from app.persona.emotion import EmotionState, apply_deltas, initial_state
+from app.persona.emotion import apply_deltas
 from app.persona.memory import Exchange, SessionMemory, UserMemory, learn, next_topics
 from app.persona.relationship import Relationship, record_interaction
 from app.store.history import HistoryEntry, HistoryStore
+from app.store.mood import MoodChange, MoodRead
 from app.store.state import StateStore, user_key
 from app.store.versioned import Snapshot
 from app.turns import Card, Reply, Turn
@@ -41,7 +42,7 @@ STORE_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 class Snapshots:
     """The state documents as a turn read them."""
 
-    emotion: Snapshot[EmotionState]
+    emotion: MoodRead
     relationship: Snapshot[Relationship]
     session: SessionMemory
     user_memory: Snapshot[UserMemory]
@@ -87,14 +88,14 @@ class TurnProcessor:
         profile = self.catalog.get(turn.persona_id)
         user_doc = user_key(turn.persona_id, turn.user_id)
         emotion, relationship, session, user_memory = await asyncio.gather(
-            self.state.emotion.read(turn.persona_id, lambda: initial_state(profile.baseline, started)),
+            self.state.mood.read(profile),
             self.state.relationship.read(user_doc, Relationship),
             self.state.session_memory.read(turn.session_id),
             self.state.user_memory.read(user_doc, UserMemory),
         )
         snapshots = Snapshots(emotion, relationship, session, user_memory)
         state = engine.PersonaState(
-            emotion=emotion.value, relationship=relationship.value, memory=session, user_memory=user_memory.value
+            emotion=emotion.current(), relationship=relationship.value, memory=session, user_memory=user_memory.value
         )
         ctx = engine.prepare(profile, state, turn, now=started, seed=int(turn.turn_id[-8:], 16))
         brain = self.brains.get(turn.brain)
@@ -142,7 +143,6 @@ class TurnProcessor:
         exchange = Exchange(
             turn_id=turn.turn_id, user_text=turn.text, reply_text=entry.output_text, at=entry.started_at
         )
-        profile = self.catalog.get(turn.persona_id)
         user_doc = user_key(turn.persona_id, turn.user_id)
         writes: dict[str, Write] = {
             "relationship": lambda: self.state.relationship.update(
@@ -160,15 +160,8 @@ class TurnProcessor:
             ),
         }
         if changes.emotion_deltas:
-            writes["emotion"] = lambda: self.state.emotion.update(
-                turn.persona_id,
-                lambda: initial_state(profile.baseline, time.time()),
-                lambda e: apply_deltas(
-                    e, changes.emotion_deltas, profile.baseline, profile.half_life_seconds, time.time()
-                ),
-                turn.turn_id,
-                first=snapshots.emotion,
-            )
+            mood_change = MoodChange(op_id=turn.turn_id, at=entry.started_at, deltas=changes.emotion_deltas)
+            writes["emotion"] = lambda: self._move_mood(turn.persona_id, mood_change, snapshots.emotion)
         if changes.facts:
             writes["user memory"] = lambda: self.state.user_memory.update(
                 user_doc,
@@ -178,6 +171,10 @@ class TurnProcessor:
                 first=snapshots.user_memory,
             )
         await self._write_through(writes, {"session_id": turn.session_id, "turn_id": turn.turn_id})
+
+    async def _move_mood(self, persona_id: str, change: MoodChange, read: MoodRead) -> None:
+        await self.state.mood.add(persona_id, change)
+        await self.state.mood.compact_if_due(read)
 
     async def _write_through(self, writes: dict[str, Write], ctx_log: dict[str, str]) -> None:
         """Run the state writes of a recorded turn together and see them through.

@@ -48,7 +48,7 @@ async def test_a_turn_updates_emotion_relationship_memory_and_history(db) -> Non
     assert reply.text == "Hi there!"
     assert not reply.fallback
     baseline = CATALOG.get("default").baseline
-    emotion = (await StateStore(db).emotion.read("default", lambda: None)).value  # type: ignore[arg-type,return-value]
+    emotion = (await StateStore(db).mood.read(CATALOG.get("default"))).current()
     assert emotion.values["joy"] > baseline["joy"]
     relationship = await relationship_of(db, "default", "user-of-s1")
     assert relationship.interactions == 1
@@ -102,8 +102,24 @@ async def test_concurrent_turns_on_shared_state_compose(db) -> None:  # type: ig
     assert relationship.interactions == 50
     memories = [await memory_of(db, f"s{i}") for i in range(5)]
     assert sum(m.turn_count for m in memories) == 50
-    persona_doc = await db[PERSONA_STATES].find_one({"_id": "default"})
-    assert persona_doc["version"] == 50
+    assert sorted(await mood_changes(db)) == sorted(t.turn_id for t in turns)
+
+
+async def test_two_hundred_turns_in_flight_on_one_persona_all_move_its_mood_once(db) -> None:  # type: ignore[no-untyped-def]
+    """Every turn of a persona writes its shared mood: none may fail or be lost, however many at once."""
+    processor = processor_for(YieldingDatabase(db))
+    turns = [make_turn(f"s{i}", "show card") for i in range(200)]
+    replies = await asyncio.gather(*(process(processor, turn) for turn in turns))
+    assert all(reply is not None for reply in replies)
+    assert sorted(await mood_changes(db)) == sorted(t.turn_id for t in turns)
+    joy = (await StateStore(db).mood.read(CATALOG.get("default"))).current().values["joy"]
+    assert joy > CATALOG.get("default").baseline["joy"]
+
+
+async def mood_changes(db) -> list[str]:  # type: ignore[no-untyped-def]
+    """The ids of every change the persona's mood holds, folded or pending."""
+    doc = await db[PERSONA_STATES].find_one({"_id": "default"})
+    return [*doc.get("applied", []), *(change["op_id"] for change in doc.get("pending", []))]
 
 
 async def test_memory_follows_the_user_across_sessions_and_channels_but_not_to_others(db) -> None:  # type: ignore[no-untyped-def]

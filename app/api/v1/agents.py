@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from app.auth.deps import services
-from app.persona.emotion import EmotionState, decayed, dominant, initial_state
+from app.persona.emotion import EmotionState, decayed, dominant
 from app.persona.profiles import BigFive, PersonaProfile, Style
 from app.persona.thoughts import Thought
 from app.services import Services
@@ -50,9 +50,8 @@ def mood_summary(emotion: EmotionState, baseline: dict[str, float]) -> str:
 
 async def mood_now(svc: Services, profile: PersonaProfile) -> EmotionState:
     """The persona's emotions as of now: decay is computed on read, never written."""
-    now = time.time()
-    snapshot = await svc.state.emotion.read(profile.persona_id, lambda: initial_state(profile.baseline, now))
-    return decayed(snapshot.value, profile.baseline, profile.half_life_seconds, now)
+    mood = await svc.state.mood.read(profile)
+    return decayed(mood.current(), profile.baseline, profile.half_life_seconds, time.time())
 
 
 @router.get("/agents/active", response_model=AgentState)
