@@ -27,7 +27,7 @@ from app.persona.relationship import Relationship, record_interaction
 from app.store.history import HistoryEntry, HistoryStore
 from app.store.mood import MoodChange, MoodRead
 from app.store.state import StateStore, user_key
-from app.store.versioned import Snapshot
+from app.store.versioned import Snapshot, WriteConflictError
 from app.turns import Card, Reply, Turn
 
 log = logging.getLogger(__name__)
@@ -180,9 +180,9 @@ class TurnProcessor:
         """Run the state writes of a recorded turn together and see them through.
 
         The turn's history entry has landed, so a write that fails (a MongoDB failover, a dropped
-        connection) is retried with backoff for about 15 s, each idempotent by turn id, so the turn
-        is stored whole; only an outage longer than that leaves it half-written, logged with what
-        landed.
+        connection, a document that kept changing under a version check) is retried with backoff for
+        about 15 s, each idempotent by turn id, so the turn is stored whole; only an outage longer
+        than that leaves it half-written, logged with what landed.
         """
         stored = ["history"]
         delays = iter(STORE_RETRY_DELAYS)
@@ -199,7 +199,7 @@ class TurnProcessor:
                 return
             error = next(iter(failures.values()))
             delay = next(delays, None)
-            if not isinstance(error, PyMongoError) or delay is None:
+            if not isinstance(error, PyMongoError | WriteConflictError) or delay is None:
                 log.error("turn left half-written: %s stored, %s not", stored, list(failures), extra=ctx_log)
                 raise error
             log.warning(

@@ -29,10 +29,20 @@ USERNAMES = "usernames"
 AUTH_SESSIONS = "auth_sessions"
 
 
-def connect(mongo_url: str | None, db_name: str) -> tuple[Any, AsyncIOMotorDatabase]:
+# A real server's operations end client-side after this long (the driver's `timeoutMS`), so a
+# stalled server cannot hold a turn's driver threads forever; a turn's writes are retried past it
+# for longer than a replica-set election takes (worker/turns.py STORE_RETRY_DELAYS).
+OPERATION_TIMEOUT_SECONDS = 5.0
+
+
+def connect(
+    mongo_url: str | None, db_name: str, timeout: float = OPERATION_TIMEOUT_SECONDS
+) -> tuple[Any, AsyncIOMotorDatabase]:
     """Return (client, database); an in-memory mongomock client when no URL is given."""
     if mongo_url:
-        client: Any = AsyncIOMotorClient(mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000)
+        client: Any = AsyncIOMotorClient(
+            mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000, timeoutMS=int(timeout * 1000)
+        )
     else:
         _give_mongomock_an_id_index()
         client = AsyncMongoMockClient(tz_aware=True)

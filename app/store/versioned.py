@@ -22,7 +22,9 @@ M = TypeVar("M", bound=BaseModel)
 # How many recent operation ids a document remembers, by default. A retried operation older
 # than the window would apply twice; see StateStore for the window each document gets.
 APPLIED_OPS_KEPT = 16
-MAX_ATTEMPTS = 50
+MAX_ATTEMPTS = 20
+BACKOFF_SECONDS = 0.002  # the first retry waits up to this, doubling each time up to BACKOFF_CAP_SECONDS
+BACKOFF_CAP_SECONDS = 0.25
 
 
 class WriteConflictError(RuntimeError):
@@ -89,7 +91,7 @@ async def update(
             return new
         if await collection.find_one({"_id": doc_id, "applied": op_id}, {"_id": 1}) is not None:
             return (await read(collection, doc_id, field, model, default)).value
-        await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        await asyncio.sleep(random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_SECONDS * 2**attempt)))
     raise WriteConflictError(f"{collection.name}/{doc_id}: {MAX_ATTEMPTS} conflicting writes")
 
 
