@@ -15,8 +15,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pymongo
+import pymongo.errors
 import redis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,6 +105,28 @@ class Stack:
                 return False
 
         wait_for(answers, 10, "redis-server")
+        return managed
+
+    def mongo(self, port: int | None = None) -> Managed:
+        """The wire-protocol test server over one mongomock store, shared by every process it serves."""
+        port = port or free_port()
+        argv = [sys.executable, "-m", "tests.support.mongo_wire", "--port", str(port)]
+        managed = self.spawn("mongo", argv, dict(os.environ))
+        managed.url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(managed.url, serverSelectionTimeoutMS=500)
+
+        def answers() -> bool:
+            if managed.popen.poll() is not None:
+                raise RuntimeError(f"mongo_wire exited early:\n{managed.log()}")
+            try:
+                return bool(client.admin.command("ping")["ok"])
+            except pymongo.errors.PyMongoError:
+                return False
+
+        try:
+            wait_for(answers, 10, "mongo_wire to answer ping")
+        finally:
+            client.close()
         return managed
 
     def api(self, redis_url: str | None, port: int | None = None, **settings: str) -> Managed:
