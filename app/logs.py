@@ -33,3 +33,8 @@ def configure(level: str) -> None:
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, WithoutQueryStrings) for f in access.filters):
         access.addFilter(WithoutQueryStrings())
+
+
+def short(exc: BaseException) -> str:
+    """An error's first line, bounded: enough for a log line, never a page of driver text."""
+    return (str(exc) or type(exc).__name__).splitlines()[0][:200]

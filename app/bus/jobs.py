@@ -1,6 +1,6 @@
 """REST jobs: the status record of a queued turn, its event channel, and SSE tickets.
 
-The record (owner, status, result) is written by the same Lua call that enqueues the turn, so
+The record (owner, status, result) is written in the same transaction that enqueues the turn, so
 no worker can finish a job before its owner is known. Workers update it and publish each change
 on the job's channel; API processes relay those events to SSE clients through their single
 pub/sub connection.
@@ -11,9 +11,9 @@ import secrets
 import time
 from typing import Any, Literal
 
-import redis
 import redis.asyncio as aioredis
 from pydantic import BaseModel
+from redis.asyncio.client import Pipeline
 
 from app.bus import keys
 
@@ -61,8 +61,8 @@ async def get(client: aioredis.Redis, job_id: str) -> JobRecord | None:
     return _record(job_id, await client.hgetall(keys.job_record(job_id)))
 
 
-def update(
-    client: redis.Redis,
+async def update(
+    client: aioredis.Redis,
     job_id: str,
     status: JobStatus,
     progress: float,
@@ -82,10 +82,18 @@ def update(
         fields["result"] = json.dumps(result)
     if error is not None:
         fields["error"] = error
-    with client.pipeline(transaction=True) as pipe:
+    async with client.pipeline(transaction=True) as pipe:
         pipe.hset(keys.job_record(job_id), mapping=fields)
         pipe.publish(keys.job_events(job_id), event.model_dump_json())
-        pipe.execute()
+        await pipe.execute()
+
+
+def create_record(pipe: Pipeline, job_id: str, owner: str, ttl: int, now: float) -> None:
+    """A REST job's record, written in the transaction that queues its turn, so no worker can
+    finish the job before its owner is known."""
+    record = keys.job_record(job_id)
+    pipe.hset(record, mapping={"owner": owner, "status": "queued", "progress": 0, "created_at": now})
+    pipe.expire(record, ttl)
 
 
 async def issue_ticket(client: aioredis.Redis, job_id: str, user_id: str) -> str:

@@ -1,148 +1,147 @@
-"""Per-session FIFO over one shared RQ queue, at one Redis round trip per turn.
+"""Per-session FIFO over one shared RQ queue: a session's turns run one at a time, in arrival order.
 
-Each session has a lane: a list of its job ids in arrival order. Only the head is ever on the
-RQ queue or running; the others wait as `deferred` jobs. When the head's job ends, the worker
-removes it from the lane and the next one is queued. Both steps are one Lua script each, so any
-number of API processes and workers agree on the order.
+Each session has a lane: a Redis list of its turn ids in arrival order. Only the head is ever
+queued on RQ's queue or running; the turns behind it wait as RQ `deferred` jobs (in RQ's deferred
+registry, so `rq info` counts them). Who queues a turn is decided by one Lua script on the lane
+(this project's key; it reads RQ's job status, never writes RQ's keys): the API process whose
+turn became the head of an empty lane, or the worker whose turn ended and left a deferred turn at
+the head. That one caller then queues it through RQ's public API (`Queue.enqueue_job`, the
+deferred registry). Between the decision and the queuing the turn holds a lease
+(app/bus/leases.py): should its caller die in between, any worker's keeper queues it.
 
-Measured alternative: RQ 3's RateLimit(key, concurrency=1) gives the same order but costs three
-or four round trips per enqueue (~0.45 ms more than a plain enqueue, ~1 ms more per turn on
-this machine), which alone would break the latency target. See docs/architecture.md.
+A head whose job has finished, failed, stopped or expired no longer blocks the lane: the next
+step drops it and looks at the turn behind it.
 
-A head whose job is finished, failed, stopped or gone (a worker died and RQ gave up on it) no
-longer blocks the lane: `settle` drops it the next time the lane moves. A head still `queued`
-LOST_AFTER_SECONDS after it was queued, yet on no queue, was taken by a worker that never
-started it (a stock RQ worker that died, or lost Redis, between its dequeue and its start
-pipeline, where it holds no lease; PersonaWorker leases a turn in the call that takes it):
-`settle` puts it back on its queue. A worker in that window for that long is not
-alive; were one only slow, the turn would run twice, which its idempotent writes allow.
+RQ's pipeline-taking calls only queue commands on the pipeline they are given, so they are given
+an asyncio pipeline here: every step runs on the event loop, in one round trip, without a thread.
 """
 
-from rq.job import Job
+import time
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError
+from rq.job import Job, JobStatus
 from rq.queue import Queue
 
 from app.bus import keys
+from app.bus.leases import LEASE_SECONDS
 
-LOST_AFTER_SECONDS = 10
-WAKE_TOKEN_TTL_SECONDS = 60  # a token left for a worker that died while it waited
+LANE_TTL_SECONDS = 24 * 3600  # a lane, and a turn deferred in it, outlive any live session
+FAILED_JOB_TTL_SECONDS = 7 * 24 * 3600
 
-# A job pushed onto a turn queue wakes one waiting worker: the one that went idle last, whose
-# caches (interpreter, Mongo client, persona state) are the warmest. Redis itself would wake the
-# worker blocked longest, so each waiting worker blocks on a wake list of its own instead, and the
-# queue's idle list stacks them (worker/rq_worker.py). A token that reaches a worker that has
-# just died leaves its job on the queue for the next worker to look (within IDLE_WAIT_SECONDS).
-WAKE = (
-    """
-local function wake_next(idle_list)
-  local waiting = redis.call('LPOP', idle_list)
-  if waiting then
-    redis.call('RPUSH', waiting, 1)
-    redis.call('EXPIRE', waiting, """
-    + str(WAKE_TOKEN_TTL_SECONDS)
-    + """)
-  end
-end
-local function wake(origin) wake_next('"""
-    + keys.idle_workers("")
-    + """' .. origin) end
-"""
-)
-
-# KEYS: the idle list, the leaving worker's wake list
-# A worker that stops leaves the idle list; a token it was given (a turn meant for it) goes on to
-# the next waiting worker, so that turn does not wait for the others' next look.
-LEAVE_SCRIPT = (
-    WAKE
-    + """
-redis.call('LREM', KEYS[1], 0, KEYS[2])
-if redis.call('DEL', KEYS[2]) == 1 then wake_next(KEYS[1]) end
-"""
-)
-
-# Shared by both scripts: pop heads that are no longer pending, queue the first deferred one,
-# and put back a queued head that a worker took off its queue but never started.
-_SETTLE = (
-    WAKE
-    + """
-local function settle(lane, job_prefix, queue_prefix, queues_key, enqueued_at, now)
+# Walks the lane from its head: drops heads whose job is gone or done, stops at a head that is
+# queued, started or scheduled (someone has it), and leases a deferred head to this caller.
+_NEXT_HEAD = """
+local function next_head(lane, leases, job_prefix, expiry)
   while true do
     local head = redis.call('LINDEX', lane, 0)
     if not head then return false end
-    local job_key = job_prefix .. head
-    local status = redis.call('HGET', job_key, 'status')
+    local status = redis.call('HGET', job_prefix .. head, 'status')
     if status == 'deferred' then
-      local origin = redis.call('HGET', job_key, 'origin')
-      local queue_key = queue_prefix .. origin
-      redis.call('HSET', job_key, 'status', 'queued', 'enqueued_at', enqueued_at, 'lane_queued_at', now)
-      redis.call('SADD', queues_key, queue_key)
-      redis.call('RPUSH', queue_key, head)
-      wake(origin)
-      return head
-    elseif status == 'queued' then
-      local since = tonumber(redis.call('HGET', job_key, 'lane_queued_at') or '0')
-      if tonumber(now) - since > """
-    + str(LOST_AFTER_SECONDS)
-    + """ then
-        local origin = redis.call('HGET', job_key, 'origin')
-        local queue_key = queue_prefix .. origin
-        if not redis.call('LPOS', queue_key, head) then
-          redis.call('SADD', queues_key, queue_key)
-          redis.call('RPUSH', queue_key, head)
-          wake(origin)
-        end
-        redis.call('HSET', job_key, 'lane_queued_at', now)
-      end
-      return head
-    elseif status == 'started' then
-      return head
+      redis.call('ZADD', leases, expiry, head)
+      return {head, redis.call('HGETALL', job_prefix .. head)}
+    elseif status == 'queued' or status == 'started' or status == 'scheduled' then
+      return false
     end
     redis.call('LPOP', lane)
   end
 end
 """
-)
 
-# KEYS: job_key, lane_key, live_key, record_key
-# ARGV: job_id, lane_ttl, job_prefix, queue_prefix, queues_key, enqueued_at, now (epoch seconds),
-#       session_id, record owner ('' for none), record ttl, then the job hash as field/value pairs
-ENQUEUE_SCRIPT = (
-    _SETTLE
+# KEYS: lane, leases   ARGV: turn id, lane ttl, job prefix, lease expiry
+# -> {head id, its job hash} when this caller must queue the turn now at the head, else false
+ADD_SCRIPT = (
+    _NEXT_HEAD
     + """
-redis.call('ZADD', KEYS[3], ARGV[7], ARGV[8])
-if ARGV[9] ~= '' then
-  redis.call('HSET', KEYS[4], 'owner', ARGV[9], 'status', 'queued', 'progress', 0, 'created_at', ARGV[7])
-  redis.call('EXPIRE', KEYS[4], tonumber(ARGV[10]))
-end
-redis.call('HSET', KEYS[1], unpack(ARGV, 11))
-redis.call('HSET', KEYS[1], 'status', 'deferred')
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))  -- until a worker starts it (RQ persists it then)
-redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
-return settle(KEYS[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]) == ARGV[1] and 1 or 0
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+return next_head(KEYS[1], KEYS[2], ARGV[3], ARGV[4])
 """
 )
 
-# KEYS: lane_key, leases_key, reply channel ('' for none), the stepping worker's idle list and
-#       wake list ('' for none: see IdleSpot in bus/queue.py)
-# ARGV: finished job_id, job_prefix, queue_prefix, queues_key, enqueued_at, reply payload, now (epoch seconds)
-ADVANCE_SCRIPT = (
-    _SETTLE
+# KEYS: lane, leases   ARGV: ended turn id, job prefix, lease expiry
+# The ended turn leaves its lane with its lease; -> as ADD_SCRIPT, for the turn now at the head.
+FINISH_SCRIPT = (
+    _NEXT_HEAD
     + """
-if KEYS[3] ~= '' then redis.call('PUBLISH', KEYS[3], ARGV[6]) end
-redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('LREM', KEYS[1], 1, ARGV[1])
-if KEYS[4] ~= '' then
-  redis.call('LREM', KEYS[4], 0, KEYS[5])
-  redis.call('LPUSH', KEYS[4], KEYS[5])
-end
-local next_head = settle(KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[7])
-return next_head or ''
+redis.call('ZREM', KEYS[2], ARGV[1])
+return next_head(KEYS[1], KEYS[2], ARGV[2], ARGV[3])
 """
 )
 
-LANE_TTL_SECONDS = 24 * 3600  # a lane, and a turn deferred in it, outlive any live session
-FAILED_JOB_TTL_SECONDS = 7 * 24 * 3600
+Also = Callable[[Pipeline], object]  # more commands for the same transaction
 
-JOB_PREFIX = Job.redis_job_namespace_prefix
-QUEUE_PREFIX = Queue.redis_queue_namespace_prefix
-QUEUES_KEY = Queue.redis_queues_keys
+
+class Lanes:
+    def __init__(self, queue: Queue, client: aioredis.Redis) -> None:
+        """`queue`: the RQ queue turns go on (its synchronous connection builds jobs, never waits);
+        `client`: the asyncio client the steps run on."""
+        self._queue = queue
+        self._client = client
+        self._add = client.register_script(ADD_SCRIPT)
+        self._finish = client.register_script(FINISH_SCRIPT)
+
+    async def load(self) -> None:
+        """Put the scripts in Redis's cache, which the steps name by hash (done at start, and again
+        should Redis have lost them)."""
+        for script in (self._add, self._finish):
+            await self._client.script_load(script.script)
+
+    async def add(self, session_id: str, job: Job, also: Also | None = None) -> bool:
+        """Put a deferred job (`Queue.create_job(status=DEFERRED)`) behind the session's earlier
+        turns; True if it was queued at once.
+
+        The job is stored, deferred, in the same transaction that puts it on its lane, so whoever
+        finds it at the head can queue it."""
+        lane = keys.session_lane(session_id)
+        args = [job.id, LANE_TTL_SECONDS, Job.redis_job_namespace_prefix, time.time() + LEASE_SECONDS]
+        while True:
+            async with self._client.pipeline() as pipe:
+                job.save(pipeline=pipe)  # type: ignore[arg-type]
+                pipe.expire(job.key, LANE_TTL_SECONDS)  # until a worker starts it (RQ persists it then)
+                self._queue.deferred_job_registry.add(job, pipeline=pipe)  # type: ignore[arg-type]
+                pipe.sadd(self._queue.redis_queues_keys, self._queue.key)  # as RQ's enqueue does: rq info lists it
+                if also is not None:
+                    also(pipe)
+                pipe.evalsha(self._add.sha, 2, lane, keys.turn_leases(), *args)
+                try:
+                    head = (await pipe.execute())[-1]
+                except NoScriptError:  # Redis restarted empty: everything but the lane step applied
+                    await self.load()
+                    continue
+            if head:
+                await self.release(job)
+            return bool(head)
+
+    async def finish(self, session_id: str, job_id: str) -> str | None:
+        """A turn has ended: it leaves its lane (and its lease), and the session's next turn is
+        queued; returns that turn's id."""
+        lane = keys.session_lane(session_id)
+        args = [job_id, Job.redis_job_namespace_prefix, time.time() + LEASE_SECONDS]
+        try:
+            head = await self._client.evalsha(self._finish.sha, 2, lane, keys.turn_leases(), *args)
+        except NoScriptError:
+            await self.load()
+            head = await self._client.evalsha(self._finish.sha, 2, lane, keys.turn_leases(), *args)
+        if not head:
+            return None
+        raw_id, fields = head
+        queue = self._queue
+        job = queue.job_class(raw_id.decode(), connection=queue.connection, serializer=queue.serializer)
+        job.restore(dict(zip(fields[::2], fields[1::2], strict=True)))
+        await self.release(job)
+        return job.id
+
+    async def release(self, job: Job) -> None:
+        """Queue a deferred turn whose lease this caller holds (a head, or one a dead caller left):
+        out of RQ's deferred registry, status `queued`, onto the queue; its lease goes (the worker
+        that takes it leases it again)."""
+        async with self._client.pipeline() as pipe:
+            self._queue.deferred_job_registry.remove(job, pipeline=pipe)  # type: ignore[arg-type]
+            job.set_status(JobStatus.QUEUED, pipeline=pipe)  # type: ignore[arg-type]
+            self._queue.push_job_id(job.id, pipeline=pipe)  # type: ignore[arg-type]
+            pipe.zrem(keys.turn_leases(), job.id)
+            await pipe.execute()

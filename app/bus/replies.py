@@ -32,22 +32,17 @@ def encode(reply: Reply) -> str:
     return reply.model_dump_json()
 
 
-def publish_reply(client: redis.Redis, instance_id: str, reply: Reply) -> int:
+async def publish_reply(client: aioredis.Redis, instance_id: str, reply: Reply) -> int:
     """Worker side: send a turn's reply to the API process that enqueued the turn."""
-    return client.publish(keys.reply_channel(instance_id), encode(reply))
+    return await client.publish(keys.reply_channel(instance_id), encode(reply))
 
 
-def reply_command(instance_id: str, reply: Reply) -> tuple[str, str, str]:
-    """`publish_reply` as a command to send without waiting (see worker/outbox.py)."""
-    return ("PUBLISH", keys.reply_channel(instance_id), encode(reply))
-
-
-def speak(client: redis.Redis, reply: Reply) -> bool:
+async def speak(client: aioredis.Redis, reply: Reply) -> bool:
     """Send unprompted speech to wherever the session's socket is; False if it has none."""
-    instance_id = client.get(keys.session_route(reply.session_id))
+    instance_id = await client.get(keys.session_route(reply.session_id))
     if instance_id is None:
         return False
-    return publish_reply(client, instance_id.decode(), reply) > 0
+    return await publish_reply(client, instance_id.decode(), reply) > 0
 
 
 class ReplyRouter:
