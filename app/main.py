@@ -10,7 +10,6 @@ from app.api import errors
 from app.api.middleware import API_VERSION, RequestContext
 from app.api.v1 import agents, auth, jobs, messages, meta, sessions
 from app.auth.deps import limit_by_ip
-from app.bus.rq_serializers import remember_resolved_serializers
 from app.channels.console import routes as console
 from app.channels.hume import completions
 from app.channels.hume import ws as hume_ws
@@ -27,7 +26,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logs.configure(settings.log_level)
-        remember_resolved_serializers()
         app.state.services = await start_services(settings)
         try:
             yield

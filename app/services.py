@@ -113,11 +113,13 @@ async def start_services(settings: Settings) -> Services:
         router=router,
         indexes=indexes,
     )
+    await services.queue.start()
+    await services.queue.start()
     if settings.run_embedded_worker:
         # The worker package is imported only when a worker runs inside this process.
         from worker.embedded import EmbeddedWorker
 
-        services.embedded_worker = EmbeddedWorker(settings, redis.sync_client, db)
+        services.embedded_worker = EmbeddedWorker(settings, redis, db)
         services.embedded_worker.start()
     log.info("api process ready", extra={"instance_id": instance_id})
     return services
@@ -127,7 +129,7 @@ async def stop_services(services: Services) -> None:
     if services.indexes is not None:
         services.indexes.cancel()
     if services.embedded_worker is not None:
-        services.embedded_worker.stop()
+        await services.embedded_worker.stop()
     await services.router.stop()
     await services.redis.async_client.aclose()
     services.redis.sync_client.close()

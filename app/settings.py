@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     # the worker more than a short expiry does.
     job_result_ttl_seconds: int = Field(default=60, ge=1)
     worker_processes: int = Field(default=2, ge=1, le=64)
+    worker_concurrency: int = Field(default=100, ge=1, le=10_000)  # turns (and thoughts) in flight per process
     # A worker heartbeats at least every (ttl - 15) s; one silent for longer counts as dead.
     worker_ttl_seconds: int = Field(default=30, ge=16)
     queue_stale_seconds: float = Field(default=30.0, gt=0)  # an older queued job makes the queue "degraded"

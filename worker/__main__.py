@@ -1,8 +1,9 @@
-"""`python -m worker [--processes N] [--burst]`: N RQ worker processes on the turn queue.
+"""`python -m worker [--processes N] [--burst]`: N worker processes on the turn and thoughts queues.
 
-Each process keeps one event loop and one Mongo client for its life. Scale with more processes
-here, more containers (`docker compose up --scale worker=N`), or more hosts on the same Redis.
-SIGTERM/SIGINT ask every process for RQ's warm shutdown: the current turn finishes first.
+Each process keeps one event loop and one Mongo client for its life and runs up to
+WORKER_CONCURRENCY turns at once. Scale with more processes here, more containers
+(`docker compose up --scale worker=N`), or more hosts on the same Redis. SIGTERM/SIGINT ask
+every process for a warm shutdown: the turns in flight finish first, nothing new starts.
 """
 
 import argparse
@@ -18,7 +19,7 @@ from worker.process import serve
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__)
     parser.add_argument("--processes", type=int, default=None, help="worker processes (default WORKER_PROCESSES)")
-    parser.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    parser.add_argument("--burst", action="store_true", help="exit once the queues are empty")
     args = parser.parse_args(argv)
     count = args.processes or get_settings().worker_processes
     if count == 1:

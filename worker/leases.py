@@ -1,75 +1,70 @@
-"""The lease keeper: a thread in each worker process that takes and renews the running turn's
-lease and reaps the leases of workers that died (see app/bus/leases.py).
+"""Recovering the turns of a process that died holding their lease.
 
-The job's own thread never waits for a lease: it is taken in RQ's own start-of-job round trip
-(PersonaWorker), renewed here once a second while the turn runs, and dropped by the lane-advance
-script when the turn ends.
+Called with a turn whose lease expired and that this worker claimed (app/bus/leases.py), all
+through RQ's public API. A turn that was running: the dead worker's execution records are deleted
+and the job goes back on its queue (`Queue.enqueue_job`), at most MAX_RETRIES times; after that it
+is failed (RQ's failed registry) and its session's next turn is queued. A turn still deferred at
+the head of its lane (its queuer died between deciding and queuing): it is queued. Running a turn
+again is safe: every write of a turn is idempotent by turn id, and a turn past its deadline is
+only recorded.
 """
 
+import asyncio
 import logging
-import threading
-import time
+from typing import Literal
 
-import redis
+import redis.asyncio as aioredis
 from rq.exceptions import NoSuchJobError
-from rq.job import Job
-from rq.serializers import JSONSerializer
+from rq.executions import ExecutionRegistry
+from rq.job import Job, JobStatus
+from rq.queue import Queue
 
-from app.bus.leases import Leases
-from app.bus.queue import LaneAdvancer
+from app.bus.lanes import FAILED_JOB_TTL_SECONDS, Lanes
+from app.bus.leases import MAX_RETRIES
 from app.turns import Turn
 
 log = logging.getLogger(__name__)
-TICK_SECONDS = 1.0
+RETRIES_META = "lease_retries"
+
+Recovery = Literal["requeued", "given up", "released", "ended"]
 
 
-class LeaseKeeper:
-    def __init__(self, client: redis.Redis, lanes: LaneAdvancer) -> None:
-        self._client = client
-        self._leases = Leases(client)
-        self._lanes = lanes
-        self._current: str | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def hold(self, turn_id: str) -> None:
-        """The turn this process runs now, so the keeper renews its lease."""
-        self._current = turn_id
-
-    def release(self) -> None:
-        """The turn ended; LaneAdvancer.advance has dropped its lease in Redis."""
-        self._current = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(TICK_SECONDS):
-            self.tick()
-
-    def tick(self) -> None:
-        """Renew this process's lease and reap expired ones; nothing raised here ends the thread,
-        since a keeper that died would leave this process's long turns to be run twice."""
-        try:
-            if (current := self._current) is not None:
-                self._leases.hold(current, time.time())
-            requeued, given_up = self._leases.reap(time.time())
-            for turn_id in requeued:
-                log.warning("a worker died mid-turn; turn queued again", extra={"turn_id": turn_id})
-            for turn_id in given_up:
-                self._give_up(turn_id)
-        except Exception:
-            log.exception("lease keeping failed; retrying")
-
-    def _give_up(self, turn_id: str) -> None:
-        """Failed too often: let the session's next turn go rather than block its lane."""
-        try:
-            job = Job.fetch(turn_id, connection=self._client, serializer=JSONSerializer)
-        except NoSuchJobError:
-            return
-        turn = Turn.model_validate_json(job.args[0])
-        log.error("turn failed on every retry; giving up", extra={"session_id": turn.session_id, "turn_id": turn_id})
-        self._lanes.advance(turn.session_id, turn_id)
+async def recover(queue: Queue, client: aioredis.Redis, lanes: Lanes, turn_id: str) -> Recovery:
+    """Run again (or give up on) a turn whose worker stopped renewing its lease."""
+    try:
+        job = await asyncio.to_thread(Job.fetch, turn_id, queue.connection, queue.serializer)
+    except NoSuchJobError:
+        return "ended"
+    status = job.get_status(refresh=False)
+    if status == JobStatus.DEFERRED:
+        await lanes.release(job)
+        log.warning("a turn left unqueued at the head of its lane was queued", extra={"turn_id": turn_id})
+        return "released"
+    if status != JobStatus.STARTED:
+        return "ended"  # it finished, was given up, or is on its queue
+    executions = await asyncio.to_thread(ExecutionRegistry(job.id, connection=queue.connection).get_executions)
+    retries = int(job.meta.get(RETRIES_META, 0))
+    turn = Turn.model_validate_json(job.args[0])
+    ctx = {"session_id": turn.session_id, "turn_id": turn_id}
+    async with client.pipeline() as pipe:
+        pipe.multi()  # RQ's enqueue_job asks for a transaction it has not begun itself
+        for execution in executions:
+            execution.delete(job, pipeline=pipe)  # type: ignore[arg-type]
+        if retries < MAX_RETRIES:
+            job.meta[RETRIES_META] = retries + 1
+            queue.enqueue_job(job, pipeline=pipe)  # type: ignore[arg-type]
+        else:
+            job.set_status(JobStatus.FAILED, pipeline=pipe)  # type: ignore[arg-type]
+            queue.failed_job_registry.add(
+                job,
+                ttl=FAILED_JOB_TTL_SECONDS,
+                exc_string="its worker died on every run",
+                pipeline=pipe,  # type: ignore[arg-type]
+            )
+        await pipe.execute()
+    if retries < MAX_RETRIES:
+        log.warning("a worker died mid-turn; turn queued again", extra=ctx)
+        return "requeued"
+    log.error("turn failed on every run; giving up so its session goes on", extra=ctx)
+    await lanes.finish(turn.session_id, turn_id)
+    return "given up"

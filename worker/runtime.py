@@ -1,110 +1,72 @@
-"""What a worker keeps for its life: one event loop, one Mongo client, the engine's stores.
+"""What a worker process keeps for its life, handed to every job it runs, and the worker itself.
 
-RQ calls plain functions; they reach this process-wide runtime to run the turn's coroutine on
-the long-lived loop (never `asyncio.run` per job, which would tie the Mongo client to a loop
-that dies with the job).
+One event loop, one Mongo client, the engine's stores and brains: built once, passed to each job
+function as its first argument (never a module global), so any number of jobs share them.
 """
 
-import asyncio
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
 
-import redis
+import redis.asyncio as aioredis
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from app.brains import make_worker_brains
-from app.bus.queue import IdleSpot, LaneAdvancer
+from app.bus.connections import RedisClients
+from app.bus.lanes import Lanes
+from app.bus.queue import turn_queue
 from app.catalog import load_catalog
 from app.settings import Settings
 from app.store.history import HistoryStore
 from app.store.sessions import SessionStore
 from app.store.state import StateStore
 from app.store.thoughts import ThoughtStore
-from worker.leases import LeaseKeeper
+from worker.async_worker import AsyncWorker
 from worker.thinking import Thinker
 from worker.turns import TurnProcessor
-
-RunCoroutine = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
 @dataclass(frozen=True)
 class WorkerRuntime:
     processor: TurnProcessor
     thinker: Thinker
-    redis: redis.Redis
-    lanes: LaneAdvancer
-    leases: LeaseKeeper
-    run: RunCoroutine
+    redis: aioredis.Redis
+    lanes: Lanes
     fallback_text: str
     idle_speak_after: float
     spontaneous_min_gap: int
 
 
-_current: WorkerRuntime | None = None
-
-
-def install(runtime: WorkerRuntime) -> None:
-    global _current
-    _current = runtime
-
-
-def start(runtime: WorkerRuntime) -> None:
-    """A worker process (or the embedded worker) going live: the runtime installed for its jobs,
-    the lane script in Redis's cache before the first lane step names it by hash, the lease
-    keeper running."""
-    install(runtime)
-    runtime.lanes.load()
-    runtime.leases.start()
-
-
-def current() -> WorkerRuntime:
-    if _current is None:
-        raise RuntimeError("no worker runtime installed: start workers with `python -m worker`")
-    return _current
-
-
-def loop_runner(loop: asyncio.AbstractEventLoop, timeout: float) -> RunCoroutine:
-    """Run a job's coroutines on the process's loop, each cancelled after `timeout` seconds.
-
-    RQ enforces the job timeout with SIGALRM, but uvloop runs Python signal handlers in a callback
-    of its own and only logs what they raise: the alarm never stops a turn. The loop keeps the time.
-    """
-
-    def run(coro: Coroutine[Any, Any, Any]) -> Any:
-        return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-
-    return run
-
-
-def build(
-    settings: Settings,
-    db: AsyncIOMotorDatabase,
-    client: redis.Redis,
-    run: RunCoroutine,
-    spot: IdleSpot | None = None,
-) -> WorkerRuntime:
-    """`spot`: where the worker running these jobs waits (PersonaQueue.spot), so each lane step
-    puts it first in line for the next turn (LaneAdvancer)."""
+def make_worker(settings: Settings, db: AsyncIOMotorDatabase, clients: RedisClients, ttl: int) -> AsyncWorker:
+    """A worker on the turn queue (leased) and the thoughts queue, with its runtime."""
     catalog = load_catalog(settings.personas_file, settings.persona_mode, settings.persona_id)
-    lanes = LaneAdvancer(client, spot)
+    turns = turn_queue(clients.sync_client, settings.queue_name)
+    thoughts = turn_queue(clients.sync_client, settings.thoughts_queue_name)
+    turns.get_redis_server_version()  # asked once now, so no lane step ever waits for it
+    lanes = Lanes(turns, clients.async_client)
     state, history, sessions = StateStore(db), HistoryStore(db), SessionStore(db)
-    processor = TurnProcessor(
-        brains=make_worker_brains(settings),
-        catalog=catalog,
-        state=state,
-        history=history,
-        session_memory_turns=settings.session_memory_turns,
-        user_memory_facts=settings.user_memory_facts,
-    )
-    return WorkerRuntime(
-        processor=processor,
+    runtime = WorkerRuntime(
+        processor=TurnProcessor(
+            brains=make_worker_brains(settings),
+            catalog=catalog,
+            state=state,
+            history=history,
+            session_memory_turns=settings.session_memory_turns,
+            user_memory_facts=settings.user_memory_facts,
+        ),
         thinker=Thinker(catalog, state, ThoughtStore(db), sessions, history),
-        redis=client,
+        redis=clients.async_client,
         lanes=lanes,
-        leases=LeaseKeeper(client, LaneAdvancer(client)),  # its lane steps are not this worker's
-        run=run,
         fallback_text=settings.fallback_text,
         idle_speak_after=settings.idle_speak_after_seconds,
         spontaneous_min_gap=settings.spontaneous_min_gap_seconds,
+    )
+    return AsyncWorker(
+        [turns, thoughts],
+        connection=clients.sync_client,
+        async_connection=clients.async_client,
+        runtime=runtime,
+        concurrency=settings.worker_concurrency,
+        leased=turns,
+        lanes=lanes,
+        serializer=turns.serializer,
+        worker_ttl=ttl,
     )

@@ -6,6 +6,7 @@ reply path as answers (an unprompted conversationResponse) and are kept in the s
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from app.bus import presence
 from app.bus.replies import speak
@@ -18,7 +19,9 @@ from app.store.sessions import SessionStore
 from app.store.state import StateStore
 from app.store.thoughts import ThoughtStore
 from app.turns import Reply, new_turn_id
-from worker import runtime
+
+if TYPE_CHECKING:
+    from worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 RECENT_SECONDS = 300
@@ -70,19 +73,18 @@ class Thinker:
         )
 
 
-def think(persona_id: str) -> str:
+async def think(rt: "WorkerRuntime", persona_id: str) -> str:
     """RQ job: returns the thought's text (kept as the job's result for a while)."""
-    rt = runtime.current()
     now = time.time()
-    live, recent = presence.activity(rt.redis, persona_id, now, RECENT_SECONDS)
-    thought = rt.run(rt.thinker.reflect(persona_id, Activity(live_sessions=live, recent_sessions=recent), now))
-    for session_id in presence.idle_sessions(rt.redis, persona_id, now, rt.idle_speak_after):
-        if not presence.claim_nudge(rt.redis, session_id, rt.spontaneous_min_gap):
+    live, recent = await presence.activity(rt.redis, persona_id, now, RECENT_SECONDS)
+    thought = await rt.thinker.reflect(persona_id, Activity(live_sessions=live, recent_sessions=recent), now)
+    for session_id in await presence.idle_sessions(rt.redis, persona_id, now, rt.idle_speak_after):
+        if not await presence.claim_nudge(rt.redis, session_id, rt.spontaneous_min_gap):
             continue
-        if speak(rt.redis, Reply(session_id=session_id, persona_id=persona_id, text=thought.nudge)):
-            presence.touch(rt.redis, persona_id, session_id, time.time())
-            rt.run(rt.thinker.record_spoken(persona_id, session_id, thought.nudge, now))
+        if await speak(rt.redis, Reply(session_id=session_id, persona_id=persona_id, text=thought.nudge)):
+            await presence.touch(rt.redis, persona_id, session_id, time.time())
+            await rt.thinker.record_spoken(persona_id, session_id, thought.nudge, now)
             log.info("spoke to an idle session", extra={"session_id": session_id})
         else:
-            presence.forget(rt.redis, persona_id, session_id)  # its socket is gone
+            await presence.forget(rt.redis, persona_id, session_id)  # its socket is gone
     return thought.text

@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect, status
 
+from app.logs import short
 from app.services import Services
 from app.turns import Reply, Turn
 
@@ -257,7 +258,3 @@ async def open_session(websocket: WebSocket, session_class: type[SocketSession],
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=refusal)
         return
     await session_class(websocket, websocket.app.state.services).serve()
-
-
-def short(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:200]

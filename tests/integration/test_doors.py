@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import redis
+import redis.asyncio as aioredis
 import websockets
 
 from app.bus.replies import speak
@@ -124,8 +124,8 @@ async def test_skills_async_socket(served: Managed, stack: Stack, redis_url: str
         assert (await next_frame(ws))["name"] == "error"
         await ws.send(json.dumps({"name": "conversation", "payload": {"text": "what's my name?"}}))
         assert "Noor" in (await next_frame(ws))["payload"]["text"]  # the socket survived bad frames
-        assert speak(
-            redis.Redis.from_url(redis_url), Reply(session_id="skills:ws-1", persona_id="default", text="Hello?")
+        assert await speak(
+            aioredis.Redis.from_url(redis_url), Reply(session_id="skills:ws-1", persona_id="default", text="Hello?")
         )
         assert (await next_frame(ws)) == {"name": "skillConversation", "payload": {"text": "Hello?"}}
 

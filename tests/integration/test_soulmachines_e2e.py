@@ -8,6 +8,7 @@ import socket
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 import websockets
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -89,7 +90,7 @@ async def test_deadline_fallback_without_workers_and_late_reply_is_dropped(stack
     client = redis.Redis.from_url(redis_url)
     turn = queued_turn(client)
     late = Reply(session_id=turn.session_id, turn_id=turn.turn_id, persona_id="default", text="too late")
-    assert publish_reply(client, turn.reply_to, late) == 1
+    assert await publish_reply(aioredis.Redis.from_url(redis_url), turn.reply_to, late) == 1
     assert await scene.nothing_within(1.0)
     wait_for(lambda: "late reply dropped" in api.log(), 5, "the API to log the dropped reply")
 
@@ -107,13 +108,13 @@ async def test_spontaneous_speech_reaches_the_session_unprompted(stack: Stack, r
     api = stack.api(redis_url)
     scene = await Scene.open(api.url, "sess-spont")
     await scene.say("", kind="init")
-    client = redis.Redis.from_url(redis_url)
+    client = aioredis.Redis.from_url(redis_url)
     nudge = Reply(session_id="sess-spont", persona_id="default", text="Are you still there?")
-    assert speak(client, nudge)
+    assert await speak(client, nudge)
     body = await scene.response()
     assert body["output"]["text"] == "Are you still there?"
     assert body["fallback"] is False
-    assert not speak(client, nudge.model_copy(update={"session_id": "nobody-here"}))
+    assert not await speak(client, nudge.model_copy(update={"session_id": "nobody-here"}))
     await scene.close()
 
 

@@ -4,6 +4,7 @@ Used by the integration tests and the benchmark. Every process is started here a
 here by its own pid; each writes its log to a file the caller can read.
 """
 
+import asyncio
 import os
 import shutil
 import signal
@@ -31,6 +32,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+async def eventually(predicate: Callable[[], bool], within: float = 10.0, what: str = "the condition") -> None:
+    """Wait on the event loop until `predicate()` holds (a bounded wait, for tests)."""
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(0.01)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -72,6 +82,7 @@ class Stack:
 
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="persona-stack-")))
     processes: list[Managed] = field(default_factory=list)
+    _store: Managed | None = None
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Managed:
         log_path = self.workdir / f"{name}-{len(self.processes)}.log"
@@ -82,11 +93,20 @@ class Stack:
         return managed
 
     def base_env(self, **settings: str) -> dict[str, str]:
+        """The environment of a spawned process. Processes of a real stack (REDIS_URL given) share
+        one MongoDB, as in production: MONGO_URL if set (the suite runs unchanged against a real
+        server), else this stack's wire-protocol test server. `MONGO_URL=""` opts out."""
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
-        if os.environ.get("MONGO_URL"):  # the suite runs unchanged against a real MongoDB
-            env["MONGO_URL"] = os.environ["MONGO_URL"]
         env.update({"LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}, **settings)
+        if "REDIS_URL" in settings and "MONGO_URL" not in settings:
+            env["MONGO_URL"] = os.environ.get("MONGO_URL") or self.shared_store().url
         return env
+
+    def shared_store(self) -> Managed:
+        """This stack's MongoDB stand-in, started on first use."""
+        if self._store is None:
+            self._store = self.mongo()
+        return self._store
 
     def redis(self, port: int | None = None) -> Managed:
         binary = shutil.which("redis-server")
@@ -171,3 +191,4 @@ class Stack:
         for managed in reversed(self.processes):
             managed.stop()
         self.processes.clear()
+        self._store = None

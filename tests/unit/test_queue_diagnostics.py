@@ -6,16 +6,16 @@ import fakeredis
 import redis
 from rq import Queue
 from rq.job import Job
+from rq.worker import SimpleWorker
 
 from app.bus.diagnostics import queue_report
-from worker.rq_worker import PersonaQueue, PersonaWorker
 
 QUEUES = ["turns", "thoughts"]
 
 
 def test_a_live_worker_and_a_fresh_backlog_are_ok() -> None:
     client = fakeredis.FakeRedis()
-    worker = PersonaWorker([PersonaQueue("turns", connection=client)], connection=client)
+    worker = SimpleWorker([Queue("turns", connection=client)], connection=client)
     worker.register_birth()
     Queue("turns", connection=client).enqueue("builtins.print", "hi")
     report = queue_report(client, QUEUES, stale_seconds=30, worker_ttl=30)
@@ -28,7 +28,7 @@ def test_a_live_worker_and_a_fresh_backlog_are_ok() -> None:
 
 def test_a_worker_whose_heartbeat_stopped_counts_as_dead() -> None:
     client = fakeredis.FakeRedis()
-    worker = PersonaWorker([PersonaQueue("turns", connection=client)], connection=client)
+    worker = SimpleWorker([Queue("turns", connection=client)], connection=client)
     worker.register_birth()
     silent = (datetime.now(UTC) - timedelta(seconds=120)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     client.hset(worker.key, "last_heartbeat", silent)  # killed two minutes ago, key not yet expired
@@ -39,7 +39,7 @@ def test_a_worker_whose_heartbeat_stopped_counts_as_dead() -> None:
 
 def test_no_live_worker_is_degraded() -> None:
     client = fakeredis.FakeRedis()
-    worker = PersonaWorker([PersonaQueue("turns", connection=client)], connection=client)
+    worker = SimpleWorker([Queue("turns", connection=client)], connection=client)
     worker.register_birth()
     worker.register_death()  # a worker that has died
     report = queue_report(client, QUEUES, stale_seconds=30, worker_ttl=30)
@@ -49,7 +49,7 @@ def test_no_live_worker_is_degraded() -> None:
 
 def test_a_stale_backlog_is_degraded() -> None:
     client = fakeredis.FakeRedis()
-    PersonaWorker([PersonaQueue("turns", connection=client)], connection=client).register_birth()
+    SimpleWorker([Queue("turns", connection=client)], connection=client).register_birth()
     job = Queue("turns", connection=client).enqueue("builtins.print", "waiting")
     old = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     client.hset(Job.key_for(job.id), "enqueued_at", old)

@@ -1,22 +1,22 @@
 """The thinking loop: pure reflection, one schedule per period, nudges within the rate limit."""
 
-import asyncio
 import json
 import time
 
 import fakeredis
 import pytest
+from rq import Queue
 from rq.serializers import JSONSerializer
 
 from app.bus import keys, presence
+from app.bus.connections import RedisClients
 from app.catalog import load_catalog
 from app.persona.emotion import apply_deltas, initial_state
 from app.persona.thoughts import Activity, reflect
 from app.settings import Settings
 from app.store.mongo import connect
 from app.store.thoughts import ThoughtStore
-from worker import runtime
-from worker.rq_worker import PersonaQueue, PersonaWorker
+from worker.runtime import make_worker
 from worker.scheduler import schedule_once
 
 PROFILE = load_catalog(Settings().personas_file, "lite", "default").get("default")
@@ -47,39 +47,36 @@ def test_a_persona_is_scheduled_once_per_period_however_many_schedulers_run() ->
     assert client.llen(f"rq:queue:{settings.thoughts_queue_name}") == 4
 
 
-def test_thinking_stores_a_thought_and_nudges_an_idle_session_once() -> None:
-    client = fakeredis.FakeRedis()
+async def test_thinking_stores_a_thought_and_nudges_an_idle_session_once() -> None:
+    server = fakeredis.FakeServer()
+    clients = RedisClients(fakeredis.FakeAsyncRedis(server=server), fakeredis.FakeRedis(server=server), embedded=True)
+    client = clients.sync_client
     settings = Settings(idle_speak_after_seconds=30, spontaneous_min_gap_seconds=600)
-    loop = asyncio.new_event_loop()
-    try:
-        _, db = connect(None, "thinking")
-        runtime.install(runtime.build(settings, db, client, loop.run_until_complete))
-        now = time.time()
-        presence.touch(client, "default", "idle-session", now - 120)  # quiet for two minutes
-        presence.touch(client, "default", "busy-session", now)  # just spoke
-        presence.touch(client, "default", "gone-session", now - 120)  # quiet, but its socket is gone
-        client.set(keys.session_route("idle-session"), "api-1")
-        client.set(keys.session_route("busy-session"), "api-1")
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(keys.reply_channel("api-1"))
+    _, db = connect(None, "thinking")
+    now = time.time()
+    for session_id, quiet_for in (("idle-session", 120), ("busy-session", 0), ("gone-session", 120)):
+        await presence.touch(clients.async_client, "default", session_id, now - quiet_for)
+    client.set(keys.session_route("idle-session"), "api-1")  # gone-session's socket is gone: no route
+    client.set(keys.session_route("busy-session"), "api-1")
+    pubsub = clients.async_client.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(keys.reply_channel("api-1"))
 
-        queue = PersonaQueue(settings.thoughts_queue_name, connection=client, serializer=JSONSerializer)
-        for _ in range(2):  # two thinking runs inside the rate-limit window
-            queue.enqueue("worker.thinking.think", "default")
-        PersonaWorker([queue], connection=client, serializer=JSONSerializer).work(burst=True, logging_level="WARNING")
+    queue = Queue(settings.thoughts_queue_name, connection=client, serializer=JSONSerializer)
+    for _ in range(2):  # two thinking runs inside the rate-limit window
+        queue.enqueue("worker.thinking.think", "default")
+    await make_worker(settings, db, clients, 30).run(burst=True, install_signals=False)
 
-        nudges = []
-        deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:
-            if (message := pubsub.get_message(timeout=0.1)) is not None:
-                nudges.append(json.loads(message["data"]))
-        assert [n["session_id"] for n in nudges] == ["idle-session"]
-        assert nudges[0]["turn_id"] is None  # unprompted
-        thoughts = loop.run_until_complete(ThoughtStore(db).latest("default"))
-        assert len(thoughts) == 2
-        assert client.zscore(keys.live_sessions("default"), "gone-session") is None
-    finally:
-        loop.close()
+    nudges = []
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        if (message := await pubsub.get_message(timeout=0.1)) is not None:
+            nudges.append(json.loads(message["data"]))
+    assert [n["session_id"] for n in nudges] == ["idle-session"]
+    assert nudges[0]["turn_id"] is None  # unprompted
+    thoughts = await ThoughtStore(db).latest("default")
+    assert len(thoughts) == 2
+    assert client.zscore(keys.live_sessions("default"), "gone-session") is None
+    await pubsub.aclose()
 
 
 @pytest.mark.parametrize("interval", [0])
