@@ -51,11 +51,9 @@ THINK_FAST = {"THOUGHT_INTERVAL_SECONDS": "1", "IDLE_SPEAK_AFTER_SECONDS": "2", 
 
 @pytest.fixture
 def console_api(stack: Stack, redis_url: str) -> Managed:
-    shared_mongo = bool(os.environ.get("MONGO_URL"))
     settings = {"ADMIN_API_KEY": ADMIN_KEY, "SM_SHARED_SECRET": "scene-secret", **THINK_FAST}
-    api = stack.api(redis_url, EMBEDDED_WORKER=str(not shared_mongo).lower(), **settings)
-    if shared_mongo:
-        stack.workers(redis_url, processes=1, **settings)
+    api = stack.api(redis_url, EMBEDDED_WORKER="false", **settings)
+    stack.workers(redis_url, processes=1, **settings)  # on the stack's one shared store
     stack.scheduler(redis_url, **THINK_FAST)
     return api
 
