@@ -1,0 +1,126 @@
+"""The model-backed half of the benchmark: many Soul Machines sessions on a slow loopback model.
+
+Each session sends its next turn as soon as the last was answered, so the number of sessions is the
+number of turns the stack must hold at once. What one worker process can hold is what this shows:
+turns per second against what the model allows (sessions / model time), the turn latency over the
+model's own time, fallbacks, model calls in flight (counted by the model), and worker memory per
+turn in flight (RSS while loaded minus RSS idle, over the turns each process held).
+"""
+
+import asyncio
+import json
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+
+import httpx
+import psutil
+import websockets
+
+from bench.stats import Latencies
+from tests.support.fake_llm import Pace
+from tests.support.scene import conversation_request, state_event
+from tests.support.stack import Managed, Stack, free_port, wait_for
+
+MODEL_PACE = Pace(first_token=0.3, tokens=20, gap=0.03)  # the issue's model: ~0.9 s a call
+
+
+@dataclass
+class ModelResults:
+    sessions: int
+    model_seconds: float
+    turns_per_second: float
+    latencies: Latencies
+    fallbacks: int
+    max_model_in_flight: int
+    rss_per_turn_bytes: float
+
+
+def start_model(stack: Stack, pace: Pace) -> Managed:
+    """The fake model as a process of its own, so its CPU is not the client's."""
+    port = free_port()
+    argv = [sys.executable, "-m", "tests.support.fake_llm", "--port", str(port)]
+    argv += ["--first-token", str(pace.first_token), "--tokens", str(pace.tokens), "--gap", str(pace.gap)]
+    model = stack.spawn("model", argv, stack.base_env())
+    model.url = f"http://127.0.0.1:{port}"
+    wait_for(lambda: _answers(f"{model.url}/v1/models"), 20, "the fake model")
+    return model
+
+
+async def _session(url: str, stop_at: float, out: list[float], fallbacks: list[int]) -> None:
+    async with websockets.connect(url, max_queue=None, open_timeout=30) as ws:
+        await ws.send(state_event(f"model-{uuid.uuid4().hex[:12]}"))
+        turn = 0
+        while time.perf_counter() < stop_at:
+            sent = time.perf_counter()
+            await ws.send(conversation_request(f"tell me about turn {turn}"))
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            out.append((time.perf_counter() - sent) * 1000)
+            fallbacks[0] += bool(frame["body"].get("fallback"))
+            turn += 1
+
+
+async def _rss(processes: list[psutil.Process]) -> int:
+    return sum(p.memory_info().rss for p in processes)
+
+
+async def measure_model(
+    api: Managed, model: Managed, workers: list[psutil.Process], sessions: int, seconds: float
+) -> ModelResults:
+    url = api.url.replace("http", "ws", 1) + "/ws"
+    async with httpx.AsyncClient(base_url=model.url) as http:
+        warm: list[float] = []
+        await asyncio.gather(*(_session(url, time.perf_counter() + 2, warm, [0]) for _ in range(20)))
+        idle = await _rss(workers)
+        await http.post("/stats/reset")
+        out: list[float] = []
+        fallbacks = [0]
+        peak = idle
+        start = time.perf_counter()
+        load = asyncio.gather(*(_session(url, start + seconds, out, fallbacks) for _ in range(sessions)))
+        while not load.done():
+            await asyncio.sleep(0.5)
+            peak = max(peak, await _rss(workers))
+        await load
+        elapsed = time.perf_counter() - start
+        stats = (await http.get("/stats")).json()
+    return ModelResults(
+        sessions=sessions,
+        model_seconds=MODEL_PACE.total,
+        turns_per_second=len(out) / elapsed,
+        latencies=Latencies(out),
+        fallbacks=fallbacks[0],
+        max_model_in_flight=stats["max_in_flight"],
+        rss_per_turn_bytes=(peak - idle) / max(1, stats["max_in_flight"]),
+    )
+
+
+def model_report(r: ModelResults, workers: int) -> list[tuple[str, float, str, float]]:
+    model_ms = r.model_seconds * 1000
+    print(f"-- model-backed: {r.sessions} sessions on {workers} worker processes, model ~{model_ms:.0f} ms a call")
+    print(f"   persona /ws turn      {r.latencies.summary()}")
+    print(
+        f"   throughput            {r.turns_per_second:8.1f} turns/s (model allows {r.sessions / r.model_seconds:.0f})"
+    )
+    print(f"   model calls in flight {r.max_model_in_flight} at most; fallbacks {r.fallbacks}")
+    print(f"   worker RSS per turn in flight {r.rss_per_turn_bytes / 1024:.1f} KB")
+    return [
+        (
+            "model: throughput >= 0.8 x sessions / model time",
+            r.turns_per_second * r.model_seconds / r.sessions,
+            ">=",
+            0.8,
+        ),
+        ("model: p99 <= model time + 100 ms", r.latencies.pct(99), "<=", model_ms + 100),
+        ("model: fallbacks == 0", float(r.fallbacks), "<=", 0.0),
+        ("model: worker RSS per turn in flight <= 200 KB", r.rss_per_turn_bytes / 1024, "<=", 200.0),
+        ("model: model calls in flight >= 150", float(r.max_model_in_flight), ">=", 150.0),
+    ]
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
