@@ -59,12 +59,3 @@ def turn_leases() -> str:
     """Sorted set: turn id -> when the lease of the worker running it expires."""
     return f"{PREFIX}:leases"
 
-
-def idle_workers(queue_name: str) -> str:
-    """List: the wake lists of the workers waiting on a turn queue, the most recently idle first."""
-    return f"{PREFIX}:idle:{queue_name}"
-
-
-def worker_wake(worker: str) -> str:
-    """List: where a queued turn drops a token to wake one waiting worker (see app/bus/lanes.py)."""
-    return f"{PREFIX}:wake:{worker}"
