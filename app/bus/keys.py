@@ -58,4 +58,3 @@ def revoked_session(session_id: str) -> str:
 def turn_leases() -> str:
     """Sorted set: turn id -> when the lease of the worker running it expires."""
     return f"{PREFIX}:leases"
-
