@@ -90,12 +90,21 @@ class ReplyRouter:
             )
 
     async def unbind(self, session_id: str, handler: ReplyHandler) -> None:
-        if self._handlers.get(session_id) is handler:
+        """Stop delivering the session's replies to `handler`, if it still holds the session.
+
+        Compared with `==`, not `is`: a bound method (`socket.on_reply`) is a new object on every
+        attribute access, equal to but never identical with the one that was bound.
+        """
+        if self._handlers.get(session_id) == handler:
             del self._handlers[session_id]
             try:
                 await self._unroute(keys=[keys.session_route(session_id)], args=[self.instance_id])
             except redis.RedisError as exc:
                 log.warning("session route not removed (%s); it expires by itself", exc)
+
+    def bound_sessions(self) -> int:
+        """How many sessions have a socket here (for diagnostics and the leak test)."""
+        return len(self._handlers)
 
     def expect(self, turn_id: str) -> "asyncio.Future[Reply]":
         """A future for one turn's reply, for doors that answer over HTTP; `forget` when done."""

@@ -44,3 +44,33 @@ async def test_a_failing_handler_leaves_the_subscription_to_everyone_else(caplog
         assert "reply subscription lost" not in " ".join(messages)
     finally:
         await router.stop()
+
+
+class Socket:
+    def __init__(self) -> None:
+        self.heard: list[Reply] = []
+
+    def on_reply(self, reply: Reply) -> None:
+        self.heard.append(reply)
+
+
+async def test_a_closed_socket_releases_its_handler_and_route_so_nobody_speaks_to_it() -> None:
+    """`socket.on_reply` is a new bound-method object on each access; unbind must still match it."""
+    from app.bus import keys
+    from app.bus.replies import speak
+
+    client = fakeredis.FakeAsyncRedis()
+    router = ReplyRouter(client, "api-t")
+    await router.start()
+    try:
+        sockets = [Socket() for _ in range(50)]
+        for i, socket in enumerate(sockets):
+            await router.bind(f"s{i}", socket.on_reply)
+        assert router.bound_sessions() == 50
+        for i, socket in enumerate(sockets):
+            await router.unbind(f"s{i}", socket.on_reply)
+        assert router.bound_sessions() == 0
+        assert await client.exists(*(keys.session_route(f"s{i}") for i in range(50))) == 0
+        assert not await speak(client, Reply(session_id="s0", persona_id="p", text="Still with me?"))
+    finally:
+        await router.stop()

@@ -1,0 +1,45 @@
+"""What a red-team run found, each tried again the way it was found: real sockets, real processes."""
+
+import asyncio
+import json
+from pathlib import Path
+
+import redis
+import websockets
+
+from tests.support.scene import state_event
+from tests.support.stack import Managed, Stack
+
+
+def ws_url(api: Managed, path: str) -> str:
+    return api.url.replace("http", "ws", 1) + path
+
+
+def rss_kib(api: Managed) -> int:
+    status = Path(f"/proc/{api.popen.pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+
+
+async def open_and_close(api: Managed, cycles: int, prefix: str) -> None:
+    for i in range(cycles):
+        async with websockets.connect(ws_url(api, "/ws")) as ws:
+            await ws.send(state_event(f"{prefix}-sm-{i}"))
+        async with websockets.connect(ws_url(api, "/skills/ws")) as ws:
+            start = {"name": "sessionStart", "payload": {"projectId": "p", "sessionId": f"{prefix}-sk-{i}"}}
+            await ws.send(json.dumps(start))
+            await ws.send(json.dumps({"name": "conversation", "payload": {"text": "", "variables": {"kind": "init"}}}))
+            await asyncio.wait_for(ws.recv(), 10)
+
+
+async def test_closed_sockets_release_their_routes_and_memory_stays_flat(stack: Stack, redis_url: str) -> None:
+    stack.workers(redis_url)
+    api = stack.api(redis_url)
+    client = redis.Redis.from_url(redis_url)
+    await open_and_close(api, 100, "warm")  # first use fills caches and pools
+    before = rss_kib(api)
+    await open_and_close(api, 1000, "leak")
+    await asyncio.sleep(0.5)  # the last unbind runs after the close frame
+    grown_mib = (rss_kib(api) - before) / 1024
+    routes = list(client.scan_iter("persona:route:*leak*", count=1000))
+    assert routes == [], f"{len(routes)} closed sessions still routed here"
+    assert grown_mib < 25, f"API grew {grown_mib:.0f} MiB over 2,000 open/close cycles"
