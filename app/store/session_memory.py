@@ -3,8 +3,9 @@
 A session's turns run one at a time (its lane), so its memory has one writer at a time and needs
 no version check: a turn appends its exchange with atomic operators (push, keeping the last
 `limit`; count; the open topics it computed from the memory it read). The write is idempotent by
-turn id: the document names the last turn it took in, and a turn run again after a crash runs
-before any later turn of its session. Times are epoch seconds, like the models' own.
+the exchange's own turn id: the document keeps the ids of its last TURN_IDS_KEPT exchanges, so a
+late writer (a worker whose lease lapsed while its turn was answered elsewhere) cannot push the
+same exchange again, however many turns came after it. Times are epoch seconds, like the models'.
 """
 
 import contextlib
@@ -15,6 +16,8 @@ from pymongo.errors import DuplicateKeyError
 
 from app.persona.memory import Exchange, SessionMemory
 from app.store.mongo import SESSION_MEMORIES
+
+TURN_IDS_KEPT = 64  # far more turns than a lapsed lease lets happen before its late writer wakes
 
 
 class SessionMemoryStore:
@@ -29,11 +32,14 @@ class SessionMemoryStore:
         """Remember one exchange (once, whatever the number of calls) and the topics after it."""
         with contextlib.suppress(DuplicateKeyError):  # a memory that took this exchange in already
             await self._memories.update_one(
-                {"_id": session_id, "last_turn": {"$ne": exchange.turn_id}},
+                {"_id": session_id, "turn_ids": {"$ne": exchange.turn_id}},
                 {
-                    "$push": {"recent": {"$each": [exchange.model_dump()], "$slice": -limit}},
+                    "$push": {
+                        "recent": {"$each": [exchange.model_dump()], "$slice": -limit},
+                        "turn_ids": {"$each": [exchange.turn_id], "$slice": -TURN_IDS_KEPT},
+                    },
                     "$inc": {"turn_count": 1},
-                    "$set": {"topics": topics, "last_turn": exchange.turn_id, "updated_at": time.time()},
+                    "$set": {"topics": topics, "updated_at": time.time()},
                 },
                 upsert=True,
             )

@@ -120,4 +120,6 @@ class VersionedModel(Generic[M]):
         )
 
     async def delete(self, doc_id: str) -> None:
-        await self.collection.update_one({"_id": doc_id}, {"$unset": {self.field: ""}})
+        """Forget the model. The version moves on too: a writer that read the model before the
+        deletion must not match any more, or its write would bring the forgotten state back."""
+        await self.collection.update_one({"_id": doc_id}, {"$unset": {self.field: ""}, "$inc": {"version": 1}})

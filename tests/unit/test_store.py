@@ -115,3 +115,28 @@ async def test_embedded_id_lookup_answers_like_a_scan(db) -> None:  # type: igno
     assert (await collection.update_one({"_id": "d4", "n": 4}, {"$set": {"n": 41}})).matched_count == 0
     assert (await collection.find_one({"_id": "d4"}))["n"] == 40
     assert await collection.count_documents({"tag": "odd"}) == 10
+
+
+async def test_forget_me_cannot_be_undone_by_a_writer_that_read_before_it(db) -> None:  # type: ignore[no-untyped-def]
+    """Two writers: one read the facts, the other deleted them; the first one's write must not
+    match the old version and bring the forgotten facts back."""
+    facts = versioned.VersionedModel(db["users"], "facts", Counter)
+    await facts.update("u", Counter, lambda c: Counter(n=41), "turn-1")
+    stale = await facts.read("u", Counter)  # the settling worker's read, before "forget me"
+    await facts.delete("u")  # another worker, another process in production
+    written = await facts.update("u", Counter, lambda c: Counter(n=c.n + 1), "turn-2", first=stale)
+    assert written.n == 1  # applied to nothing remembered, not to the forgotten 41
+    assert (await facts.read("u", Counter)).value.n == 1
+
+
+async def test_a_late_writer_cannot_push_an_exchange_again_after_later_turns(db) -> None:  # type: ignore[no-untyped-def]
+    """The lease of turn t0 lapsed; t0 was answered elsewhere, then t1 and t2; the first worker
+    wakes and appends t0 once more: refused by the exchange's own turn id."""
+    memory = StateStore(db).session_memory
+    exchanges = [Exchange(turn_id=f"t{i}", user_text=f"hello {i}", reply_text="Hi!", at=float(i)) for i in range(3)]
+    for exchange in exchanges:
+        await memory.append("s1", exchange, [], limit=6)
+    await memory.append("s1", exchanges[0], [], limit=6)  # the late writer
+    remembered = await memory.read("s1")
+    assert [e.turn_id for e in remembered.recent] == ["t0", "t1", "t2"]
+    assert remembered.turn_count == 3
