@@ -39,11 +39,14 @@ class AlreadyClaimed(Exception):
     pass
 
 
+RETIRED_KEPT = 32  # rotated-out refresh tokens remembered per session, to recognise a replayed one
+
+
 class Refresh(Enum):
     ROTATED = "rotated"  # the current token: a new one replaces it
     GRACE = "grace"  # the token just replaced, within the grace window: access only
-    REUSED = "reused"  # an old token: the whole session is revoked
-    INVALID = "invalid"  # unknown, expired or revoked session
+    REUSED = "reused"  # a token this session once had, already rotated out: the session is revoked
+    INVALID = "invalid"  # unknown, expired or revoked session, or a token never issued for it
 
 
 class AccountStore:
@@ -111,13 +114,18 @@ class AccountStore:
         if presented == doc["current"]:
             swapped = await self._sessions.update_one(
                 {"_id": session_id, "current": presented, "revoked": False},
-                {"$set": {"current": replacement, "previous": presented, "rotated_at": now}},
+                {
+                    "$set": {"current": replacement, "previous": presented, "rotated_at": now},
+                    "$push": {"retired": {"$each": [presented], "$slice": -RETIRED_KEPT}},
+                },
             )
             if swapped.matched_count == 1:
                 return Refresh.ROTATED
             doc = await self._sessions.find_one({"_id": session_id}) or doc  # another tab won the race
         if presented == doc.get("previous") and now - doc["rotated_at"] <= grace_seconds:
             return Refresh.GRACE
+        if presented not in doc.get("retired", []):
+            return Refresh.INVALID  # never issued for this session: a guess, not a stolen token
         await self.revoke(session_id)
         return Refresh.REUSED
 

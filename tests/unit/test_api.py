@@ -235,6 +235,33 @@ def test_refresh_rotates_needs_csrf_and_detects_reuse(client: TestClient) -> Non
     assert client.get("/v1/auth/me", headers=bearer(tokens)).status_code == 401
 
 
+def test_a_planted_csrf_pair_is_refused(client: TestClient) -> None:
+    """Another site can set a csrf_token cookie and send a matching header; neither is this
+    session's token, so the victim's refresh cookie cannot be used."""
+    guest(client)
+    refresh_cookie = client.cookies.get("refresh_token")
+    planted = client.post(
+        "/v1/auth/refresh",
+        headers={"X-CSRF-Token": "planted", "Cookie": f"refresh_token={refresh_cookie}; csrf_token=planted"},
+    )
+    assert planted.status_code == 403
+    assert planted.json()["error"]["code"] == "csrf_failed"
+
+
+def test_a_wrong_refresh_token_for_a_known_session_does_not_revoke_it(client: TestClient) -> None:
+    """Knowing a session's id is not enough to kill it: only a token it once had counts as reuse."""
+    tokens = guest(client)
+    csrf = client.cookies.get("csrf_token")
+    session_id = client.cookies.get("refresh_token").split(".")[0]
+    guessed = client.post(
+        "/v1/auth/refresh",
+        headers={"X-CSRF-Token": csrf, "Cookie": f"refresh_token={session_id}.guessed-value; csrf_token={csrf}"},
+    )
+    assert guessed.status_code == 401
+    assert client.get("/v1/auth/me", headers=bearer(tokens)).status_code == 200  # the session lives
+    assert client.post("/v1/auth/refresh", headers={"X-CSRF-Token": csrf}).status_code == 200
+
+
 def test_cookies_are_shaped_for_a_browser(client: TestClient) -> None:
     response = client.post("/v1/auth/guest")
     cookies = response.headers.get_list("set-cookie")

@@ -2,13 +2,16 @@
 
 Access tokens are short-lived JWTs sent as `Authorization: Bearer`. Refresh tokens live in an
 httponly cookie scoped to /v1/auth, rotate on every use, and a reused one revokes its whole
-session (a grace window lets two tabs refresh at once). Cookie-authenticated calls need the
-CSRF double-submit: the `csrf_token` cookie (readable by the page's script, path /) echoed in
-the `X-CSRF-Token` header. Logout revokes the session: its access tokens stop working at once.
+session (a grace window lets two tabs refresh at once); a wrong value that was never issued is
+refused without touching the session. Cookie-authenticated calls need the CSRF double-submit:
+the `csrf_token` cookie (readable by the page's script, path /) echoed in the `X-CSRF-Token`
+header. The token is an HMAC of the auth session's id, so a pair planted by another site (a
+cookie it set and the header it sends) does not match the session the refresh cookie names.
+Logout revokes the session: its access tokens stop working at once.
 """
 
+import hashlib
 import hmac
-import secrets
 import uuid
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -59,13 +62,17 @@ def _user(account: Account) -> UserOut:
     return UserOut(user_id=account.user_id, username=account.username, guest=account.guest, role=account.role)
 
 
-def _set_cookies(response: Response, svc: Services, refresh_token: str) -> None:
+def _csrf_token(svc: Services, session_id: str) -> str:
+    return hmac.new(svc.secrets.jwt_secret.encode(), f"csrf:{session_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def _set_cookies(response: Response, svc: Services, refresh_token: str, session_id: str) -> None:
     secure = svc.settings.secure_cookies
     max_age = svc.settings.refresh_token_ttl_seconds
     cookie = {"max_age": max_age, "secure": secure, "samesite": "strict"}
     response.set_cookie(REFRESH_COOKIE, refresh_token, httponly=True, path="/v1/auth", **cookie)  # type: ignore[arg-type]
     # Readable by the page's script (path /, not httponly): it echoes it in X-CSRF-Token.
-    response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), httponly=False, path="/", **cookie)  # type: ignore[arg-type]
+    response.set_cookie(CSRF_COOKIE, _csrf_token(svc, session_id), httponly=False, path="/", **cookie)  # type: ignore[arg-type]
 
 
 def _clear_cookies(response: Response) -> None:
@@ -86,14 +93,14 @@ async def _start(svc: Services, account: Account, response: Response) -> TokenOu
     refresh_token = new_refresh_token(session_id)
     ttl = svc.settings.refresh_token_ttl_seconds
     await svc.accounts.start_session(account.user_id, fingerprint(refresh_token), session_id, ttl)
-    _set_cookies(response, svc, refresh_token)
+    _set_cookies(response, svc, refresh_token, session_id)
     return _access(svc, account, session_id)
 
 
-def _check_csrf(request: Request) -> None:
-    cookie = request.cookies.get(CSRF_COOKIE, "")
+def _check_csrf(request: Request, svc: Services, session_id: str) -> None:
+    """The header must carry this auth session's token (the page read it from its cookie)."""
     header = request.headers.get(CSRF_HEADER, "")
-    if not cookie or not hmac.compare_digest(cookie.encode(), header.encode()):
+    if not hmac.compare_digest(_csrf_token(svc, session_id).encode(), header.encode()):
         raise ApiError(403, "csrf_failed", "missing or mismatched CSRF token")
 
 
@@ -133,11 +140,11 @@ async def claim(
 
 @router.post("/refresh", response_model=TokenOut)
 async def refresh(request: Request, response: Response, svc: Services = Depends(services)) -> TokenOut:
-    _check_csrf(request)
     try:
         session_id, presented = split_refresh_token(request.cookies.get(REFRESH_COOKIE, ""))
     except TokenError:
         raise ApiError(401, "unauthorized", "missing or malformed refresh token") from None
+    _check_csrf(request, svc, session_id)
     replacement = new_refresh_token(session_id)
     outcome = await svc.accounts.rotate(
         session_id, presented, fingerprint(replacement), svc.settings.refresh_grace_seconds
@@ -152,7 +159,7 @@ async def refresh(request: Request, response: Response, svc: Services = Depends(
     if account is None:
         raise ApiError(401, "unauthorized", "unknown account")
     if outcome is Refresh.ROTATED:
-        _set_cookies(response, svc, replacement)
+        _set_cookies(response, svc, replacement, session_id)
     return _access(svc, account, session_id)
 
 
@@ -162,11 +169,11 @@ async def logout(request: Request, svc: Services = Depends(services)) -> Respons
     if bearer(request.headers.get("authorization")) is not None:
         session_id = (await current_principal(request, svc)).session_id
     else:
-        _check_csrf(request)
         try:
             session_id, _ = split_refresh_token(request.cookies.get(REFRESH_COOKIE, ""))
         except TokenError:
             raise ApiError(401, "unauthorized", "nothing to log out") from None
+        _check_csrf(request, svc, session_id)
     await svc.accounts.revoke(session_id)
     await revoke_session(svc.redis.async_client, session_id, svc.settings.access_token_ttl_seconds)
     response = Response(status_code=204)
