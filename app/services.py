@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.auth.passwords import Passwords
 from app.auth.secrets import AuthSecrets, resolve
 from app.brains import BrainSet, make_worker_brains
 from app.bus.connections import RedisClients, make_clients
@@ -47,6 +48,7 @@ class Services:
     catalog: PersonaCatalog
     brains: BrainSet  # the default answers /v1/meta/llm; the names are what a session may choose
     secrets: AuthSecrets
+    passwords: Passwords
     limiter: RateLimiter
     queue: TurnQueue
     router: ReplyRouter
@@ -102,6 +104,9 @@ async def start_services(settings: Settings) -> Services:
         catalog=catalog,
         brains=make_worker_brains(settings),
         secrets=auth_secrets,
+        passwords=Passwords(
+            auth_secrets.password_pepper, settings.password_hash_concurrency, settings.password_hash_wait_seconds
+        ),
         limiter=RateLimiter(redis.async_client),
         queue=TurnQueue(
             redis.async_client,
@@ -113,7 +118,6 @@ async def start_services(settings: Settings) -> Services:
         router=router,
         indexes=indexes,
     )
-    await services.queue.start()
     await services.queue.start()
     if settings.run_embedded_worker:
         # The worker package is imported only when a worker runs inside this process.

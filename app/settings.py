@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
     refresh_grace_seconds: float = Field(default=10.0, ge=0)  # a second tab may reuse the old token this long
     cookie_secure: bool | None = None  # default: only in production
+    password_hash_concurrency: int = Field(default=2, ge=1, le=64)  # argon2 hashes at once (each 64 MiB)
+    password_hash_wait_seconds: float = Field(default=1.0, gt=0)  # longer without a slot: 503 at once
+    login_attempts_per_account_per_minute: int = Field(default=10, ge=1)
 
     # REST API limits.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)

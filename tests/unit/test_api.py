@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
-from app.api.v1 import auth as auth_routes
 from app.auth.deps import address_block
+from app.auth.passwords import HashingBusy, Passwords
 from app.auth.secrets import WeakSecretError, resolve
 from app.brains import PureBrain
 from app.main import create_app
@@ -168,11 +168,11 @@ def test_a_claimed_account_is_refused_before_any_hashing(client: TestClient, mon
     assert first.status_code == 200
     hashed: list[str] = []
 
-    async def counting(password: str, pepper: str) -> str:
+    async def counting(password: str) -> str:
         hashed.append(password)
         return "never stored"
 
-    monkeypatch.setattr(auth_routes, "hash_password", counting)
+    monkeypatch.setattr(client.app.state.services.passwords, "hash", counting)
     again = client.post("/v1/auth/claim", json={"username": "other_name", "password": "new password"}, headers=headers)
     assert again.json()["error"]["code"] == "already_claimed"
     assert hashed == []
@@ -194,6 +194,29 @@ def test_claim_login_and_refusals(client: TestClient) -> None:
     login = client.post("/v1/auth/login", json={"username": "ana_b", "password": "correct horse"})
     assert login.status_code == 200
     assert login.json()["user"]["username"] == "ana_b"
+
+
+def test_sign_ins_are_limited_per_account_before_any_hashing(client: TestClient) -> None:
+    """Counted per account, not only per address: a botnet's many addresses still guess slowly."""
+    statuses = [
+        client.post("/v1/auth/login", json={"username": "Target_Account", "password": f"guess {i:04d}"}).status_code
+        for i in range(12)
+    ]
+    assert statuses[:10] == [401] * 10
+    assert statuses[10:] == [429, 429]
+
+
+async def test_password_hashing_beyond_its_slots_is_refused_quickly() -> None:
+    """Hundreds of parallel sign-ins must not take every core: a bounded number hash at once,
+    and who cannot get a slot within the wait is told the server is busy."""
+    passwords = Passwords("p" * 40, concurrency=1, wait_seconds=0.01)
+    stored = await passwords.hash("correct horse")
+    outcomes = await asyncio.gather(
+        *(passwords.verify(stored, "correct horse") for _ in range(20)), return_exceptions=True
+    )
+    assert any(outcome is True for outcome in outcomes)
+    assert any(isinstance(outcome, HashingBusy) for outcome in outcomes)
+    assert all(outcome is True or isinstance(outcome, HashingBusy) for outcome in outcomes)
 
 
 def test_forged_expired_and_revoked_tokens_are_refused(client: TestClient) -> None:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from app.api.errors import ApiError
 from app.auth.deps import address_block, current_principal, services
-from app.auth.passwords import DUMMY_HASH, hash_password, verify_password
+from app.auth.passwords import DUMMY_HASH, HashingBusy
 from app.auth.tokens import (
     Principal,
     TokenError,
@@ -112,11 +112,25 @@ async def guest(request: Request, response: Response, svc: Services = Depends(se
     return await _start(svc, await svc.accounts.create_guest(), response)
 
 
+def _busy() -> ApiError:
+    return ApiError(503, "busy", "too many sign-ins at once; retry shortly", {"Retry-After": "1"})
+
+
 @router.post("/login", response_model=TokenOut)
 async def login(body: Credentials, response: Response, svc: Services = Depends(services)) -> TokenOut:
+    """Per account as well as per address (the router's limit): guessing one account's password
+    from many addresses is bounded too. Counted before any hashing."""
+    limit = svc.settings.login_attempts_per_account_per_minute
+    wait = await svc.limiter.hit("login", body.username.lower(), limit, 60)
+    if wait is not None:
+        raise ApiError(429, "rate_limited", "too many sign-in attempts for this account", {"Retry-After": str(wait)})
     account = await svc.accounts.by_username(body.username)
     stored = account.password_hash if account and account.password_hash else DUMMY_HASH  # same work either way
-    if not await verify_password(stored, body.password, svc.secrets.password_pepper) or account is None:
+    try:
+        verified = await svc.passwords.verify(stored, body.password)
+    except HashingBusy:
+        raise _busy() from None
+    if not verified or account is None:
         raise ApiError(401, "invalid_credentials", "wrong username or password")
     return await _start(svc, account, response)
 
@@ -129,7 +143,10 @@ async def claim(
     account = await svc.accounts.get(principal.user_id)
     if account is not None and account.password_hash:  # refused before hashing: no CPU for the asking
         raise ApiError(409, "already_claimed", "this account already has a password")
-    password_hash = await hash_password(body.password, svc.secrets.password_pepper)
+    try:
+        password_hash = await svc.passwords.hash(body.password)
+    except HashingBusy:
+        raise _busy() from None
     try:
         return _user(await svc.accounts.claim(principal.user_id, body.username, password_hash))
     except AlreadyClaimed:
