@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     password_hash_concurrency: int = Field(default=2, ge=1, le=64)  # argon2 hashes at once (each 64 MiB)
     password_hash_wait_seconds: float = Field(default=1.0, gt=0)  # longer without a slot: 503 at once
     login_attempts_per_account_per_minute: int = Field(default=10, ge=1)
+    identity_token_ttl_seconds: int = Field(default=600, ge=30, le=86400)  # links a user across doors
 
     # REST API limits.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)

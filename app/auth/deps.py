@@ -83,12 +83,18 @@ def operator_surface_open(request: Request, svc: Services) -> bool:
     )
 
 
+def operator_key_valid(request: Request, svc: Services) -> bool:
+    """The request carries the configured admin API key (X-Admin-Key)."""
+    key = request.headers.get("x-admin-key")
+    expected = svc.secrets.admin_api_key
+    return bool(key and expected and hmac.compare_digest(key.encode(), expected.encode()))
+
+
 async def require_operator(request: Request, svc: Services = Depends(services)) -> None:
     """An operator: the configured admin API key, or a signed-in admin (or see operator_surface_open)."""
     if operator_surface_open(request, svc):
         return
-    key = request.headers.get("x-admin-key")
-    if key and svc.secrets.admin_api_key and hmac.compare_digest(key.encode(), svc.secrets.admin_api_key.encode()):
+    if operator_key_valid(request, svc):
         return
     token = bearer(request.headers.get("authorization"))
     if token and (await principal_from_token(svc, token)).role == "admin":

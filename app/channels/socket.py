@@ -41,6 +41,7 @@ class SocketSession(ABC):
         self.settings = services.settings
         self.session_id: str | None = None
         self.user_id: str = ""
+        self.jwt_secret = services.secrets.jwt_secret  # verifies identity tokens (app/auth/identity.py)
         self._pending: dict[str, Pending] = {}
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self.settings.ws_outbound_queue_size)
         self._closing = False  # the process is shutting down: answer what is pending, take nothing new

@@ -95,7 +95,8 @@ def test_one_user_through_rest_and_skills(served: Managed) -> None:
         if client.get(f"/v1/jobs/{job}", headers=headers).json()["status"] == "succeeded":
             break
         asyncio.run(asyncio.sleep(0.05))
-    identity = [{"name": "userIdentity", "value": {"id": tokens["user"]["user_id"]}, "scope": "PUBLIC"}]
+    proof = client.post("/v1/auth/identity-token", headers=headers).json()["identity_token"]
+    identity = [{"name": "userIdentity", "value": {"identityToken": proof}, "scope": "PUBLIC"}]
     body = {**SKILL, "sessionId": "skills-dana", "text": "what's my name?", "memory": identity}
     answer = client.post("/skills/execute", json=body).json()
     assert "Dana" in answer["output"]["text"]  # what REST taught, the Skills door knows

@@ -353,18 +353,39 @@ def test_requests_per_address_are_limited() -> None:
 
 
 def test_one_user_through_two_doors_has_one_conversation(client: TestClient) -> None:
+    """Knowing a REST user's id gets another door nothing; an identity token they asked for links them."""
     tokens = guest(client)
     headers = bearer(tokens)
     say(client, headers, "my name is Dana")
-    identity = [{"name": "userIdentity", "value": {"id": tokens["user"]["user_id"]}, "scope": "PUBLIC"}]
-    skill = {"projectId": "p", "deploymentEnvironment": "preview", "sessionId": "sk", "memory": identity}
-    answer = client.post("/skills/execute", json={**skill, "text": "what's my name?"}).json()
+    claimed = [{"name": "userIdentity", "value": {"id": tokens["user"]["user_id"]}, "scope": "PUBLIC"}]
+    skill = {"projectId": "p", "deploymentEnvironment": "preview", "sessionId": "sk", "memory": claimed}
+    stranger = client.post("/skills/execute", json={**skill, "sessionId": "sk-0", "text": "what's my name?"}).json()
+    assert "Dana" not in stranger["output"]["text"]
+    proof = client.post("/v1/auth/identity-token", headers=headers)
+    assert proof.status_code == 200, proof.text
+    linked = [{"name": "userIdentity", "value": {"identityToken": proof.json()["identity_token"]}, "scope": "PUBLIC"}]
+    answer = client.post("/skills/execute", json={**skill, "memory": linked, "text": "what's my name?"}).json()
     assert "Dana" in answer["output"]["text"]
     history = client.get("/v1/messages/conversation", headers=headers).json()["messages"]
     assert [(m["channel"], m["input_text"]) for m in history] == [
         ("rest", "my name is Dana"),
         ("skills", "what's my name?"),
     ]
+
+
+def test_identity_tokens_are_issued_to_their_owner_or_by_an_operator(client: TestClient) -> None:
+    alice, bob = guest(client), guest(client)
+    assert client.post("/v1/auth/identity-token").status_code == 401
+    other = client.post("/v1/auth/identity-token", json={"user_id": bob["user"]["user_id"]}, headers=bearer(alice))
+    assert other.status_code == 403
+    by_operator = client.post(
+        "/v1/auth/identity-token", json={"user_id": bob["user"]["user_id"]}, headers={"X-Admin-Key": ADMIN_KEY}
+    )
+    assert by_operator.json()["user_id"] == bob["user"]["user_id"]
+    unknown = client.post("/v1/auth/identity-token", json={"user_id": "nobody"}, headers={"X-Admin-Key": ADMIN_KEY})
+    assert unknown.status_code == 404
+    token = by_operator.json()["identity_token"]
+    assert client.get("/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401  # not access
 
 
 @pytest.mark.parametrize(

@@ -84,7 +84,7 @@ def test_a_session_chooses_persona_and_brain_in_user_info_and_the_view_shows_its
     assert view["persona_id"] == "sage"
     assert view["persona_name"] == "Sage"
     assert view["brain"] == "demo"
-    assert view["user_id"] == "console-user-1"
+    assert view["user_id"] == "sm:console-user-1"  # a scene's claim, in the scene door's namespace
     assert [t["input_text"] for t in view["turns"]] == ["", "hello there", "My name is Ada"]
     assert all(t["brain"] == "demo" for t in view["turns"])
     assert set(view["turns"][0]["mood"]) == set(view["emotions"])  # one point per emotion per turn

@@ -1,7 +1,14 @@
 """Skills memory semantics, as the SDK defines them."""
 
+from app.auth.identity import issue_identity_token
 from app.channels.skills import memory
 from app.channels.skills.models import ExecuteResponse, Intent, Memory, dump
+
+SECRET = "s" * 40
+
+
+def token(user_id: str, secret: str = SECRET) -> str:
+    return issue_identity_token(user_id, secret, 60)
 
 
 def test_keys_scopes_and_later_entries_win() -> None:
@@ -29,8 +36,13 @@ def test_user_identity_and_location_become_the_user_and_what_is_known() -> None:
         Memory(name="userLocation", value={"city": "Lisbon", "country": "PT"}, scope="PUBLIC"),
         Memory(name="userIdentity", value={"id": "private-ignored"}, scope="PRIVATE"),
     ]
-    assert memory.user_of(entries, "sess") == ("u-42", {"name": "Sam", "lives": "Lisbon"})
-    assert memory.user_of([], "sess") == ("skills-session:sess", {})
+    assert memory.user_of(entries, "sess", SECRET) == ("skills:u-42", {"name": "Sam", "lives": "Lisbon"})
+    assert memory.user_of([], "sess", SECRET) == ("skills-session:sess", {})
+    linked = [Memory(name="userIdentity", value={"id": "u-42", "identityToken": token("acct-1")}, scope="PUBLIC")]
+    assert memory.user_of(linked, "sess", SECRET)[0] == "acct-1"  # proven: the REST account itself
+    forged = [Memory(name="userIdentity", value={"id": "u-42", "identityToken": token("acct-1", "x" * 40)})]
+    forged[0].scope = "PUBLIC"
+    assert memory.user_of(forged, "sess", SECRET)[0] == "skills:u-42"
 
 
 def test_what_the_persona_learned_is_written_back_publicly() -> None:

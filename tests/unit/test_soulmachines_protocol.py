@@ -3,6 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
+from app.auth.identity import issue_identity_token
 from app.channels.soulmachines import protocol
 from app.turns import Card, Reply
 
@@ -17,11 +18,21 @@ def test_user_info_is_parsed_from_json_strings_and_objects() -> None:
 
 
 def test_user_id_comes_from_user_info_else_the_session() -> None:
-    assert protocol.user_id_for({"id": "abc"}, "s1") == "abc"
-    assert protocol.user_id_for({"userId": 7}, "s1") == "7"
-    assert protocol.user_id_for({"id": "  "}, "s1") == "sm-session:s1"
-    assert protocol.user_id_for({"id": True}, "s1") == "sm-session:s1"
-    assert protocol.user_id_for({}, "s1") == "sm-session:s1"
+    secret = "s" * 40
+    assert protocol.user_id_for({"id": "abc"}, "s1", secret) == "sm:abc"  # a scene's claim, never an account
+    assert protocol.user_id_for({"userId": 7}, "s1", secret) == "sm:7"
+    assert protocol.user_id_for({"id": "  "}, "s1", secret) == "sm-session:s1"
+    assert protocol.user_id_for({"id": True}, "s1", secret) == "sm-session:s1"
+    assert protocol.user_id_for({"id": "a\nforged log line"}, "s1", secret) == "sm-session:s1"
+    assert protocol.user_id_for({}, "s1", secret) == "sm-session:s1"
+    proof = issue_identity_token("acct-9", secret, 60)
+    assert protocol.user_id_for({"id": "abc", "identityToken": proof}, "s1", secret) == "acct-9"
+    assert protocol.user_id_for({"identityToken": issue_identity_token("acct-9", "t" * 40, 60)}, "s1", secret) == (
+        "sm-session:s1"
+    )
+    assert protocol.user_id_for({"identityToken": issue_identity_token("acct-9", secret, -1)}, "s1", secret) == (
+        "sm-session:s1"
+    )
 
 
 def test_conversation_request_accepts_string_or_int_persona_and_marks_init() -> None:

@@ -18,7 +18,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from app.api.errors import ApiError
-from app.auth.deps import address_block, current_principal, services
+from app.auth.deps import address_block, current_principal, operator_key_valid, services
+from app.auth.identity import issue_identity_token
 from app.auth.passwords import DUMMY_HASH, HashingBusy
 from app.auth.tokens import (
     Principal,
@@ -204,3 +205,37 @@ async def me(principal: Principal = Depends(current_principal), svc: Services = 
     if account is None:
         raise ApiError(404, "not_found", "account not found")
     return _user(account)
+
+
+class IdentityTokenRequest(BaseModel):
+    user_id: str | None = Field(None, min_length=1, max_length=128)  # operators only: any account
+
+
+class IdentityTokenOut(BaseModel):
+    identity_token: str
+    user_id: str
+    expires_in: int
+
+
+@router.post("/identity-token", response_model=IdentityTokenOut)
+async def identity_token(
+    request: Request, body: IdentityTokenRequest | None = None, svc: Services = Depends(services)
+) -> IdentityTokenOut:
+    """A short-lived proof of who the caller is, for another door's client to present (the scene's
+    `userInfo.identityToken`, Skills `userIdentity.identityToken`, Hume's `?identity_token=`).
+    A signed-in user gets one for themselves; an operator (X-Admin-Key) for any account."""
+    requested = body.user_id if body else None
+    if operator_key_valid(request, svc):
+        if requested is None:
+            raise ApiError(422, "invalid_request", 'operators name the account: {"user_id": ...}')
+        if await svc.accounts.get(requested) is None:
+            raise ApiError(404, "not_found", "account not found")
+        user_id = requested
+    else:
+        principal = await current_principal(request, svc)
+        if requested not in (None, principal.user_id):
+            raise ApiError(403, "forbidden", "a user may link only their own identity")
+        user_id = principal.user_id
+    ttl = svc.settings.identity_token_ttl_seconds
+    token = issue_identity_token(user_id, svc.secrets.jwt_secret, ttl)
+    return IdentityTokenOut(identity_token=token, user_id=user_id, expires_in=ttl)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.errors import ApiError
 from app.auth.deps import services
+from app.auth.identity import ID_PATTERN, resolve_user
 from app.channels import access
 from app.channels.ask import ask
 from app.channels.hume.turns import CHANNEL, clean_text, prosody_of, session_of
@@ -56,7 +57,8 @@ def _text(content: str | list[dict[str, Any]] | None) -> str:
 async def chat_completions(
     body: ChatRequest,
     request: Request,
-    custom_session_id: str | None = Query(None, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$"),
+    custom_session_id: str | None = Query(None, pattern=ID_PATTERN),
+    identity_token: str | None = Query(None, max_length=2000),
     svc: Services = Depends(services),
 ) -> StreamingResponse | dict[str, Any]:
     refusal = access.bearer_refusal(request.headers.get("authorization"), svc.settings.clm_api_key, "chat completions")
@@ -68,7 +70,9 @@ async def chat_completions(
     prosody = prosody_of({"models": users[-1].models}) if users else {}
     turn = Turn(
         session_id=session_of(session_key),
-        user_id=session_key,
+        user_id=resolve_user(
+            "clm", custom_session_id, identity_token, svc.secrets.jwt_secret, f"clm-session:{session_key}"
+        ),
         persona_id=svc.settings.persona_id,
         channel=CHANNEL,
         kind="text" if text else "init",

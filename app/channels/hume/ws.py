@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel, Field, ValidationError
 
+from app.auth.identity import ID_PATTERN, resolve_user
 from app.channels import access
 from app.channels.hume.turns import CHANNEL, clean_text, prosody_of, session_of
 from app.channels.socket import SocketSession, open_session, short
@@ -27,7 +28,7 @@ router = APIRouter()
 
 class HumeFrame(BaseModel):
     messages: list[dict[str, Any]] = Field(max_length=1000)
-    custom_session_id: str | None = Field(None, max_length=200)
+    custom_session_id: str | None = Field(None, pattern=ID_PATTERN)
 
 
 @router.websocket("/llm")
@@ -56,7 +57,11 @@ class HumeSocket(SocketSession):
             return
         if frame.custom_session_id:
             self.custom_session_id = frame.custom_session_id
-        await self.bind(session_of(self.custom_session_id), self.custom_session_id)
+        token = self.ws.query_params.get("identity_token")
+        user_id = resolve_user(
+            "clm", frame.custom_session_id, token, self.jwt_secret, f"clm-session:{self.custom_session_id}"
+        )
+        await self.bind(session_of(self.custom_session_id), user_id)
         assert self.session_id is not None
         users = [m for m in frame.messages if isinstance(m, dict) and m.get("type") == "user_message"]
         last = users[-1] if users else None
@@ -65,7 +70,7 @@ class HumeSocket(SocketSession):
         now = time.time()
         turn = Turn(
             session_id=self.session_id,
-            user_id=self.custom_session_id,
+            user_id=self.user_id,
             persona_id=self.settings.persona_id,
             channel=self.channel,
             kind="text" if text else "init",

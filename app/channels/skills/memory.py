@@ -8,6 +8,7 @@ PRIVATE read sees PRIVATE and unscoped ones. Known PUBLIC values: `userIdentity`
 
 from typing import Any
 
+from app.auth.identity import resolve_user
 from app.channels.skills.models import Memory, Scope
 
 USER_IDENTITY = "userIdentity"
@@ -38,13 +39,18 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def user_of(memories: list[Memory], session_id: str) -> tuple[str, dict[str, str]]:
-    """(user id, facts the platform vouches for) from the PUBLIC identity and location."""
+def user_of(memories: list[Memory], session_id: str, secret: str) -> tuple[str, dict[str, str]]:
+    """(user id, facts the platform vouches for) from the PUBLIC identity and location.
+
+    The identity's `id` is a Skills user (`skills:<id>`, see app/auth/identity.py); an
+    `identityToken` beside it proves a REST account.
+    """
     identity = get_value(memories, USER_IDENTITY, scope="PUBLIC") or {}
     location = get_value(memories, USER_LOCATION, scope="PUBLIC") or {}
     identity = identity if isinstance(identity, dict) else {}
     location = location if isinstance(location, dict) else {}
-    user_id = _text(identity.get("id"))[:128] or f"skills-session:{session_id}"
+    token = _text(identity.get("identityToken")) or None
+    user_id = resolve_user("skills", _text(identity.get("id")), token, secret, f"skills-session:{session_id}")
     known = {
         "name": _text(identity.get("preferredName")) or _text(identity.get("firstName")),
         "lives": _text(location.get("city")),

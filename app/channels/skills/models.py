@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.auth.identity import ID_PATTERN
+
 Scope = Literal["PRIVATE", "PUBLIC"]
 
 
@@ -27,7 +29,7 @@ class Intent(SdkModel):
 
 
 class InitRequest(SdkModel):
-    projectId: str = Field(max_length=200)
+    projectId: str = Field(pattern=ID_PATTERN)
     deploymentEnvironment: Literal["preview", "public"]
     ownerId: str | None = None
     organizationId: str | None = None
@@ -35,9 +37,9 @@ class InitRequest(SdkModel):
 
 
 class SessionRequest(SdkModel):
-    projectId: str = Field(max_length=200)
+    projectId: str = Field(pattern=ID_PATTERN)
     deploymentEnvironment: Literal["preview", "public"]
-    sessionId: str = Field(min_length=1, max_length=200)
+    sessionId: str = Field(pattern=ID_PATTERN)
     config: dict[str, Any] | None = None
     memory: list[Memory] | None = None
 
@@ -47,9 +49,9 @@ class SessionResponse(SdkModel):
 
 
 class ExecuteRequest(SdkModel):
-    projectId: str = Field(max_length=200)
+    projectId: str = Field(pattern=ID_PATTERN)
     deploymentEnvironment: Literal["preview", "public"]
-    sessionId: str = Field(min_length=1, max_length=200)
+    sessionId: str = Field(pattern=ID_PATTERN)
     text: str = Field(max_length=4000)
     memory: list[Memory]
     intent: Intent | None = None

@@ -7,10 +7,11 @@ hanging; a fallback reply is NO_MATCH too, so the platform can route to a fallba
 import logging
 import time
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from app.api.errors import ApiError
 from app.auth.deps import services
+from app.auth.identity import ID_PATTERN
 from app.channels import access
 from app.channels.ask import ask
 from app.channels.skills import memory
@@ -57,7 +58,7 @@ async def init(body: InitRequest) -> Response:
 
 @router.post("/session")
 async def session(body: SessionRequest, svc: Services = Depends(services)) -> dict[str, object]:
-    user_id, _ = memory.user_of(body.memory or [], body.sessionId)
+    user_id, _ = memory.user_of(body.memory or [], body.sessionId, svc.secrets.jwt_secret)
     persona_id = svc.catalog.resolve((body.config or {}).get("personaId"))
     await svc.sessions.record(session_of(body.sessionId), channel=CHANNEL, user_id=user_id, persona_id=persona_id)
     return dump(SessionResponse())
@@ -65,7 +66,7 @@ async def session(body: SessionRequest, svc: Services = Depends(services)) -> di
 
 @router.post("/execute")
 async def execute(body: ExecuteRequest, svc: Services = Depends(services)) -> dict[str, object]:
-    user_id, known = memory.user_of(body.memory, body.sessionId)
+    user_id, known = memory.user_of(body.memory, body.sessionId, svc.secrets.jwt_secret)
     context = body.context or {}
     turn = Turn(
         session_id=session_of(body.sessionId),
@@ -98,6 +99,6 @@ async def execute(body: ExecuteRequest, svc: Services = Depends(services)) -> di
 
 
 @router.post("/delete/{project_id}", status_code=204)
-async def delete(project_id: str) -> Response:
+async def delete(project_id: str = Path(pattern=ID_PATTERN)) -> Response:
     log.info("skill removed from project %s", project_id)
     return Response(status_code=204)

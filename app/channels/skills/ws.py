@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel, Field, ValidationError
 
+from app.auth.identity import ID_PATTERN
 from app.channels import access
 from app.channels.skills import memory
 from app.channels.skills.models import Memory
@@ -30,8 +31,8 @@ class Frame(BaseModel):
 
 
 class SessionStart(BaseModel):
-    projectId: str | None = None
-    sessionId: str = Field(min_length=1, max_length=200)
+    projectId: str | None = Field(None, pattern=ID_PATTERN)
+    sessionId: str = Field(pattern=ID_PATTERN)
     config: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -39,7 +40,7 @@ class Conversation(BaseModel):
     text: str = Field("", max_length=4000)
     variables: dict[str, Any] = Field(default_factory=dict)
     memory: list[Memory] = Field(default_factory=list)
-    sessionId: str | None = Field(None, max_length=200)
+    sessionId: str | None = Field(None, pattern=ID_PATTERN)
     config: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -88,7 +89,7 @@ class SkillSocket(SocketSession):
         if not skill_session:
             self.reject("conversation before sessionStart and without a sessionId")
             return
-        user_id, known = memory.user_of(conversation.memory, skill_session)
+        user_id, known = memory.user_of(conversation.memory, skill_session, self.jwt_secret)
         await self.bind(session_of(skill_session), user_id)
         assert self.session_id is not None
         now = time.time()

@@ -56,7 +56,7 @@ class SceneConnection(SocketSession):
             log.warning("state event with an invalid session ignored: %s", short(exc), extra=self.ctx())
             return
         user_info = protocol.parse_user_info(session.userInfo)
-        await self.bind(session.sessionId, protocol.user_id_for(user_info, session.sessionId))
+        await self.bind(session.sessionId, protocol.user_id_for(user_info, session.sessionId, self.jwt_secret))
         self._choose(user_info)
         self._unrecorded = {
             "session_id": session.sessionId,
@@ -102,7 +102,7 @@ class SceneConnection(SocketSession):
         if self.session_id is None:
             session_id = f"anon-{uuid.uuid4()}"
             log.warning("conversationRequest before any session state; bound to %s", session_id)
-            await self.bind(session_id, protocol.user_id_for({}, session_id))
+            await self.bind(session_id, protocol.user_id_for({}, session_id, self.jwt_secret))
         assert self.session_id is not None
         now = time.time()
         turn = Turn(

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.auth.identity import ID_PATTERN, resolve_user
 from app.turns import Card, Reply, TurnKind
 
 CHANNEL = "soulmachines"
@@ -32,7 +33,7 @@ class SceneSession(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    sessionId: str = Field(min_length=1, max_length=200)
+    sessionId: str = Field(pattern=ID_PATTERN)
     state: str | None = None
     userInfo: Any = None
     meta: dict[str, Any] = Field(default_factory=dict)
@@ -84,17 +85,18 @@ def parse_user_info(raw: Any) -> dict[str, Any]:
     return {}
 
 
-def user_id_for(user_info: dict[str, Any], session_id: str) -> str:
-    """The user behind a session: `id` or `userId` from userInfo, else anonymous per session.
-
-    A given id is used as it is, so the same person reaching the persona through another door
-    with the same identity (a REST account id, a Skills UserIdentity id) is the same user.
-    """
+def user_id_for(user_info: dict[str, Any], session_id: str, secret: str) -> str:
+    """The user behind a session (see app/auth/identity.py): the account an `identityToken` in
+    userInfo proves; else `id` or `userId` from userInfo, as a scene user (`sm:<id>`), never an
+    account; else anonymous per session."""
+    claimed = None
     for field in ("id", "userId"):
         value = user_info.get(field)
         if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
-            return str(value).strip()[:128]
-    return f"sm-session:{session_id}"
+            claimed = str(value).strip()
+            break
+    token = user_info.get("identityToken")
+    return resolve_user("sm", claimed, token if isinstance(token, str) else None, secret, f"sm-session:{session_id}")
 
 
 def render_cards(cards: dict[str, Card]) -> dict[str, Any]:
