@@ -1,15 +1,30 @@
 """Logging set-up: one line per event, with the context fields (session, turn, job) appended."""
 
 import logging
+import re
 import sys
 
 CONTEXT_FIELDS = ("session_id", "turn_id", "job_id", "client", "instance_id")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def escape(text: str) -> str:
+    """Control characters as escapes: a value from a client (an id, a text) cannot start a new,
+    forged log line."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
 
 
 class ContextFormatter(logging.Formatter):
+    """One line per event: the message and every context value escaped; only a traceback, which
+    we write ourselves, spans lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape(record.message)
+        return super().formatMessage(record)
+
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        context = " ".join(f"{f}={getattr(record, f)}" for f in CONTEXT_FIELDS if getattr(record, f, None))
+        context = " ".join(f"{f}={escape(str(getattr(record, f)))}" for f in CONTEXT_FIELDS if getattr(record, f, None))
         return f"{line} [{context}]" if context else line
 
 
