@@ -4,13 +4,35 @@ Channels turn their protocol frames into a Turn; the worker answers with a Reply
 back to the API process named in `reply_to`. Nothing here knows a wire protocol.
 """
 
+import math
 import secrets
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 TurnKind = Literal["init", "text"]
+LARGEST_NUMBER = 2**53  # beyond it a JSON number means nothing to a persona, and math on it overflows
+
+
+def bounded(value: Any) -> Any:
+    """A client's variables without numbers no persona can use (`1e400`, `10**400`): each such
+    number is dropped, so the turn is answered normally instead of failing in the worker."""
+    if isinstance(value, dict):
+        return {k: bounded(v) for k, v in value.items() if not _absurd(v)}
+    if isinstance(value, list):
+        return [bounded(v) for v in value if not _absurd(v)]
+    return value
+
+
+def _absurd(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) > LARGEST_NUMBER
+    if isinstance(value, float):
+        return not math.isfinite(value) or abs(value) > LARGEST_NUMBER
+    return False
 
 
 def new_turn_id() -> str:
@@ -34,6 +56,11 @@ class Turn(BaseModel):
     tracked: bool = False  # a REST job: progress and result go to its job record, not a socket
     known_facts: dict[str, str] = Field(default_factory=dict)  # what the platform knows: {"name": "Sam"}
     brain: str | None = None  # a brain the session chose (the console does); None: the worker's default
+
+    @field_validator("variables")
+    @classmethod
+    def _bounded_variables(cls, variables: dict[str, Any]) -> dict[str, Any]:
+        return bounded(variables)
 
 
 CardKind = Literal["image", "options", "markdown", "externalLink", "video"]

@@ -39,20 +39,32 @@ class RequestContext:
             return
 
         received = 0
+        refused = False  # the body went over the limit: 413 was sent, the app's answer is dropped
 
         async def bounded_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise _BodyTooLarge
+                    # Answered here, not by raising: FastAPI turns an error while reading the body
+                    # into 400, and a chunked body (no Content-Length) only shows its size here.
+                    refused = True
+                    await self._too_large(request_id, send_with_headers)
+                    return {"type": "http.disconnect"}
             return message
 
+        async def guarded_send(message: Message) -> None:
+            if not refused:
+                await send_with_headers(message)
+
         try:
-            await self.app(scope, bounded_receive, send_with_headers)
-        except _BodyTooLarge:
-            await self._too_large(request_id, send_with_headers)
+            await self.app(scope, bounded_receive, guarded_send)
+        except Exception:
+            if not refused:  # the app gave up on the disconnected body; the 413 already answered
+                raise
 
     async def _too_large(self, request_id: str, send: Send) -> None:
         body = json.dumps(
@@ -66,7 +78,3 @@ class RequestContext:
         ).encode()
         await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body})
-
-
-class _BodyTooLarge(Exception):
-    pass
