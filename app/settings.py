@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.persona.safety import DEFAULT_RESOURCE_LINE
+
 
 class Settings(BaseSettings):
     # Empty values (REDIS_URL=) mean "not set", as in .env.example.
@@ -86,6 +88,8 @@ class Settings(BaseSettings):
     persona_brain: Literal["rules", "demo", "llm"] = "rules"
     session_memory_turns: int = Field(default=6, ge=1, le=100)
     user_memory_facts: int = Field(default=50, ge=1, le=1000)
+    # Said with every answer to crisis language (self-harm, suicide): where to find help.
+    crisis_resource_line: str = Field(default=DEFAULT_RESOURCE_LINE, min_length=1, max_length=500)
 
     # Thinking loop: each persona reflects every THOUGHT_INTERVAL_SECONDS (python -m worker.scheduler).
     thoughts_queue_name: str = "thoughts"

@@ -51,6 +51,7 @@ def make_worker(settings: Settings, db: AsyncIOMotorDatabase, clients: RedisClie
             history=history,
             session_memory_turns=settings.session_memory_turns,
             user_memory_facts=settings.user_memory_facts,
+            crisis_resource_line=settings.crisis_resource_line,
         ),
         thinker=Thinker(catalog, state, ThoughtStore(db), sessions, history),
         redis=clients.async_client,

@@ -20,7 +20,7 @@ from pymongo.errors import PyMongoError
 
 from app.brains import BrainSet
 from app.catalog import PersonaCatalog
-from app.persona import engine
+from app.persona import engine, safety
 from app.persona.emotion import apply_deltas
 from app.persona.memory import Exchange, SessionMemory, UserMemory, learn, next_topics
 from app.persona.relationship import Relationship, record_interaction
@@ -68,6 +68,7 @@ class TurnProcessor:
         history: HistoryStore,
         session_memory_turns: int,
         user_memory_facts: int,
+        crisis_resource_line: str = safety.DEFAULT_RESOURCE_LINE,
     ) -> None:
         self.brains = brains
         self.catalog = catalog
@@ -75,6 +76,7 @@ class TurnProcessor:
         self.history = history
         self.session_memory_turns = session_memory_turns
         self.user_memory_facts = user_memory_facts
+        self.crisis_resource_line = crisis_resource_line
 
     async def answer(self, turn: Turn) -> Answer:
         """Read state, run the engine and record the turn; the reply may be published on return."""
@@ -99,7 +101,7 @@ class TurnProcessor:
         )
         ctx = engine.prepare(profile, state, turn, now=started, seed=int(turn.turn_id[-8:], 16))
         brain = self.brains.get(turn.brain)
-        output = await brain.respond(ctx)
+        output = engine.safety_answer(ctx, self.crisis_resource_line) or await brain.respond(ctx)
         result = engine.finish(ctx, output)
         if result.flagged:
             log.warning("turn answered by the fallback brain: %s", result.flagged, extra=ctx_log)
@@ -112,6 +114,7 @@ class TurnProcessor:
             output_cards=result.cards,
             fallback=result.fallback,
             flagged=result.flagged,
+            crisis=result.crisis,
             brain=brain.name,
             mood=mood.shown(),
             recalled=[f"{fact.kind}: {fact.value}" for fact in ctx.recalled],
@@ -222,6 +225,7 @@ class TurnProcessor:
         output_cards: dict[str, Card] | None = None,
         fallback: bool = False,
         flagged: str | None = None,
+        crisis: bool = False,
         brain: str | None = None,
         mood: dict[str, float] | None = None,
         recalled: list[str] | None = None,
@@ -240,6 +244,7 @@ class TurnProcessor:
             output_cards={cid: card.model_dump() for cid, card in (output_cards or {}).items()},
             fallback=fallback or status == "expired",
             flagged=flagged,
+            crisis=crisis,
             brain=brain,
             mood=mood or {},
             recalled=recalled or [],

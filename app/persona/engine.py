@@ -10,6 +10,7 @@ is current when it writes and concurrent turns compose (invariant 3). A brain th
 from pydantic import BaseModel, Field
 
 from app.persona import facts as facts_module
+from app.persona import safety
 from app.persona.appraisal import appraise
 from app.persona.bounds import clamp
 from app.persona.brains.base import Brain, BrainContext, BrainOutput
@@ -48,6 +49,7 @@ class StepResult(StateChanges):
     cards: dict[str, Card] = Field(default_factory=dict)
     fallback: bool = False
     flagged: str | None = None
+    crisis: bool = False
     profile: dict[str, str] = Field(default_factory=dict)  # name, lives, origin as now known
 
     def changes(self) -> StateChanges:
@@ -100,6 +102,7 @@ def finish(ctx: BrainContext, output: BrainOutput) -> StepResult:
         cards=output.cards,
         fallback=output.fallback,
         flagged=output.flagged,
+        crisis=output.crisis,
         emotion_deltas=merge_deltas(appraisal.deltas, output.emotion_deltas),
         relationship_signal=clamp(weight * appraisal.valence + output.relationship_signal, -1.0, 1.0),
         facts=list(facts.values()),
@@ -109,8 +112,31 @@ def finish(ctx: BrainContext, output: BrainOutput) -> StepResult:
     )
 
 
+def safety_answer(ctx: BrainContext, resource_line: str = safety.DEFAULT_RESOURCE_LINE) -> BrainOutput | None:
+    """The answer to crisis language, before any brain is asked (a model never sees the turn)."""
+    if ctx.turn.kind != "text":
+        return None
+    style = ctx.profile.style
+    text = safety.answer(ctx.turn.text, ctx.session, resource_line, style.formality, ctx.seed)
+    if text is None:
+        return None
+    return BrainOutput(
+        text=text,
+        emotion_deltas={"love": 0.1, "sadness": 0.05, "joy": -0.05},
+        relationship_signal=0.1,
+        flagged=safety.FLAG,
+        crisis=True,
+    )
+
+
 def step(
-    profile: PersonaProfile, state: PersonaState, turn: Turn, brain: Brain, now: float, seed: int = 0
+    profile: PersonaProfile,
+    state: PersonaState,
+    turn: Turn,
+    brain: Brain,
+    now: float,
+    seed: int = 0,
+    resource_line: str = safety.DEFAULT_RESOURCE_LINE,
 ) -> StepResult:
     ctx = prepare(profile, state, turn, now, seed)
-    return finish(ctx, brain.respond(ctx))
+    return finish(ctx, safety_answer(ctx, resource_line) or brain.respond(ctx))

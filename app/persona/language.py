@@ -152,3 +152,22 @@ def clean_value(value: str) -> str:
     """A fact's value as said, without trailing punctuation or filler."""
     value = re.split(r"[.!?;,]| and i | but | because ", value.strip(), maxsplit=1, flags=re.IGNORECASE)[0]
     return value.strip(" ,'\"").strip()
+
+
+def formal(text: str, formality: float) -> str:
+    """A formal persona (formality >= 0.7) does not use contractions."""
+    if formality < 0.7:
+        return text
+    for short, full in (
+        ("I'm", "I am"),
+        ("I'll", "I will"),
+        ("You're", "You are"),
+        ("you're", "you are"),
+        ("you've", "you have"),
+        ("can't", "cannot"),
+        ("It's", "It is"),
+        ("it's", "it is"),
+        ("don't", "do not"),
+    ):
+        text = text.replace(short, full)
+    return text

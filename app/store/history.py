@@ -26,6 +26,7 @@ class HistoryEntry(BaseModel):
     output_cards: dict[str, Any] = Field(default_factory=dict)
     fallback: bool = False
     flagged: str | None = None  # e.g. the LLM failed and the rules brain answered instead
+    crisis: bool = False  # crisis language: the safety answer was given (GET /v1/sessions?crisis=true)
     brain: str | None = None  # which brain answered (None: the turn was not answered)
     mood: dict[str, float] = Field(default_factory=dict)  # the persona's emotions after this turn
     recalled: list[str] = Field(default_factory=list)  # memories of the user this turn recalled
@@ -61,6 +62,10 @@ class HistoryStore:
     async def for_user(self, user_id: str, limit: int = 50, before: str | None = None) -> list[HistoryEntry]:
         """Everything a user said and heard, through any door, oldest first."""
         return await self._page({"user_id": user_id}, limit, before)
+
+    async def crisis_sessions(self) -> list[str]:
+        """Sessions with a turn that spoke of a crisis, for operators to review."""
+        return await self._history.distinct("session_id", {"crisis": True})
 
     async def delete_for_user(self, user_id: str) -> list[str]:
         """Forget a user's history; returns the sessions it touched."""

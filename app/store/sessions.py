@@ -54,9 +54,10 @@ class SessionStore:
         since: datetime | None,
         until: datetime | None,
         limit: int,
+        among: list[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Sessions, most recently active first."""
-        query: dict[str, Any] = {}
+        """Sessions, most recently active first; `among`: only these ids."""
+        query: dict[str, Any] = {} if among is None else {"_id": {"$in": among}}
         if channel:
             query["channel"] = channel
         if user_id:

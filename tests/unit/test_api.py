@@ -402,3 +402,16 @@ def test_address_limits_count_an_ipv6_subscriber_once(host: str, block: str) -> 
     """Found in review: keyed on the full IPv6 address, limits could be dodged within a /64."""
     request = Request({"type": "http", "client": (host, 1234), "headers": []})
     assert address_block(request) == block
+
+
+def test_operators_find_the_sessions_that_spoke_of_a_crisis(client: TestClient) -> None:
+    calm, troubled = bearer(guest(client)), bearer(guest(client))
+    say(client, calm, "hello there")
+    answered = say(client, troubled, "Sometimes I think about ending it all.")
+    assert "findahelpline.com" in answered["result"]["text"]
+    admin = {"X-Admin-Key": ADMIN_KEY}
+    assert len(client.get("/v1/sessions", headers=admin).json()["sessions"]) == 2
+    [flagged] = client.get("/v1/sessions", params={"crisis": "true"}, headers=admin).json()["sessions"]
+    history = client.get(f"/v1/sessions/{flagged['session_id']}/history", headers=admin).json()
+    assert [m["crisis"] for m in history["messages"]] == [True]
+    assert history["messages"][0]["input_text"] == "Sometimes I think about ending it all."

@@ -49,6 +49,7 @@ class Message(BaseModel):
     output_text: str
     output_cards: dict[str, object]
     fallback: bool
+    crisis: bool  # crisis language: the safety answer was given
     status: str
     at: float
 

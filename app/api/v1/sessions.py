@@ -45,6 +45,7 @@ class TurnInsight(BaseModel):
     output_text: str
     fallback: bool
     flagged: str | None
+    crisis: bool
     brain: str | None
     mood: dict[str, float]
     recalled: list[str]
@@ -70,7 +71,7 @@ class SessionPersona(BaseModel):
 
 def _insight(entry: HistoryEntry) -> TurnInsight:
     return TurnInsight(
-        **entry.model_dump(include={"turn_id", "kind", "input_text", "output_text", "fallback", "flagged"}),
+        **entry.model_dump(include={"turn_id", "kind", "input_text", "output_text", "fallback", "flagged", "crisis"}),
         brain=entry.brain,
         mood=entry.mood,
         recalled=entry.recalled,
@@ -91,10 +92,12 @@ async def list_sessions(
     user_id: str | None = Query(None, max_length=128),
     since: datetime | None = Query(None),
     until: datetime | None = Query(None),
+    crisis: bool = Query(False, description="only sessions with a turn that spoke of a crisis"),
     limit: int = Query(50, ge=1, le=500),
     svc: Services = Depends(services),
 ) -> dict[str, list[dict[str, Any]]]:
-    docs = await svc.sessions.search(channel, user_id, since, until, limit)
+    among = await svc.history.crisis_sessions() if crisis else None
+    docs = await svc.sessions.search(channel, user_id, since, until, limit, among)
     return {"sessions": [_session(doc) for doc in docs]}
 
 

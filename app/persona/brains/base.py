@@ -39,6 +39,7 @@ class BrainOutput(BaseModel):
     relationship_signal: float = 0.0  # [-1, 1]: how this turn felt to the persona
     facts: list[Fact] = Field(default_factory=list)  # more facts the brain learned
     flagged: str | None = None  # why this answer is not the configured brain's (e.g. LLM failure)
+    crisis: bool = False  # the safety answer to crisis language (operators review these turns)
 
 
 class Brain(Protocol):

@@ -11,10 +11,10 @@ import random
 import re
 from collections.abc import Callable
 
-from app.persona import cards
+from app.persona import cards, safety
 from app.persona.brains.base import BrainContext, BrainOutput
 from app.persona.facts import Fact
-from app.persona.language import reflect
+from app.persona.language import formal, reflect
 
 Handler = Callable[[BrainContext, str, random.Random], BrainOutput | None]
 
@@ -67,22 +67,8 @@ def _name_prefix(ctx: BrainContext, rng: random.Random) -> str:
     return ""
 
 
-def _formal(text: str, formality: float) -> str:
-    if formality < 0.7:
-        return text
-    for short, full in (
-        ("I'm", "I am"),
-        ("you're", "you are"),
-        ("It's", "It is"),
-        ("it's", "it is"),
-        ("don't", "do not"),
-    ):
-        text = text.replace(short, full)
-    return text
-
-
 def _say(ctx: BrainContext, text: str, **fields: object) -> BrainOutput:
-    return BrainOutput(text=_formal(text, ctx.profile.style.formality), **fields)  # type: ignore[arg-type]
+    return BrainOutput(text=formal(text, ctx.profile.style.formality), **fields)  # type: ignore[arg-type]
 
 
 def welcome(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
@@ -255,6 +241,14 @@ def carry_on(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput:
     return _say(ctx, _name_prefix(ctx, rng) + line, relationship_signal=0.05)
 
 
+def stay_with_them(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
+    """Soon after crisis words, no joke, picture or menu: stay with the person."""
+    if _matches(text, "joke", "make me laugh", "something funny", "show me", "picture", "menu", "options"):
+        line = "I'd rather stay with you for now. How are you feeling at this moment?"
+        return _say(ctx, line, relationship_signal=0.05)
+    return None
+
+
 HANDLERS: tuple[Handler, ...] = (
     welcome,
     memory_question,
@@ -265,6 +259,10 @@ HANDLERS: tuple[Handler, ...] = (
     reflection,
     unknown_question,
 )
+# Soon after crisis language (the safety answer itself comes first, in engine.safety_answer).
+CRISIS_HANDLERS: tuple[Handler, ...] = tuple(
+    stay_with_them if handler is show_cards else handler for handler in HANDLERS
+)
 
 
 class RulesBrain:
@@ -273,7 +271,7 @@ class RulesBrain:
     def respond(self, ctx: BrainContext) -> BrainOutput:
         rng = random.Random(ctx.seed)
         text = " ".join(ctx.turn.text.lower().split())
-        for handler in HANDLERS:
+        for handler in CRISIS_HANDLERS if safety.in_crisis(ctx.session) else HANDLERS:
             if (output := handler(ctx, text, rng)) is not None:
                 return output
         return carry_on(ctx, text, rng)
