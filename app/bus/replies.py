@@ -73,8 +73,29 @@ class ReplyRouter:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
+    async def held_elsewhere(self, session_id: str, handler: ReplyHandler) -> bool:
+        """Is the session held by another live socket, here or in another API process?
+
+        Here: another handler is bound. Elsewhere: the route names another process that still
+        listens on its reply channel (a crashed process's route does not hold anything). Redis
+        away: only what this process knows counts, as for the route itself.
+        """
+        current = self._handlers.get(session_id)
+        if current is not None and current != handler:
+            return True
+        try:
+            owner = await self._client.get(keys.session_route(session_id))
+            if owner is None or owner.decode() == self.instance_id:
+                return False
+            listeners = await self._client.pubsub_numsub(keys.reply_channel(owner.decode()))
+        except redis.RedisError as exc:
+            log.warning("session holder not checked (%s)", exc, extra={"session_id": session_id})
+            return False
+        return any(count > 0 for _, count in listeners)
+
     async def bind(self, session_id: str, handler: ReplyHandler) -> None:
-        """Deliver the session's replies to `handler` (a newer binding replaces an older one).
+        """Deliver the session's replies to `handler` (a newer binding replaces an older one;
+        doors that must not be taken over ask `held_elsewhere` first).
 
         Answers need only the in-process handler; the route in Redis serves unprompted speech,
         so failing to write it is logged, never fatal to the socket.

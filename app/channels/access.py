@@ -37,15 +37,26 @@ def _host_allowed(host: str | None, cidrs: list[str]) -> bool:
     return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
 
 
+DOORS = {
+    "sm": "Soul Machines /ws (SM_SHARED_SECRET, SM_ALLOWED_CIDRS)",
+    "skills": "Skills /skills (SKILLS_API_KEY)",
+    "clm": "Hume and OpenAI-compatible /llm, /chat/completions (CLM_API_KEY)",
+}
+
+
+def door_guarded(settings: Settings, door: str) -> bool:
+    """Does the door let in only callers holding its credential?"""
+    guards = {
+        "sm": settings.sm_shared_secret is not None or bool(settings.sm_allowed_cidrs),
+        "skills": settings.skills_api_key is not None,
+        "clm": settings.clm_api_key is not None,
+    }
+    return guards[door]
+
+
 def open_doors(settings: Settings) -> list[str]:
     """The doors that let any caller in, and so let any caller assert any user's identity."""
-    scenes_guarded = settings.sm_shared_secret or settings.sm_allowed_cidrs
-    doors = {
-        "Soul Machines /ws (SM_SHARED_SECRET, SM_ALLOWED_CIDRS)": scenes_guarded,
-        "Skills /skills (SKILLS_API_KEY)": settings.skills_api_key,
-        "Hume and OpenAI-compatible /llm, /chat/completions (CLM_API_KEY)": settings.clm_api_key,
-    }
-    return [door for door, guard in doors.items() if not guard]
+    return [description for door, description in DOORS.items() if not door_guarded(settings, door)]
 
 
 def bearer_refusal(authorization: str | None, expected: SecretStr | None, door: str) -> str | None:

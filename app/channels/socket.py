@@ -19,11 +19,16 @@ from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect, status
 
+from app.channels import access
 from app.logs import short
 from app.services import Services
 from app.turns import Reply, Turn
 
 log = logging.getLogger(__name__)
+
+
+class SessionHeld(Exception):
+    """The session is held by another live socket, and this door cannot tell the two apart."""
 
 
 @dataclass
@@ -34,6 +39,7 @@ class Pending:
 
 class SocketSession(ABC):
     channel: str
+    door: str  # its trust domain in app/channels/access.py ("sm", "skills", "clm")
 
     def __init__(self, websocket: WebSocket, services: Services) -> None:
         self.ws = websocket
@@ -128,6 +134,9 @@ class SocketSession(ABC):
             return
         try:
             await self.handle(message)
+        except SessionHeld:
+            log.warning("session held by another live socket; this one is refused", extra=self.ctx())
+            await self.ws.close(code=status.WS_1008_POLICY_VIOLATION, reason="session held by another connection")
         except Exception:  # a frame the door's checks missed: this socket and everyone else go on
             log.exception("frame could not be handled; rejected", extra=self.ctx())
             self.reject("the frame could not be handled")
@@ -183,6 +192,13 @@ class SocketSession(ABC):
         if self.session_id == session_id:
             self.user_id = user_id
             return
+        if not access.door_guarded(self.settings, self.door) and await self.services.router.held_elsewhere(
+            session_id, self.on_reply
+        ):
+            # Without a credential every client looks alike: a second socket naming a live
+            # session would receive its replies. With one, a newer socket is the platform
+            # reconnecting, and replaces the older.
+            raise SessionHeld(session_id)
         if self.session_id is not None:
             await self._unbind()
         self.session_id, self.user_id = session_id, user_id

@@ -7,7 +7,7 @@ from pathlib import Path
 import redis
 import websockets
 
-from tests.support.scene import state_event
+from tests.support.scene import Scene, state_event
 from tests.support.stack import Managed, Stack
 
 
@@ -43,3 +43,30 @@ async def test_closed_sockets_release_their_routes_and_memory_stays_flat(stack: 
     routes = list(client.scan_iter("persona:route:*leak*", count=1000))
     assert routes == [], f"{len(routes)} closed sessions still routed here"
     assert grown_mib < 25, f"API grew {grown_mib:.0f} MiB over 2,000 open/close cycles"
+
+
+async def closed_with(ws: websockets.ClientConnection) -> int | None:
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), 10)
+    except websockets.ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+
+
+async def test_a_live_session_is_not_taken_over_by_another_socket(stack: Stack, redis_url: str) -> None:
+    """With no SM_SHARED_SECRET every scene looks alike: a second socket naming a live session,
+    on this API process or another, is refused; the holder keeps its replies; once the holder
+    closes, the session may be opened again (a reconnect)."""
+    stack.workers(redis_url)
+    first, second = stack.api(redis_url), stack.api(redis_url)
+    victim = await Scene.open(first.url, "victim-1")
+    assert "Mia" in (await victim.say("my name is Mia"))["output"]["text"]
+    for api in (first, second):
+        attacker = await Scene.open(api.url, "victim-1")
+        assert await closed_with(attacker.ws) == 1008
+    assert "Mia" in (await victim.say("what's my name?"))["output"]["text"]
+    await victim.ws.close()
+    await asyncio.sleep(0.3)  # its unbind runs after the close
+    again = await Scene.open(second.url, "victim-1")
+    assert "Mia" in (await again.say("what's my name?"))["output"]["text"]
+    await again.ws.close()

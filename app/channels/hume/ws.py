@@ -40,6 +40,7 @@ async def hume_socket(websocket: WebSocket) -> None:
 
 class HumeSocket(SocketSession):
     channel = CHANNEL
+    door = "clm"
 
     def __init__(self, websocket: WebSocket, services: Services) -> None:
         super().__init__(websocket, services)

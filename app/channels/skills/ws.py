@@ -55,6 +55,7 @@ async def skill_socket(websocket: WebSocket) -> None:
 
 class SkillSocket(SocketSession):
     channel = CHANNEL
+    door = "skills"
 
     def __init__(self, websocket: WebSocket, services: Services) -> None:
         super().__init__(websocket, services)

@@ -28,6 +28,7 @@ async def orchestration_socket(websocket: WebSocket) -> None:
 
 class SceneConnection(SocketSession):
     channel = protocol.CHANNEL
+    door = "sm"
     persona_id: str | None = None  # chosen in userInfo; None: the server's default persona
     brain: str | None = None  # chosen in userInfo; None: the worker's default brain
     _unrecorded: dict[str, Any] | None = None  # the latest scene state, not written yet
