@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     sm_shared_secret: SecretStr | None = None
     sm_cookie_name: str = "sm_orchestration"
     sm_allowed_cidrs: Annotated[list[str], NoDecode] = []
+    # Web pages (Origin) other than this server's own that may open a socket door in a browser.
+    ws_allowed_origins: Annotated[list[str], NoDecode] = []
 
     # Other doors' shared keys (Authorization: Bearer <key>). Unset: anyone may call (logged).
     skills_api_key: SecretStr | None = None
@@ -113,6 +115,13 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(cidr, strict=False)  # a typo fails at start-up, not per socket
             return [cidr for cidr in parts if cidr]
         return parts
+
+    @field_validator("ws_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/").lower() for origin in value.split(",") if origin.strip()]
+        return value
 
     @property
     def secure_cookies(self) -> bool:

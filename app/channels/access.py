@@ -8,6 +8,7 @@ import hmac
 import ipaddress
 import logging
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -27,6 +28,20 @@ def refusal_reason(cookies: Mapping[str, str], client_host: str | None, settings
         if not hmac.compare_digest(presented.encode(), expected.encode()):
             return "missing or wrong orchestration secret"
     return None
+
+
+def origin_refusal(origin: str | None, host: str | None, settings: Settings) -> str | None:
+    """A browser names the page that opens a socket in `Origin`; servers (the platforms) send
+    none. A page of this server (the console) or of WS_ALLOWED_ORIGINS may; any other site's page,
+    opening the socket in a visitor's browser, may not."""
+    if origin is None:
+        return None
+    origin = origin.strip().rstrip("/").lower()
+    if origin in settings.ws_allowed_origins:
+        return None
+    if host and urlsplit(origin).netloc == host.strip().lower():
+        return None
+    return "origin not allowed"
 
 
 def _host_allowed(host: str | None, cidrs: list[str]) -> bool:

@@ -269,6 +269,8 @@ async def drain_sockets(sockets: set["SocketSession"], grace_seconds: float) -> 
 async def open_session(websocket: WebSocket, session_class: type[SocketSession], refusal: str | None) -> None:
     """Accept the socket and serve it; a refused one is closed with 1008 (policy violation)."""
     await websocket.accept()
+    settings = websocket.app.state.services.settings
+    refusal = access.origin_refusal(websocket.headers.get("origin"), websocket.headers.get("host"), settings) or refusal
     if refusal:
         client = websocket.client.host if websocket.client else None
         log.warning("%s socket refused: %s", session_class.channel, refusal, extra={"client": client})

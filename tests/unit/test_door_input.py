@@ -48,3 +48,22 @@ def test_a_turn_with_absurd_scene_numbers_is_answered_normally(client: TestClien
         answer = json.loads(ws.receive_text())
     assert answer["name"] == "conversationResponse"
     assert "Ola" in answer["body"]["output"]["text"]
+
+
+def test_a_page_of_another_site_cannot_open_a_socket_door(client: TestClient) -> None:
+    """Origin is what a browser says about the page opening the socket: another site's page, in a
+    visitor's browser, is refused; this server's own pages and servers (no Origin) are not."""
+    from starlette.websockets import WebSocketDisconnect
+
+    for path in ("/ws", "/skills/ws", "/llm"):
+        with client.websocket_connect(path, headers={"origin": "https://evil.example"}) as ws:
+            with pytest.raises(WebSocketDisconnect) as refused:
+                ws.receive_text()
+            assert refused.value.code == 1008
+    frame = json.dumps(
+        {"category": "scene", "kind": "event", "name": "conversationRequest", "body": {"input": {"text": "hi"}}}
+    )
+    for headers in ({"origin": "http://testserver"}, {}):
+        with client.websocket_connect("/ws", headers=headers) as ws:
+            ws.send_text(frame)
+            assert json.loads(ws.receive_text())["name"] == "conversationResponse"
