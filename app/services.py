@@ -19,7 +19,7 @@ from app.bus.limits import RateLimiter
 from app.bus.queue import TurnQueue
 from app.bus.replies import ReplyRouter
 from app.catalog import PersonaCatalog, load_catalog
-from app.channels.access import open_doors
+from app.channels.access import check_doors
 from app.settings import Settings
 from app.store.accounts import AccountStore
 from app.store.history import HistoryStore
@@ -81,9 +81,7 @@ async def start_services(settings: Settings) -> Services:
     auth_secrets = resolve(settings)  # production refuses to start with missing or weak secrets
     catalog = load_catalog(settings.personas_file, settings.persona_mode, settings.persona_id)
     _warn_embedded(settings)
-    open_door_level = logging.ERROR if settings.app_env == "production" else logging.WARNING
-    for door in open_doors(settings):  # said once at start; each request only logs at INFO
-        log.log(open_door_level, "door open to any caller, who can claim any user's identity there: %s", door)
+    check_doors(settings)  # said once at start; each request only logs at INFO
     instance_id = uuid.uuid4().hex[:12]
     redis = make_clients(settings.redis_url, f"{API_CLIENT_NAME_PREFIX}{instance_id}")
     mongo_client, db = connect(settings.mongo_url, settings.mongo_db)

@@ -81,6 +81,8 @@ class Settings(BaseSettings):
 
     # Other doors' shared keys (Authorization: Bearer <key>). Unset: anyone may call (logged).
     skills_api_key: SecretStr | None = None
+    # Doors (sm, skills, clm) production may run without a credential, deliberately (logged at start).
+    open_doors: Annotated[list[Literal["sm", "skills", "clm"]], NoDecode] = []
     clm_api_key: SecretStr | None = None  # Hume EVI custom language model (/llm, /chat/completions)
 
     # Persona.
@@ -115,6 +117,11 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(cidr, strict=False)  # a typo fails at start-up, not per socket
             return [cidr for cidr in parts if cidr]
         return parts
+
+    @field_validator("open_doors", mode="before")
+    @classmethod
+    def _split_doors(cls, value: object) -> object:
+        return [door.strip() for door in value.split(",") if door.strip()] if isinstance(value, str) else value
 
     @field_validator("ws_allowed_origins", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ from app.auth.tokens import bearer
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
+MIN_DOOR_KEY_LENGTH = 32
 
 
 def refusal_reason(cookies: Mapping[str, str], client_host: str | None, settings: Settings) -> str | None:
@@ -71,7 +72,34 @@ def door_guarded(settings: Settings, door: str) -> bool:
 
 def open_doors(settings: Settings) -> list[str]:
     """The doors that let any caller in, and so let any caller assert any user's identity."""
-    return [description for door, description in DOORS.items() if not door_guarded(settings, door)]
+    return [door for door in DOORS if not door_guarded(settings, door)]
+
+
+class OpenDoorError(RuntimeError):
+    """Production was asked to start with a door open to anyone, or guarded by a weak key."""
+
+
+def check_doors(settings: Settings) -> None:
+    """Say at start which doors anyone may use; production refuses to start with one open unless
+    OPEN_DOORS names it, and with a door key shorter than MIN_DOOR_KEY_LENGTH."""
+    production = settings.app_env == "production"
+    if production:
+        keys = {"SM_SHARED_SECRET": settings.sm_shared_secret, "SKILLS_API_KEY": settings.skills_api_key}
+        keys["CLM_API_KEY"] = settings.clm_api_key
+        weak = [
+            name for name, key in keys.items() if key is not None and len(key.get_secret_value()) < MIN_DOOR_KEY_LENGTH
+        ]
+        if weak:
+            raise OpenDoorError(f"{', '.join(weak)} must be at least {MIN_DOOR_KEY_LENGTH} characters in production")
+    for door in open_doors(settings):
+        if door in settings.open_doors:
+            log.warning("door opened deliberately (OPEN_DOORS): anyone may call %s", DOORS[door])
+        elif production:
+            raise OpenDoorError(
+                f"{DOORS[door]} has no credential; set it, or name {door!r} in OPEN_DOORS to open it deliberately"
+            )
+        else:
+            log.warning("door open to any caller, who can claim any user's identity there: %s", DOORS[door])
 
 
 def bearer_refusal(authorization: str | None, expected: SecretStr | None, door: str) -> str | None:

@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from app.channels.access import open_doors, refusal_reason
+from app.channels.access import OpenDoorError, check_doors, open_doors, refusal_reason
 from app.settings import Settings
 
 
@@ -40,3 +40,16 @@ def test_open_doors_are_named() -> None:
         _env_file=None, sm_allowed_cidrs=["10.0.0.0/8"], skills_api_key="k" * 32, clm_api_key="c" * 32
     )
     assert open_doors(guarded) == []
+
+
+def test_production_refuses_open_doors_and_short_door_keys(caplog: pytest.LogCaptureFixture) -> None:
+    production = {"_env_file": None, "app_env": "production"}
+    with pytest.raises(OpenDoorError, match="Soul Machines"):
+        check_doors(Settings(**production))  # type: ignore[arg-type]
+    with pytest.raises(OpenDoorError, match="SKILLS_API_KEY must be at least 32"):
+        check_doors(Settings(**production, sm_shared_secret="s" * 32, skills_api_key="k", clm_api_key="c" * 32))  # type: ignore[arg-type]
+    check_doors(Settings(**production, sm_shared_secret="s" * 32, skills_api_key="k" * 32, clm_api_key="c" * 32))  # type: ignore[arg-type]
+    deliberate = Settings(**production, open_doors="sm,skills", clm_api_key="c" * 32)  # type: ignore[arg-type]
+    check_doors(deliberate)
+    assert "door opened deliberately" in caplog.text
+    check_doors(Settings(_env_file=None))  # type: ignore[call-arg]  # development: open, with a warning
