@@ -40,9 +40,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(skills_rest.router)
     app.include_router(console.router)
     app.mount("/console/static", console.assets, name="console-assets")
-    app.include_router(completions.router)  # for clients that append /chat/completions to a bare base URL
-    app.include_router(meta.probes, prefix="/v1")
     per_address = [Depends(limit_by_ip)]
+    # For clients that append /chat/completions to a bare base URL: the same limits as under /v1.
+    app.include_router(completions.router, dependencies=per_address)
+    app.include_router(meta.probes, prefix="/v1")
     for router in (meta.router, auth.router, messages.router, jobs.router, sessions.router, agents.router,
                    completions.router):  # fmt: skip
         app.include_router(router, prefix="/v1", dependencies=per_address)

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import sys
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,7 @@ class Services:
     indexes: asyncio.Task[None] | None = None  # made in the background: start-up does not wait for MongoDB
     embedded_worker: Any = None  # worker.embedded.EmbeddedWorker when running one in-process
     sockets: set[Any] = field(default_factory=set)  # open socket sessions, drained on shutdown
+    sockets_by_address: Counter[str] = field(default_factory=Counter)  # for CONNECTIONS_PER_IP
 
 
 def _warn_embedded(settings: Settings) -> None:

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)  # above: logged and ignored, socket kept
     ws_outbound_queue_size: int = Field(default=64, ge=1)
     ws_frames_per_second: float = Field(default=20.0, gt=0)  # sustained; a burst of twice this is allowed
+    # Every door, per client address (an IPv4 address or IPv6 /64; X-Forwarded-For only from
+    # FORWARDED_ALLOW_IPS): sockets open at once per API process, and turns per minute.
+    connections_per_ip: int = Field(default=20, ge=1)
+    turns_per_ip_per_minute: int = Field(default=120, ge=1)
     sm_shared_secret: SecretStr | None = None
     sm_cookie_name: str = "sm_orchestration"
     sm_allowed_cidrs: Annotated[list[str], NoDecode] = []

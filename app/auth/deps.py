@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import redis
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from app.api.errors import ApiError
 from app.auth.tokens import Principal, TokenError, bearer, decode_access
@@ -24,12 +25,12 @@ def services(request: Request) -> Services:
     return request.app.state.services
 
 
-def client_ip(request: Request) -> str:
+def client_ip(request: HTTPConnection) -> str:
     """The caller's address; uvicorn already replaced it from X-Forwarded-For if the proxy is trusted."""
     return request.client.host if request.client else "unknown"
 
 
-def address_block(request: Request) -> str:
+def address_block(request: HTTPConnection) -> str:
     """Whom a per-address limit counts: an IPv4 address, or an IPv6 /64, the block one subscriber
     gets and can hop through at will (counting single IPv6 addresses would limit nobody)."""
     host = client_ip(request)
@@ -106,6 +107,13 @@ async def limit_by_ip(request: Request, svc: Services = Depends(services)) -> No
     wait = await svc.limiter.hit("ip", address_block(request), svc.settings.rate_limit_ip_per_minute, 60)
     if wait is not None:
         raise ApiError(429, "rate_limited", "too many requests from this address", {"Retry-After": str(wait)})
+
+
+async def limit_turns_by_ip(request: Request, svc: Services = Depends(services)) -> None:
+    """The turn doors over HTTP (Skills, chat completions): turns per address, as on the sockets."""
+    wait = await svc.limiter.hit("turns", address_block(request), svc.settings.turns_per_ip_per_minute, 60)
+    if wait is not None:
+        raise ApiError(429, "rate_limited", "too many turns from this address", {"Retry-After": str(wait)})
 
 
 async def limit_by_user(principal: Principal, svc: Services) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect, status
 
+from app.auth.deps import address_block
 from app.channels import access
 from app.logs import short
 from app.services import Services
@@ -47,6 +48,7 @@ class SocketSession(ABC):
         self.settings = services.settings
         self.session_id: str | None = None
         self.user_id: str = ""
+        self.address = address_block(websocket)  # whom the per-address limits count
         self.jwt_secret = services.secrets.jwt_secret  # verifies identity tokens (app/auth/identity.py)
         self._pending: dict[str, Pending] = {}
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self.settings.ws_outbound_queue_size)
@@ -149,6 +151,11 @@ class SocketSession(ABC):
         self._all_answered.clear()
         if self._closing:
             log.warning("turn arrived while shutting down; fallback sent", extra=self.ctx(turn_id=turn.turn_id))
+            self._on_deadline(turn.turn_id)
+            return
+        limit = self.settings.turns_per_ip_per_minute
+        if await self.services.limiter.hit("turns", self.address, limit, 60) is not None:
+            log.warning("turn rate of this address exceeded; fallback sent", extra=self.ctx(turn_id=turn.turn_id))
             self._on_deadline(turn.turn_id)
             return
         try:
@@ -269,11 +276,20 @@ async def drain_sockets(sockets: set["SocketSession"], grace_seconds: float) -> 
 async def open_session(websocket: WebSocket, session_class: type[SocketSession], refusal: str | None) -> None:
     """Accept the socket and serve it; a refused one is closed with 1008 (policy violation)."""
     await websocket.accept()
-    settings = websocket.app.state.services.settings
+    services: Services = websocket.app.state.services
+    settings = services.settings
     refusal = access.origin_refusal(websocket.headers.get("origin"), websocket.headers.get("host"), settings) or refusal
+    address = address_block(websocket)
+    if not refusal and services.sockets_by_address[address] >= settings.connections_per_ip:
+        refusal = "too many connections from this address"
     if refusal:
-        client = websocket.client.host if websocket.client else None
-        log.warning("%s socket refused: %s", session_class.channel, refusal, extra={"client": client})
+        log.warning("%s socket refused: %s", session_class.channel, refusal, extra={"client": address})
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=refusal)
         return
-    await session_class(websocket, websocket.app.state.services).serve()
+    services.sockets_by_address[address] += 1
+    try:
+        await session_class(websocket, services).serve()
+    finally:
+        services.sockets_by_address[address] -= 1
+        if services.sockets_by_address[address] <= 0:
+            del services.sockets_by_address[address]

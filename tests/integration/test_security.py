@@ -4,6 +4,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import httpx
 import redis
 import websockets
 
@@ -70,3 +71,31 @@ async def test_a_live_session_is_not_taken_over_by_another_socket(stack: Stack, 
     again = await Scene.open(second.url, "victim-1")
     assert "Mia" in (await again.say("what's my name?"))["output"]["text"]
     await again.ws.close()
+
+
+async def test_one_address_cannot_starve_another_on_the_socket_and_skills_doors(stack: Stack, redis_url: str) -> None:
+    """Per-address caps on every door: sockets open at once and turns per minute; a session
+    from another address is still answered by the persona, not by a fallback."""
+    stack.workers(redis_url)
+    api = stack.api(redis_url, CONNECTIONS_PER_IP="5", TURNS_PER_IP_PER_MINUTE="12", FALLBACK_TEXT="(busy)")
+    flood = {"X-Forwarded-For": "203.0.113.7"}  # the API trusts loopback as its proxy, as behind Caddy
+    sockets = [await Scene.open(api.url, f"flood-{i}", additional_headers=flood) for i in range(5)]
+    refused = await Scene.open(api.url, "flood-extra", additional_headers=flood)
+    assert await closed_with(refused.ws) == 1008
+    answers = []
+    for round_ in range(3):
+        for i, scene in enumerate(sockets):
+            answers.append((await scene.say(f"hello {round_} {i}"))["output"]["text"])
+    assert answers[:12].count("(busy)") == 0
+    assert answers[12:] == ["(busy)"] * 3  # the address's turns past the minute's limit
+    skills = {"projectId": "p", "deploymentEnvironment": "preview", "sessionId": "flood-sk", "memory": []}
+    async with httpx.AsyncClient(base_url=api.url, headers=flood) as client:
+        limited = await client.post("/skills/execute", json={**skills, "text": "hi"})
+        assert limited.status_code == 429
+        for path in ("/chat/completions", "/v1/chat/completions"):
+            body = {"model": "persona", "messages": [{"role": "user", "content": "hi"}]}
+            assert (await client.post(path, json=body)).status_code == 429
+    other = await Scene.open(api.url, "elsewhere-1", additional_headers={"X-Forwarded-For": "198.51.100.9"})
+    assert (await other.say("my name is Ines"))["output"]["text"] != "(busy)"
+    for scene in (*sockets, other):
+        await scene.close()

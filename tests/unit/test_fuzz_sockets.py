@@ -28,7 +28,11 @@ FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(_env_file=None, persona_brain="demo", ws_frames_per_second=1000))) as c:  # type: ignore[call-arg]
+    with TestClient(
+        create_app(
+            Settings(_env_file=None, persona_brain="demo", ws_frames_per_second=1000, turns_per_ip_per_minute=10**6)
+        )
+    ) as c:  # type: ignore[call-arg]
         yield c
 
 

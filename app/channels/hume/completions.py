@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.errors import ApiError
-from app.auth.deps import services
+from app.auth.deps import limit_turns_by_ip, services
 from app.auth.identity import ID_PATTERN, resolve_user
 from app.channels import access
 from app.channels.ask import ask
@@ -28,7 +28,9 @@ from app.channels.speech import spoken
 from app.services import Services
 from app.turns import Turn
 
-router = APIRouter(tags=["custom language model"])
+# The turn limit is the router's own, so every path it is mounted at (/chat/completions and
+# /v1/chat/completions) has it; main.py adds the per-address request limit to both.
+router = APIRouter(tags=["custom language model"], dependencies=[Depends(limit_turns_by_ip)])
 
 
 class ChatMessage(BaseModel):

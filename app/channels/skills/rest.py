@@ -10,7 +10,7 @@ import time
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from app.api.errors import ApiError
-from app.auth.deps import services
+from app.auth.deps import limit_by_ip, limit_turns_by_ip, services
 from app.auth.identity import ID_PATTERN
 from app.channels import access
 from app.channels.ask import ask
@@ -38,7 +38,11 @@ def check_key(request: Request, svc: Services = Depends(services)) -> None:
         raise ApiError(401, "unauthorized", refusal, {"WWW-Authenticate": "Bearer"})
 
 
-router = APIRouter(prefix="/skills", tags=["soul machines skills"], dependencies=[Depends(check_key)])
+router = APIRouter(
+    prefix="/skills",
+    tags=["soul machines skills"],
+    dependencies=[Depends(check_key), Depends(limit_by_ip), Depends(limit_turns_by_ip)],
+)
 
 
 def session_of(session_id: str) -> str:
