@@ -39,12 +39,26 @@ class WithoutQueryStrings(logging.Filter):
         return True
 
 
+class OneLineClientErrors(logging.Filter):
+    """uvicorn logs a client's invalid UTF-8 text frame with a full traceback, though it already
+    closed the socket correctly (1007): a client's mistake is one line, not a page per frame."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.getMessage().startswith("Invalid UTF-8 sequence received from client"):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def configure(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(ContextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    errors = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, OneLineClientErrors) for f in errors.filters):
+        errors.addFilter(OneLineClientErrors())
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, WithoutQueryStrings) for f in access.filters):
         access.addFilter(WithoutQueryStrings())

@@ -99,3 +99,15 @@ async def test_one_address_cannot_starve_another_on_the_socket_and_skills_doors(
     assert (await other.say("my name is Ines"))["output"]["text"] != "(busy)"
     for scene in (*sockets, other):
         await scene.close()
+
+
+async def test_invalid_utf8_on_a_socket_closes_it_with_one_log_line(stack: Stack) -> None:
+    api = stack.api(None)
+    for _ in range(3):
+        async with websockets.connect(ws_url(api, "/ws")) as ws:
+            await ws.send(b"\xff\xfe{}", text=True)
+            assert await closed_with(ws) == 1007
+    await asyncio.sleep(0.3)
+    log = api.log()
+    assert log.count("Invalid UTF-8 sequence received from client") == 3
+    assert "Traceback" not in log
