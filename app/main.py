@@ -40,12 +40,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(skills_rest.router)
     app.include_router(console.router)
     app.mount("/console/static", console.assets, name="console-assets")
-    per_address = [Depends(limit_by_ip)]
-    # For clients that append /chat/completions to a bare base URL: the same limits as under /v1.
-    app.include_router(completions.router, dependencies=per_address)
+    # A turn door, limited by its own router (the same at both paths); the bare path is for
+    # clients that append /chat/completions to a base URL.
+    for prefix in ("", "/v1"):
+        app.include_router(completions.router, prefix=prefix)
     app.include_router(meta.probes, prefix="/v1")
-    for router in (meta.router, auth.router, messages.router, jobs.router, sessions.router, agents.router,
-                   completions.router):  # fmt: skip
+    per_address = [Depends(limit_by_ip)]
+    for router in (meta.router, auth.router, messages.router, jobs.router, sessions.router, agents.router):
         app.include_router(router, prefix="/v1", dependencies=per_address)
     return app
 

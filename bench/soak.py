@@ -75,7 +75,7 @@ async def main() -> int:
 
     stack = Stack()
     try:
-        redis_server, workers, api = start_persona(stack, args.workers)
+        redis_server, workers, api = start_persona(stack, args.workers, {})
         client = redis.Redis.from_url(redis_server.url)
         worker_pids = [
             c.pid for c in psutil.Process(workers.pid).children() if "worker" in " ".join(c.cmdline()) or True

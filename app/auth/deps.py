@@ -6,6 +6,7 @@ turn that into a query parameter a caller could set (`?check_revoked=false`).
 
 import hmac
 import ipaddress
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import redis
@@ -15,6 +16,7 @@ from starlette.requests import HTTPConnection
 from app.api.errors import ApiError
 from app.auth.tokens import Principal, TokenError, bearer, decode_access
 from app.bus.limits import is_revoked
+from app.channels.access import door_limited
 from app.services import Services
 
 LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1"})
@@ -109,11 +111,18 @@ async def limit_by_ip(request: Request, svc: Services = Depends(services)) -> No
         raise ApiError(429, "rate_limited", "too many requests from this address", {"Retry-After": str(wait)})
 
 
-async def limit_turns_by_ip(request: Request, svc: Services = Depends(services)) -> None:
-    """The turn doors over HTTP (Skills, chat completions): turns per address, as on the sockets."""
-    wait = await svc.limiter.hit("turns", address_block(request), svc.settings.turns_per_ip_per_minute, 60)
-    if wait is not None:
-        raise ApiError(429, "rate_limited", "too many turns from this address", {"Retry-After": str(wait)})
+def limit_turns_by_ip(door: str) -> Callable[..., Awaitable[None]]:
+    """A turn door over HTTP (Skills, chat completions): turns per address, as on the sockets,
+    while the door has no credential (see app/channels/access.door_limited)."""
+
+    async def limit(request: Request, svc: Services = Depends(services)) -> None:
+        if not door_limited(svc.settings, door):
+            return
+        wait = await svc.limiter.hit("turns", address_block(request), svc.settings.turns_per_ip_per_minute, 60)
+        if wait is not None:
+            raise ApiError(429, "rate_limited", "too many turns from this address", {"Retry-After": str(wait)})
+
+    return limit
 
 
 async def limit_by_user(principal: Principal, svc: Services) -> None:

@@ -70,6 +70,13 @@ def door_guarded(settings: Settings, door: str) -> bool:
     return guards[door]
 
 
+def door_limited(settings: Settings, door: str) -> bool:
+    """Do per-address limits apply at the door? Only while it has no credential: then the address
+    is the user's own. Behind a credential the callers are the platform's servers, which carry
+    every user's sessions from a few addresses; each socket keeps its frame-rate limit."""
+    return not door_guarded(settings, door)
+
+
 def open_doors(settings: Settings) -> list[str]:
     """The doors that let any caller in, and so let any caller assert any user's identity."""
     return [door for door in DOORS if not door_guarded(settings, door)]

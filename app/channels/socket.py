@@ -154,7 +154,8 @@ class SocketSession(ABC):
             self._on_deadline(turn.turn_id)
             return
         limit = self.settings.turns_per_ip_per_minute
-        if await self.services.limiter.hit("turns", self.address, limit, 60) is not None:
+        limited = access.door_limited(self.settings, self.door)
+        if limited and await self.services.limiter.hit("turns", self.address, limit, 60) is not None:
             log.warning("turn rate of this address exceeded; fallback sent", extra=self.ctx(turn_id=turn.turn_id))
             self._on_deadline(turn.turn_id)
             return
@@ -280,7 +281,8 @@ async def open_session(websocket: WebSocket, session_class: type[SocketSession],
     settings = services.settings
     refusal = access.origin_refusal(websocket.headers.get("origin"), websocket.headers.get("host"), settings) or refusal
     address = address_block(websocket)
-    if not refusal and services.sockets_by_address[address] >= settings.connections_per_ip:
+    crowded = services.sockets_by_address[address] >= settings.connections_per_ip
+    if not refusal and crowded and access.door_limited(settings, session_class.door):
         refusal = "too many connections from this address"
     if refusal:
         log.warning("%s socket refused: %s", session_class.channel, refusal, extra={"client": address})

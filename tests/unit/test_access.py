@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from app.channels.access import OpenDoorError, check_doors, open_doors, refusal_reason
+from app.channels.access import OpenDoorError, check_doors, door_limited, open_doors, refusal_reason
 from app.settings import Settings
 
 
@@ -53,3 +53,11 @@ def test_production_refuses_open_doors_and_short_door_keys(caplog: pytest.LogCap
     check_doors(deliberate)
     assert "door opened deliberately" in caplog.text
     check_doors(Settings(_env_file=None))  # type: ignore[call-arg]  # development: open, with a warning
+
+
+def test_per_address_limits_apply_where_the_address_is_the_users() -> None:
+    """Behind its credential a door's callers are the platform's few servers, carrying everyone."""
+    open_ = Settings(_env_file=None)  # type: ignore[call-arg]
+    guarded = Settings(_env_file=None, sm_shared_secret="s" * 32, clm_api_key="c" * 32)  # type: ignore[call-arg]
+    assert all(door_limited(open_, door) for door in ("sm", "skills", "clm"))
+    assert [door_limited(guarded, door) for door in ("sm", "skills", "clm")] == [False, True, False]

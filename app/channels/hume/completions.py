@@ -29,8 +29,8 @@ from app.services import Services
 from app.turns import Turn
 
 # The turn limit is the router's own, so every path it is mounted at (/chat/completions and
-# /v1/chat/completions) has it; main.py adds the per-address request limit to both.
-router = APIRouter(tags=["custom language model"], dependencies=[Depends(limit_turns_by_ip)])
+# /v1/chat/completions) has the same.
+router = APIRouter(tags=["custom language model"], dependencies=[Depends(limit_turns_by_ip("clm"))])
 
 
 class ChatMessage(BaseModel):

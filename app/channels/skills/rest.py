@@ -10,7 +10,7 @@ import time
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from app.api.errors import ApiError
-from app.auth.deps import limit_by_ip, limit_turns_by_ip, services
+from app.auth.deps import limit_turns_by_ip, services
 from app.auth.identity import ID_PATTERN
 from app.channels import access
 from app.channels.ask import ask
@@ -41,7 +41,7 @@ def check_key(request: Request, svc: Services = Depends(services)) -> None:
 router = APIRouter(
     prefix="/skills",
     tags=["soul machines skills"],
-    dependencies=[Depends(check_key), Depends(limit_by_ip), Depends(limit_turns_by_ip)],
+    dependencies=[Depends(check_key), Depends(limit_turns_by_ip("skills"))],
 )
 
 
