@@ -19,7 +19,8 @@ from tests.support.stack import Stack, eventually
 # A model that takes its time on every call (~1.2 s), so turns overlap in every worker.
 SLOW_MODEL = Pace(first_token=0.6, tokens=6, gap=0.1)
 QUIET = {"LOG_LEVEL": "WARNING"}
-MANY_SOCKETS = {"WS_FRAMES_PER_SECOND": "100000"}
+# Every session comes from loopback, as a platform's sessions come from its few servers.
+MANY_SOCKETS = {"WS_FRAMES_PER_SECOND": "100000", "CONNECTIONS_PER_IP": "100000", "TURNS_PER_IP_PER_MINUTE": "1000000"}
 
 
 def llm_brain(llm: FakeLlm) -> dict[str, str]:
@@ -82,7 +83,7 @@ async def test_a_worker_killed_with_many_turns_in_flight_has_each_answered_exact
 ) -> None:
     brain = llm_brain(slow_llm)
     stack.workers(redis_url, processes=2, **brain)
-    api = stack.api(redis_url, RATE_LIMIT_IP_PER_MINUTE="100000", **brain)
+    api = stack.api(redis_url, RATE_LIMIT_IP_PER_MINUTE="100000", **MANY_SOCKETS, **brain)
     client = redis.Redis.from_url(redis_url)
     async with httpx.AsyncClient(base_url=api.url, timeout=15) as http:
         people = await guests(http, 12)
@@ -108,7 +109,7 @@ async def test_sigterm_finishes_every_turn_in_flight_takes_nothing_new_and_exits
 ) -> None:
     brain = llm_brain(slow_llm)
     workers = stack.workers(redis_url, processes=1, **brain)
-    api = stack.api(redis_url, RATE_LIMIT_IP_PER_MINUTE="100000", **brain)
+    api = stack.api(redis_url, RATE_LIMIT_IP_PER_MINUTE="100000", **MANY_SOCKETS, **brain)
     async with httpx.AsyncClient(base_url=api.url, timeout=15) as http:
         people = await guests(http, 9)
         jobs = []
@@ -162,7 +163,7 @@ async def test_a_stalled_worker_whose_lease_lapsed_writes_nothing_twice(
 ) -> None:
     brain = llm_brain(slow_llm)
     stack.workers(redis_url, processes=2, **brain)
-    api = stack.api(redis_url, RATE_LIMIT_IP_PER_MINUTE="100000", **brain)
+    api = stack.api(redis_url, RATE_LIMIT_IP_PER_MINUTE="100000", **MANY_SOCKETS, **brain)
     client = redis.Redis.from_url(redis_url)
     async with httpx.AsyncClient(base_url=api.url, timeout=15) as http:
         (person,) = await guests(http, 1)

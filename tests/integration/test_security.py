@@ -80,8 +80,8 @@ async def test_one_address_cannot_starve_another_on_the_socket_and_skills_doors(
     api = stack.api(redis_url, CONNECTIONS_PER_IP="5", TURNS_PER_IP_PER_MINUTE="12", FALLBACK_TEXT="(busy)")
     flood = {"X-Forwarded-For": "203.0.113.7"}  # the API trusts loopback as its proxy, as behind Caddy
     sockets = [await Scene.open(api.url, f"flood-{i}", additional_headers=flood) for i in range(5)]
-    refused = await Scene.open(api.url, "flood-extra", additional_headers=flood)
-    assert await closed_with(refused.ws) == 1008
+    async with websockets.connect(ws_url(api, "/ws"), additional_headers=flood) as refused:
+        assert await closed_with(refused) == 1008
     answers = []
     for round_ in range(3):
         for i, scene in enumerate(sockets):

@@ -382,8 +382,10 @@ function fillSelect(select, values, chosen) {
 async function resume(sessionId) {
   try {
     const view = await api(`/v1/sessions/${encodeURIComponent(sessionId)}/persona`);
+    // The store names a scene's user "sm:<id>" (its door's namespace); the scene claims the bare id.
+    const userId = view.user_id.replace(/^sm:/, "");
     await startSession(
-      { sessionId, userId: view.user_id, persona: view.persona_id, brain: view.brain },
+      { sessionId, userId, persona: view.persona_id, brain: view.brain },
       { resumed: true },
     );
   } catch (error) {
