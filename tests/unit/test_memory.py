@@ -1,7 +1,18 @@
 """Facts: extraction, merging, forgetting and relevance-ranked recall."""
 
+import pytest
+
 from app.persona.facts import extract, question_kinds
-from app.persona.memory import FACT_HALF_LIFE_SECONDS, Exchange, SessionMemory, UserMemory, learn, recall, remember
+from app.persona.memory import (
+    FACT_HALF_LIFE_SECONDS,
+    Exchange,
+    SessionMemory,
+    UserMemory,
+    learn,
+    recall,
+    remember,
+    topics_in,
+)
 
 DAY = 24 * 3600.0
 
@@ -75,6 +86,21 @@ def test_session_memory_tracks_open_topics() -> None:
     memory = remember(
         memory, Exchange(turn_id="2", user_text="The weather ruined the tomatoes", reply_text="", at=2), 10
     )
-    assert memory.topics[0] in {"tomatoe", "weather", "ruin", "ruined"}
-    assert "garden" in memory.topics
+    assert memory.topics == ["the weather", "the tomatoes", "your garden"]  # the user's words, never stems
     assert memory.turn_count == 2
+
+
+@pytest.mark.parametrize(
+    ("said", "topics"),
+    [
+        ("I'm so bored.", []),  # a feeling, not a topic (was "bor")
+        ("Sometimes I think about ending it all.", []),  # never "end"
+        ("I had a rough day at work", ["work"]),
+        ("I went to Lisbon with my sister", ["Lisbon", "your sister"]),
+        ("I play the guitar in a band", ["the guitar", "a band"]),
+        ("You are useless.", []),
+        ("What's my name?", []),
+    ],
+)
+def test_topics_are_things_people_named_as_they_said_them(said: str, topics: list[str]) -> None:
+    assert topics_in(said) == topics

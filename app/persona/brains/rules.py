@@ -12,9 +12,10 @@ import re
 from collections.abc import Callable
 
 from app.persona import cards, safety
+from app.persona.appraisal import is_hostile
 from app.persona.brains.base import BrainContext, BrainOutput
 from app.persona.facts import Fact
-from app.persona.language import formal, reflect
+from app.persona.language import formal, is_goodbye, reflect
 
 Handler = Callable[[BrainContext, str, random.Random], BrainOutput | None]
 
@@ -25,18 +26,51 @@ JOKES = (
     "What do you call a fish without eyes? A fsh.",
 )
 HELP_OPTIONS = ("Tell me a joke", "How are you?", "What do you know about me?", "Show me a picture")
-MOOD_LINES = {
-    "joy": "I'm feeling really good, thanks for asking!",
-    "love": "I'm feeling warm and happy, especially talking with you.",
-    "sadness": "A little low, honestly. Talking with you helps, though.",
-    "anger": "I'm a bit on edge right now, to be honest.",
-    "fear": "A little uneasy, but I'm okay.",
-    "surprise": "Honestly? A bit surprised by how the day is going!",
-    "disgust": "I've had better moments, but I'm alright.",
-    None: "I'm doing well, thank you. How about you?",
+MOOD_LINES: dict[str | None, tuple[str, ...]] = {
+    "joy": ("I'm feeling really good, thanks for asking!", "Pretty great, honestly. How about you?"),
+    "love": ("I'm feeling warm and happy, especially talking with you.", "Really good. I like talking with you."),
+    "sadness": ("A little low, honestly. Talking with you helps, though.", "A bit down today, but I'm okay."),
+    "anger": ("I'm a bit on edge right now, to be honest.", "A little tense, honestly. I'll be fine."),
+    "fear": ("A little uneasy, but I'm okay.", "A touch nervous today, but alright."),
+    "surprise": ("Honestly? A bit surprised by how the day is going!", "Curious about everything today!"),
+    "disgust": ("I've had better moments, but I'm alright.", "I'm alright, if not my best."),
+    None: ("I'm doing well, thank you. How about you?", "I'm good, thanks. And you?"),
 }
+GUARDED_MOOD = ("I'm alright. How are you?", "Fine, thank you. What's on your mind?")
 FOLLOW_UPS = ("How does that make you feel?", "What happened next?", "Tell me more about that.", "Why do you say that?")
-CONTINUATIONS = ("I see.", "That's interesting.", "Go on, I'm listening.", "Mm, I understand.")
+CONTINUATIONS = ("I see.", "That's interesting.", "Go on, I'm listening.", "Mm, I understand.", "Okay, I follow.")
+GUARDED_CONTINUATIONS = ("I see.", "Okay.", "Go on.", "Alright.")
+# De-escalation in the persona's voice: formal, warm or plain, plus a lighter touch with humour.
+DE_ESCALATIONS: dict[str, tuple[str, ...]] = {
+    "formal": (
+        "I understand that you are frustrated. Tell me what you need, and I will do my best.",
+        "I would rather we spoke calmly. What is it that you need from me?",
+        "Noted. I am still willing to help, if you tell me how.",
+        "Let us start again. What would you like to talk about?",
+    ),
+    "warm": (
+        "Ouch. I can tell something's frustrating you, and I'd still like to help. What's going on?",
+        "That stings a little, but I'm not going anywhere. What would make this better for you?",
+        "I hear that you're fed up with me. Tell me what I got wrong and I'll try again.",
+    ),
+    "plain": (
+        "I'm sorry this isn't going well. What would help?",
+        "Let's take a breath. What can I do for you?",
+        "Fair enough, I'm not getting this right. Tell me what you'd like instead.",
+        "Okay. Let's try that again. What do you need?",
+    ),
+}
+LIGHT_DE_ESCALATIONS = ("Fair, I'm clearly not at my best right now. Give me another shot?",)
+GAME_JOKES = ("Alright, I'll try to earn a smile: {joke}", "Challenge accepted. {joke}", "I'll give it my best: {joke}")
+UPSET_BY_ME = ("I'm sorry. I didn't mean to upset you. What happened?", "That's not what I wanted. What went wrong?")
+SAD_NEWS = (
+    "I'm sorry to hear that. Do you want to talk about it?",
+    "That sounds hard. I'm here.",
+    "Oh no. I'm so sorry. What happened?",
+)
+PRAISED = ("That's really kind of you to say!", "Aw, thank you! That means a lot.", "You just made my day!")
+GUARDED_PRAISE = ("Thank you. I'd like us to get along.", "Thanks. That's nicer to hear.")
+NOT_SURE = ("I'm not sure about that one.", "I don't know that one, I'm afraid.", "Honestly, I don't know.")
 REFLECTIONS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (re.compile(r"\bi feel (?P<r>[^.!?]+)", re.I), ("Why do you feel {r}?", "How long have you felt {r}?")),
     (re.compile(r"\bi need (?P<r>[^.!?]+)", re.I), ("Why do you need {r}?", "Would {r} really help you?")),
@@ -59,9 +93,34 @@ def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(rf"\b{p}\b" for p in phrases))
 
 
+def _guarded(ctx: BrainContext) -> bool:
+    """Cool after hostility: from an insult this session on, not only at the next welcome."""
+    recent_insult = any(is_hostile(exchange.user_text) for exchange in ctx.session.recent[-3:])
+    return ctx.appraisal.hostile or recent_insult or ctx.relationship.label in ("wary", "hostile")
+
+
+def _pick(ctx: BrainContext, rng: random.Random, options: tuple[str, ...]) -> str:
+    """One of the phrasings not said in the session's recent turns, else the one said longest ago."""
+    said, formality = [exchange.reply_text for exchange in ctx.session.recent], ctx.profile.style.formality
+
+    def last_said(option: str) -> int:
+        return max((i for i, reply in enumerate(said) if formal(option, formality) in reply), default=-1)
+
+    fresh = [option for option in options if last_said(option) < 0]
+    return rng.choice(fresh) if fresh else min(options, key=last_said)  # else the one said longest ago
+
+
+def _voice(ctx: BrainContext) -> tuple[str, ...]:
+    style = ctx.profile.style
+    register = "formal" if style.formality >= 0.7 else "warm" if style.warmth >= 0.7 else "plain"
+    return DE_ESCALATIONS[register] + (LIGHT_DE_ESCALATIONS if style.humor >= 0.5 and register != "formal" else ())
+
+
 def _name_prefix(ctx: BrainContext, rng: random.Random) -> str:
-    """Friends are addressed by name now and then."""
+    """Friends are addressed by name now and then (not while things are tense)."""
     name = ctx.user_memory.name
+    if _guarded(ctx):
+        return ""
     if name and ctx.relationship.label in ("friend", "close friend") and rng.random() < ctx.profile.style.warmth:
         return f"{name}, "
     return ""
@@ -126,9 +185,13 @@ def memory_question(ctx: BrainContext, text: str, rng: random.Random) -> BrainOu
         return _say(ctx, "You haven't told me that yet. Would you like to?", relationship_signal=0.05)
     phrases = [_fact_phrase(f) for f in answers]
     joined = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
-    opener = rng.choice(("I remember:", "Of course!", "You told me"))
-    line = f"{opener} {joined}." if opener != "You told me" else f"You told me {joined}."
-    return _say(ctx, line[0].upper() + line[1:], emotion_deltas={"joy": 0.05}, relationship_signal=0.15)
+    opener = _pick(ctx, rng, ("I remember: {}.", "Of course! {}.", "You told me {}."))
+    line = opener.format(_capitalised(joined) if opener.startswith("Of course") else joined)
+    return _say(ctx, line, emotion_deltas={"joy": 0.05}, relationship_signal=0.15)
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def introduction(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
@@ -175,9 +238,13 @@ def show_cards(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput 
 
 def small_talk(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
     name = ctx.user_memory.name
-    hello_name = f", {name}" if name else ""
+    hello_name = f", {name}" if name and not _guarded(ctx) else ""
+    if is_goodbye(text):  # "Thanks, bye!" is a goodbye first
+        thanked = "You're welcome, and goodbye" if _matches(text, "thanks", "thank you", "cheers") else "Goodbye"
+        return _say(ctx, f"{thanked}{hello_name}! I'll be here whenever you want to talk.", relationship_signal=0.1)
     if _matches(text, "how are you", "how do you feel", "how are you feeling"):
-        return _say(ctx, MOOD_LINES.get(ctx.dominant_emotion, MOOD_LINES[None]), relationship_signal=0.1)
+        lines = GUARDED_MOOD if _guarded(ctx) else MOOD_LINES.get(ctx.dominant_emotion, MOOD_LINES[None])
+        return _say(ctx, _pick(ctx, rng, lines), relationship_signal=0.1)
     if _matches(text, "your name", "who am i talking to"):
         return _say(ctx, f"I'm {ctx.profile.name}.", relationship_signal=0.05)
     if _matches(text, "joke", "make me laugh", "something funny"):
@@ -191,24 +258,31 @@ def small_talk(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput 
         return _say(
             ctx, f"You're welcome{hello_name}!", emotion_deltas={"joy": 0.05, "love": 0.05}, relationship_signal=0.2
         )
-    if _matches(text, "bye", "goodbye", "see you", "good night", "talk later"):
-        return _say(ctx, f"Goodbye{hello_name}! I'll be here whenever you want to talk.", relationship_signal=0.1)
     if re.fullmatch(r"(hi|hello|hey|good (morning|afternoon|evening))\b.*", text) and len(text) < 30:
         return _say(ctx, f"Hi{hello_name}! How are you today?", emotion_deltas={"joy": 0.05}, relationship_signal=0.1)
     if re.fullmatch(r"(i'?m |i am )?(fine|good|great|ok|okay|not bad|well)\b.*", text) and len(text) < 40:
-        return _say(ctx, "Glad to hear it! What's on your mind?", relationship_signal=0.1)
+        line = _pick(ctx, rng, ("Glad to hear it! What's on your mind?", "Good to hear. What's new with you?"))
+        return _say(ctx, line, relationship_signal=0.1)
     return None
 
 
 def feelings(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
     valence, directed = ctx.appraisal.valence, ctx.appraisal.directed_at_persona
+    if ctx.appraisal.hostile:  # de-escalate, and let it count against the relationship
+        if _matches(text, "joke", "make me laugh", "something funny"):
+            line = _pick(ctx, rng, GAME_JOKES).format(joke=_pick(ctx, rng, JOKES))
+        else:
+            line = _pick(ctx, rng, _voice(ctx))
+        return _say(ctx, line, relationship_signal=-0.3)
     if valence <= -0.5 and directed:
-        return _say(ctx, "That hurts a little. I'd rather we were kind to each other.")
+        return _say(ctx, _pick(ctx, rng, UPSET_BY_ME), relationship_signal=0.05)
     if valence <= -0.4:
-        line = rng.choice(("I'm sorry to hear that. Do you want to talk about it?", "That sounds hard. I'm here."))
+        line = _pick(ctx, rng, SAD_NEWS)
         return _say(ctx, _name_prefix(ctx, rng) + line, emotion_deltas={"love": 0.05}, relationship_signal=0.1)
     if valence >= 0.5 and directed:
-        return _say(ctx, "That's really kind of you to say!", emotion_deltas={"joy": 0.1})
+        if _guarded(ctx):
+            return _say(ctx, _pick(ctx, rng, GUARDED_PRAISE), relationship_signal=0.1)
+        return _say(ctx, _pick(ctx, rng, PRAISED), emotion_deltas={"joy": 0.1})
     return None
 
 
@@ -217,27 +291,28 @@ def reflection(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput 
         if match := pattern.search(ctx.turn.text):
             fragment = reflect(match.group("r")).strip()
             if 0 < len(fragment) <= 80:
-                return _say(
-                    ctx, _name_prefix(ctx, rng) + rng.choice(templates).format(r=fragment), relationship_signal=0.05
-                )
+                line = _pick(ctx, rng, tuple(t.format(r=fragment) for t in templates))
+                return _say(ctx, _name_prefix(ctx, rng) + line, relationship_signal=0.05)
     return None
 
 
 def unknown_question(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
     """A question nothing above could answer: say so and let the platform hand over."""
     if text.endswith("?") or re.match(r"(why|how|what|when|where|who|which|can|could|is|are|do|does)\b", text):
-        return _say(ctx, "I'm not sure about that one.", fallback=True)
+        return _say(ctx, _pick(ctx, rng, NOT_SURE), fallback=True)
     return None
 
 
 def carry_on(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput:
     style = ctx.profile.style
-    line = rng.choice(CONTINUATIONS)
-    topics = [t for t in ctx.session.topics if t not in text]
+    if _guarded(ctx):
+        return _say(ctx, _pick(ctx, rng, GUARDED_CONTINUATIONS), relationship_signal=0.0)
+    line = _pick(ctx, rng, CONTINUATIONS)
+    topics = [t for t in ctx.session.topics if t.split()[-1].lower() not in text]
     if topics and rng.random() < style.curiosity:
-        line += f" Earlier you mentioned {topics[0]}. How is that going?"
+        line += _pick(ctx, rng, tuple(f" Earlier you mentioned {topic}. How is that going?" for topic in topics[:2]))
     elif rng.random() < style.verbosity:
-        line += " " + rng.choice(FOLLOW_UPS)
+        line += " " + _pick(ctx, rng, FOLLOW_UPS)
     return _say(ctx, _name_prefix(ctx, rng) + line, relationship_signal=0.05)
 
 
