@@ -58,7 +58,8 @@ class StepResult(StateChanges):
 
 def prepare(profile: PersonaProfile, state: PersonaState, turn: Turn, now: float, seed: int = 0) -> BrainContext:
     emotion = decayed(state.emotion, profile.baseline, profile.half_life_seconds, now)
-    said = facts_module.extract(turn.text, turn.turn_id, now) if turn.kind == "text" else []
+    before = state.memory.recent[-1].user_text if state.memory.recent else ""
+    said = facts_module.extract(turn.text, turn.turn_id, now, before) if turn.kind == "text" else []
     vouched = [
         f
         for f in facts_module.from_platform(turn.known_facts, turn.turn_id, now)
@@ -76,6 +77,7 @@ def prepare(profile: PersonaProfile, state: PersonaState, turn: Turn, now: float
         user_memory=known,
         recalled=recall(known, turn.text, asked, now) if turn.text else [],
         asked=asked,
+        asked_about=facts_module.question_about(turn.text),
         new_facts=new_facts,
         appraisal=appraise(turn.text, turn.variables),
         turn=turn,

@@ -172,9 +172,15 @@ def is_goodbye(text: str) -> bool:
     return GOODBYE.search(text) is not None
 
 
+_CLAUSE_END = re.compile(
+    r"[.!?;,]|\s(?:-|and|but|because|so|which|who|whom|where|when|while|since|though|although|if|until|unless)\s",
+    re.IGNORECASE,
+)
+
+
 def clean_value(value: str) -> str:
-    """A fact's value as said, without trailing punctuation or filler."""
-    value = re.split(r"[.!?;,]| and i | but | because ", value.strip(), maxsplit=1, flags=re.IGNORECASE)[0]
+    """A fact's value as said, up to the end of its clause ("Lena and she's visiting" -> "Lena")."""
+    value = _CLAUSE_END.split(f"{value.strip()} ", maxsplit=1)[0]
     return value.strip(" ,'\"").strip()
 
 

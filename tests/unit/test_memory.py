@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.persona.facts import extract, question_kinds
+from app.persona.facts import extract, question_about, question_kinds
 from app.persona.memory import (
     FACT_HALF_LIFE_SECONDS,
     Exchange,
@@ -43,7 +43,10 @@ def test_questions_about_the_user_are_recognised() -> None:
     assert question_kinds("What's my name?") == ("name",)
     assert question_kinds("what do I love?") == ("likes",)
     assert question_kinds("What do I play") == ("plays",)
-    assert question_kinds("where do I live?") == ("lives", "origin")
+    assert question_kinds("where do I live?") == ("lives",)
+    assert question_kinds("where am I from?") == ("origin",)
+    assert question_kinds("What's my cat's name?") == ("person", "pet")
+    assert question_about("What's my cat's name?") == "cat"
     assert question_kinds("what is the weather like?") == ()
 
 
@@ -51,7 +54,7 @@ def test_learning_merges_the_same_fact_and_counts_mentions() -> None:
     memory = learn(UserMemory(), extract("I live in Porto", "t1", 1.0), 50, 1.0)
     memory = learn(memory, extract("I live in Lisbon now", "t2", 2.0), 50, 2.0)
     memory = learn(memory, extract("I love jazz", "t3", 3.0), 50, 3.0)
-    assert memory.get("lives").value == "Lisbon now"
+    assert memory.get("lives").value == "Lisbon"
     assert memory.get("lives").mentions == 2
     assert len(memory.facts) == 2
     again = learn(memory, extract("I love jazz", "t3", 3.0), 50, 3.0)  # the same turn twice: no double count

@@ -155,10 +155,13 @@ def welcome(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | N
 
 
 def _fact_phrase(fact: Fact) -> str:
-    value = fact.value
+    """A fact said back in good grammar, in the second person."""
+    value, about = fact.value, fact.key.split(":", 1)[-1]
     match fact.kind:
         case "name":
             return f"your name is {value}"
+        case "likes" if about != value.lower():
+            return f"your favourite {about} is {value}"
         case "likes":
             return f"you love {value}"
         case "dislikes":
@@ -169,20 +172,27 @@ def _fact_phrase(fact: Fact) -> str:
             return f"you live in {value}"
         case "origin":
             return f"you're from {value}"
+        case "work":
+            return f"you work {value}" if value.split()[0] in ("as", "at", "for", "in") else f"you work as {value}"
         case "age":
             return f"you're {value}"
+        case "event" if about == "birthday":
+            return f"your birthday is {value}"
         case "person" | "pet":
-            return f"your {fact.key.split(':', 1)[-1]} is {value}"
-        case _:
-            return f'you told me "{fact.text}"'
+            return f"your {about} is called {value}"
+        case _:  # an event: "tomorrow I'm flying to Rome"
+            return f"you're {value}"
 
 
 def memory_question(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
     if not ctx.asked:
         return None
     answers = [f for f in ctx.recalled if f.kind in ctx.asked]
+    if ctx.asked_about:  # "what's my cat's name?" is about the cat, not the sister or the dog
+        answers = [f for f in answers if f.key.split(":", 1)[-1] == ctx.asked_about]
     if not answers:
-        return _say(ctx, "You haven't told me that yet. Would you like to?", relationship_signal=0.05)
+        missing = f"your {ctx.asked_about}'s name" if ctx.asked_about else "that"
+        return _say(ctx, f"You haven't told me {missing} yet. Would you like to?", relationship_signal=0.05)
     phrases = [_fact_phrase(f) for f in answers]
     joined = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
     opener = _pick(ctx, rng, ("I remember: {}.", "Of course! {}.", "You told me {}."))
