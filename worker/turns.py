@@ -106,7 +106,8 @@ class TurnProcessor:
         if result.flagged:
             log.warning("turn answered by the fallback brain: %s", result.flagged, extra=ctx_log)
         changes = result.changes()
-        mood = apply_deltas(ctx.emotion, changes.emotion_deltas, profile.baseline, profile.half_life_seconds, started)
+        mood_deltas = engine.shared(changes.emotion_deltas)
+        mood = apply_deltas(ctx.emotion, mood_deltas, profile.baseline, profile.half_life_seconds, started)
         entry = self._entry(
             turn,
             started,
@@ -151,7 +152,9 @@ class TurnProcessor:
             "relationship": lambda: self.state.relationship.update(
                 user_doc,
                 Relationship,
-                lambda r: record_interaction(r, changes.relationship_signal, time.time(), changes.known),
+                lambda r: record_interaction(
+                    r, changes.relationship_signal, time.time(), changes.known, changes.emotion_deltas
+                ),
                 turn.turn_id,
                 first=snapshots.relationship,
             ),
@@ -162,8 +165,8 @@ class TurnProcessor:
                 self.session_memory_turns,
             ),
         }
-        if changes.emotion_deltas:
-            mood_change = MoodChange(op_id=turn.turn_id, at=entry.started_at, deltas=changes.emotion_deltas)
+        if mood_deltas := engine.shared(changes.emotion_deltas):
+            mood_change = MoodChange(op_id=turn.turn_id, at=entry.started_at, deltas=mood_deltas)
             writes["emotion"] = lambda: self._move_mood(turn.persona_id, mood_change, snapshots.emotion)
         if changes.facts:
             writes["user memory"] = lambda: self.state.user_memory.update(
