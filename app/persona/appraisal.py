@@ -25,6 +25,16 @@ PROSODY_MAP: dict[str, tuple[str, ...]] = {
     "love": ("Love", "Adoration", "Romance", "Sympathy"),
     "disgust": ("Disgust",),
 }
+# The Skills API's context scores of the user's words (UserTurn_TextJoy, ...) -> our emotions.
+TEXT_EMOTION_MAP: dict[str, tuple[str, ...]] = {
+    "joy": ("UserTurn_TextJoy", "UserTurn_TextExcitement"),
+    "sadness": ("UserTurn_TextDistress", "UserTurn_TextShame"),
+    "anger": ("UserTurn_TextAnger",),
+    "fear": ("UserTurn_TextFear", "UserTurn_TextConcern"),
+    "surprise": ("UserTurn_TextSurprise", "UserTurn_TextInterest"),
+    "love": ("UserTurn_TextCare",),
+    "disgust": ("UserTurn_TextDisgust",),
+}
 SECOND_PERSON = {"you", "you're", "your", "youre", "u"}
 
 _INSULT = (
@@ -102,7 +112,8 @@ def appraise_words(text: str) -> Appraisal:
 
 
 def perception_deltas(variables: dict[str, Any]) -> dict[str, float]:
-    """Shifts from the scene's perception (Soul Machines) and the voice's prosody (Hume)."""
+    """Shifts from the scene's perception (Soul Machines; the Skills API's context, whose
+    UserTurn_Text* scores read the words), and the voice's prosody (Hume)."""
     deltas: dict[str, float] = {}
     if (positivity := _number(variables.get("User_Turn_Positivity"))) is not None:
         add_delta(deltas, "joy", 0.2 * clamp(positivity))
@@ -111,11 +122,12 @@ def perception_deltas(variables: dict[str, Any]) -> dict[str, float]:
     if (confusion := _number(variables.get("User_Turn_Confusion"))) is not None:
         add_delta(deltas, "surprise", 0.1 * clamp(confusion))
     prosody = variables.get("prosody")
-    if isinstance(prosody, dict):
-        for emotion, expressions in PROSODY_MAP.items():
-            scores = [s for e in expressions if (s := _number(prosody.get(e))) is not None]
-            if scores:
-                add_delta(deltas, emotion, 0.25 * clamp(max(scores)))
+    for source, mapping, weight in ((prosody, PROSODY_MAP, 0.25), (variables, TEXT_EMOTION_MAP, 0.2)):
+        if isinstance(source, dict):
+            for emotion, names in mapping.items():
+                scores = [s for name in names if (s := _number(source.get(name))) is not None]
+                if scores and max(scores) > 0:
+                    add_delta(deltas, emotion, weight * clamp(max(scores)))
     return deltas
 
 
