@@ -85,9 +85,10 @@ def test_topics_said_back_are_words_not_stems() -> None:
 
 
 def test_reflection_grammar() -> None:
-    reply = Conversation().say("I'm a bit better now talking to you").reply_text
-    assert "to I " not in reply
+    assert "to I " not in Conversation().say("I'm a bit better now talking to you").reply_text
+    reply = Conversation().say("I feel calmer talking to you").reply_text
     assert "talking to me" in reply
+    assert "to I" not in reply
 
 
 def test_answers_after_of_course_start_with_a_capital() -> None:

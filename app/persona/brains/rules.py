@@ -70,6 +70,20 @@ SAD_NEWS = (
 )
 PRAISED = ("That's really kind of you to say!", "Aw, thank you! That means a lot.", "You just made my day!")
 GUARDED_PRAISE = ("Thank you. I'd like us to get along.", "Thanks. That's nicer to hear.")
+TOPIC_RETURNS = (
+    " Earlier you mentioned {topic}. Tell me more?",
+    " You mentioned {topic} earlier. What's the story there?",
+)
+HARD_TIMES = ("rough day", "bad day", "hard day", "tough day", "long day", "stressed", "exhausted", "worn out",
+              "struggling", "overwhelmed", "not doing (great|well|good)", "not great", "not good")  # fmt: skip
+FEELING_FINE = (
+    r"(i'?m |i am |i feel )?(a bit |a little |much |feeling |doing )?(fine|good|great|ok|okay|not bad|well|better)\b.*"
+)
+LOSS = ("died", "dead", "passed away", "lost", "put down", "funeral", "miss (him|her|them)")
+APOLOGY_ACCEPTED = ("No hard feelings. Want to start over?", "Thanks for saying that. Let's start again.")
+STEADY = ("That's a really good step. I'm here with you.", "I'm glad. I'm here if you want to keep talking.")
+GOOD_NEWS = ("That's lovely to hear!", "I'm glad!", "Ha, glad to hear it!")
+ENJOYED = ("Glad you liked it!", "Ha, I'll be here all week!")
 NOT_SURE = ("I'm not sure about that one.", "I don't know that one, I'm afraid.", "Honestly, I don't know.")
 REFLECTIONS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (re.compile(r"\bi feel (?P<r>[^.!?]+)", re.I), ("Why do you feel {r}?", "How long have you felt {r}?")),
@@ -116,14 +130,17 @@ def _voice(ctx: BrainContext) -> tuple[str, ...]:
     return DE_ESCALATIONS[register] + (LIGHT_DE_ESCALATIONS if style.humor >= 0.5 and register != "formal" else ())
 
 
-def _name_prefix(ctx: BrainContext, rng: random.Random) -> str:
-    """Friends are addressed by name now and then (not while things are tense)."""
+def _addressed(ctx: BrainContext, rng: random.Random, line: str) -> str:
+    """Friends are addressed by name now and then: not while things are tense, not twice running."""
     name = ctx.user_memory.name
-    if _guarded(ctx):
-        return ""
-    if name and ctx.relationship.label in ("friend", "close friend") and rng.random() < ctx.profile.style.warmth:
-        return f"{name}, "
-    return ""
+    if not name or _guarded(ctx) or ctx.relationship.label not in ("friend", "close friend"):
+        return line
+    if any(name in exchange.reply_text for exchange in ctx.session.recent[-2:]):
+        return line
+    if rng.random() >= 0.5 * ctx.profile.style.warmth:
+        return line
+    keep = line.startswith(("I ", "I'")) or line[:1].islower()
+    return f"{name}, {line if keep else line[:1].lower() + line[1:]}"
 
 
 def _say(ctx: BrainContext, text: str, **fields: object) -> BrainOutput:
@@ -195,8 +212,7 @@ def memory_question(ctx: BrainContext, text: str, rng: random.Random) -> BrainOu
         return _say(ctx, f"You haven't told me {missing} yet. Would you like to?", relationship_signal=0.05)
     phrases = [_fact_phrase(f) for f in answers]
     joined = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
-    opener = _pick(ctx, rng, ("I remember: {}.", "Of course! {}.", "You told me {}."))
-    line = opener.format(_capitalised(joined) if opener.startswith("Of course") else joined)
+    line = _pick(ctx, rng, (f"I remember: {joined}.", f"Of course! {_capitalised(joined)}.", f"You told me {joined}."))
     return _say(ctx, line, emotion_deltas={"joy": 0.05}, relationship_signal=0.15)
 
 
@@ -204,11 +220,20 @@ def _capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _sombre(ctx: BrainContext) -> bool:
+    """Sad news in this turn or the one before: no cheerful "Aww!" now."""
+    said = [ctx.turn.text, *(exchange.user_text for exchange in ctx.session.recent[-1:])]
+    return ctx.appraisal.valence <= -0.3 or any(_matches(t.lower(), *LOSS) for t in said)
+
+
 def introduction(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
     if not ctx.new_facts:
         return None
     fact = max(ctx.new_facts, key=lambda f: f.importance)
     value = fact.value
+    if fact.kind in ("person", "pet") and _sombre(ctx):  # "My dog died last week. His name was Max."
+        line = f"{value}. That's a lovely name. What was {value} like?"
+        return _say(ctx, line, emotion_deltas={"love": 0.05}, relationship_signal=0.2)
     lines = {
         "name": f"Nice to meet you, {value}! What would you like to talk about?",
         "likes": f"{value[0].upper() + value[1:]}? I like the sound of that. What do you love about it?",
@@ -270,7 +295,7 @@ def small_talk(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput 
         )
     if re.fullmatch(r"(hi|hello|hey|good (morning|afternoon|evening))\b.*", text) and len(text) < 30:
         return _say(ctx, f"Hi{hello_name}! How are you today?", emotion_deltas={"joy": 0.05}, relationship_signal=0.1)
-    if re.fullmatch(r"(i'?m |i am )?(fine|good|great|ok|okay|not bad|well)\b.*", text) and len(text) < 40:
+    if re.fullmatch(FEELING_FINE, text) and len(text) < 40:
         line = _pick(ctx, rng, ("Glad to hear it! What's on your mind?", "Good to hear. What's new with you?"))
         return _say(ctx, line, relationship_signal=0.1)
     return None
@@ -278,6 +303,8 @@ def small_talk(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput 
 
 def feelings(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
     valence, directed = ctx.appraisal.valence, ctx.appraisal.directed_at_persona
+    if _guarded(ctx) and _matches(text, "sorry", "i apologi[sz]e", "my bad"):
+        return _say(ctx, _pick(ctx, rng, APOLOGY_ACCEPTED), emotion_deltas={"anger": -0.1}, relationship_signal=0.4)
     if ctx.appraisal.hostile:  # de-escalate, and let it count against the relationship
         if _matches(text, "joke", "make me laugh", "something funny"):
             line = _pick(ctx, rng, GAME_JOKES).format(joke=_pick(ctx, rng, JOKES))
@@ -286,13 +313,21 @@ def feelings(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | 
         return _say(ctx, line, relationship_signal=-0.3)
     if valence <= -0.5 and directed:
         return _say(ctx, _pick(ctx, rng, UPSET_BY_ME), relationship_signal=0.05)
-    if valence <= -0.4:
+    if valence <= -0.4 or _matches(text, *HARD_TIMES):
         line = _pick(ctx, rng, SAD_NEWS)
-        return _say(ctx, _name_prefix(ctx, rng) + line, emotion_deltas={"love": 0.05}, relationship_signal=0.1)
-    if valence >= 0.5 and directed:
+        return _say(ctx, _addressed(ctx, rng, line), emotion_deltas={"love": 0.05}, relationship_signal=0.1)
+    if valence >= 0.4 and directed:
         if _guarded(ctx):
             return _say(ctx, _pick(ctx, rng, GUARDED_PRAISE), relationship_signal=0.1)
         return _say(ctx, _pick(ctx, rng, PRAISED), emotion_deltas={"joy": 0.1})
+    return None
+
+
+def good_news(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
+    """Something pleasant that is not about the persona ("Haha, that's a good one!")."""
+    if ctx.appraisal.valence >= 0.45 and not ctx.appraisal.directed_at_persona and not text.endswith("?"):
+        lines = ENJOYED if _matches(text, "haha", "lol", "good one", "funny") else GOOD_NEWS
+        return _say(ctx, _pick(ctx, rng, lines), emotion_deltas={"joy": 0.05}, relationship_signal=0.1)
     return None
 
 
@@ -302,7 +337,7 @@ def reflection(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput 
             fragment = reflect(match.group("r")).strip()
             if 0 < len(fragment) <= 80:
                 line = _pick(ctx, rng, tuple(t.format(r=fragment) for t in templates))
-                return _say(ctx, _name_prefix(ctx, rng) + line, relationship_signal=0.05)
+                return _say(ctx, _addressed(ctx, rng, line), relationship_signal=0.05)
     return None
 
 
@@ -320,10 +355,10 @@ def carry_on(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput:
     line = _pick(ctx, rng, CONTINUATIONS)
     topics = [t for t in ctx.session.topics if t.split()[-1].lower() not in text]
     if topics and rng.random() < style.curiosity:
-        line += _pick(ctx, rng, tuple(f" Earlier you mentioned {topic}. How is that going?" for topic in topics[:2]))
+        line += _pick(ctx, rng, tuple(template.format(topic=topics[0]) for template in TOPIC_RETURNS))
     elif rng.random() < style.verbosity:
         line += " " + _pick(ctx, rng, FOLLOW_UPS)
-    return _say(ctx, _name_prefix(ctx, rng) + line, relationship_signal=0.05)
+    return _say(ctx, _addressed(ctx, rng, line), relationship_signal=0.05)
 
 
 def stay_with_them(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
@@ -331,6 +366,8 @@ def stay_with_them(ctx: BrainContext, text: str, rng: random.Random) -> BrainOut
     if _matches(text, "joke", "make me laugh", "something funny", "show me", "picture", "menu", "options"):
         line = "I'd rather stay with you for now. How are you feeling at this moment?"
         return _say(ctx, line, relationship_signal=0.05)
+    if re.fullmatch(FEELING_FINE, text) or _matches(text, "i'll call", "i will call", "i'll talk", "i will talk"):
+        return _say(ctx, _pick(ctx, rng, STEADY), relationship_signal=0.1)
     return None
 
 
@@ -341,6 +378,7 @@ HANDLERS: tuple[Handler, ...] = (
     introduction,
     show_cards,
     small_talk,
+    good_news,
     reflection,
     unknown_question,
 )
