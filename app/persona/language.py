@@ -191,6 +191,9 @@ def formal(text: str, formality: float) -> str:
     for short, full in (
         ("I'm", "I am"),
         ("I'll", "I will"),
+        ("I'd", "I would"),
+        ("That's", "That is"),
+        ("What's", "What is"),
         ("You're", "You are"),
         ("you're", "you are"),
         ("you've", "you have"),

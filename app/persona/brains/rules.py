@@ -79,6 +79,7 @@ HARD_TIMES = ("rough day", "bad day", "hard day", "tough day", "long day", "stre
 FEELING_FINE = (
     r"(i'?m |i am |i feel )?(a bit |a little |much |feeling |doing )?(fine|good|great|ok|okay|not bad|well|better)\b.*"
 )
+ABOUT_THE_PERSONA = re.compile(r"^you\b|\byou(?:'re| are|r)\b|\bthank(?:s| you)\b")  # not "talking to you"
 LOSS = ("died", "dead", "passed away", "lost", "put down", "funeral", "miss (him|her|them)")
 APOLOGY_ACCEPTED = ("No hard feelings. Want to start over?", "Thanks for saying that. Let's start again.")
 STEADY = ("That's a really good step. I'm here with you.", "I'm glad. I'm here if you want to keep talking.")
@@ -316,7 +317,7 @@ def feelings(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | 
     if valence <= -0.4 or _matches(text, *HARD_TIMES):
         line = _pick(ctx, rng, SAD_NEWS)
         return _say(ctx, _addressed(ctx, rng, line), emotion_deltas={"love": 0.05}, relationship_signal=0.1)
-    if valence >= 0.4 and directed:
+    if valence >= 0.4 and directed and ABOUT_THE_PERSONA.search(text):
         if _guarded(ctx):
             return _say(ctx, _pick(ctx, rng, GUARDED_PRAISE), relationship_signal=0.1)
         return _say(ctx, _pick(ctx, rng, PRAISED), emotion_deltas={"joy": 0.1})
@@ -353,7 +354,8 @@ def carry_on(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput:
     if _guarded(ctx):
         return _say(ctx, _pick(ctx, rng, GUARDED_CONTINUATIONS), relationship_signal=0.0)
     line = _pick(ctx, rng, CONTINUATIONS)
-    topics = [t for t in ctx.session.topics if t.split()[-1].lower() not in text]
+    just_said = ctx.session.recent[-1].user_text.lower() if ctx.session.recent else ""
+    topics = [t for t in ctx.session.topics if t.split()[-1].lower() not in f"{text} {just_said}"]
     if topics and rng.random() < style.curiosity:
         line += _pick(ctx, rng, tuple(template.format(topic=topics[0]) for template in TOPIC_RETURNS))
     elif rng.random() < style.verbosity:
