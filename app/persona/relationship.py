@@ -38,6 +38,14 @@ class Relationship(BaseModel):
         return "stranger"
 
 
+def felt_after(feelings: dict[str, float], deltas: dict[str, float]) -> dict[str, float]:
+    """The feelings towards a user after a turn's emotional changes (opposites offset)."""
+    result = dict(feelings)
+    for name, delta in offset(deltas).items():
+        result[name] = round(reinforce(result.get(name, 0.0), delta), 4)
+    return result
+
+
 def record_interaction(
     rel: Relationship,
     signal: float,
@@ -51,16 +59,13 @@ def record_interaction(
     `feeling_deltas`: the turn's emotional changes, for the persona's feelings towards the user.
     """
     signal = clamp(signal, -1.0, 1.0)
-    feelings = dict(rel.feelings)
-    for name, delta in offset(feeling_deltas or {}).items():
-        feelings[name] = round(reinforce(feelings.get(name, 0.0), delta), 4)
     updated = Relationship(
         affinity=reinforce(rel.affinity, 0.15 * signal, low=-1.0, high=1.0),
         trust=reinforce(rel.trust, 0.05 * signal if signal > 0 else 0.2 * signal),
         familiarity=reinforce(rel.familiarity, 0.04),
         interactions=rel.interactions + 1,
         last_seen=now,
-        feelings=feelings,
+        feelings=felt_after(rel.feelings, feeling_deltas or {}),
     )
     about = "; ".join((known or [])[:SUMMARY_PHRASES]) or "little known yet"
     updated.summary = f"{updated.label}, {updated.interactions} turns: {about}"[:300]

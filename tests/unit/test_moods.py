@@ -2,10 +2,16 @@
 relationship has its own feeling towards its user."""
 
 from app.api.v1.agents import mood_summary
+from app.brains import make_worker_brains
 from app.persona.emotion import apply_deltas, dominant, felt, initial_state
 from app.persona.relationship import Relationship, record_interaction
 from app.persona.thoughts import Activity, nudge_for, reflect
+from app.settings import Settings
+from app.store.history import HistoryStore
+from app.store.state import StateStore, user_key
+from tests.conftest import make_turn, process
 from tests.unit.test_rules_brain import CATALOG, Conversation
+from worker.turns import TurnProcessor
 
 PROFILE = CATALOG.get("default")
 FRIENDLY = ["My name is Mia", "I love painting", "You are wonderful", "That was lovely, thank you", "I'm happy today"]
@@ -85,3 +91,22 @@ def test_a_nudge_draws_on_the_sessions_own_topics_and_keeps_its_capitals() -> No
     upset = apply_deltas(calm, {"sadness": 0.9}, PROFILE.baseline, 600, 0.0)
     for seed in range(6):
         assert " i've" not in reflect(PROFILE, upset, Activity(), 10.0, seed=seed).nudge
+
+
+async def test_the_worker_keeps_the_feelings_and_charts_the_mood_this_user_meets(db) -> None:  # type: ignore[no-untyped-def]
+    processor = TurnProcessor(
+        make_worker_brains(Settings(_env_file=None)),
+        CATALOG,
+        StateStore(db),
+        HistoryStore(db),
+        10,
+        50,  # type: ignore[call-arg]
+    )
+    for text in ("You are useless.", "Nobody likes you."):
+        await process(processor, make_turn("rude", text))
+    shared = (await StateStore(db).mood.read(PROFILE)).current()
+    rel = (await StateStore(db).relationship.read(user_key("default", "user-of-rude"), Relationship)).value
+    assert rel.feelings["anger"] > 0.3
+    last = (await HistoryStore(db).for_session("rude"))[-1]
+    assert last.mood["anger"] > shared.values["anger"] + 0.1  # what this user meets, not only the shared mood
+    assert shared.values["anger"] - PROFILE.baseline["anger"] < 0.1  # one user moved it only a little
