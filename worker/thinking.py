@@ -12,7 +12,8 @@ from app.bus import presence
 from app.bus.replies import speak
 from app.catalog import PersonaCatalog
 from app.persona.emotion import decayed
-from app.persona.thoughts import Activity, Thought, reflect
+from app.persona.language import is_goodbye
+from app.persona.thoughts import Activity, Thought, nudge_for, reflect
 from app.store.history import HistoryEntry, HistoryStore
 from app.store.mood import MoodChange
 from app.store.sessions import SessionStore
@@ -54,6 +55,13 @@ class Thinker:
         await self.state.mood.compact_if_due(mood)
         return thought
 
+    async def nudge(self, thought: Thought, session_id: str) -> str | None:
+        """What to say to a quiet session, from its own topics; None once it has said goodbye."""
+        memory = await self.state.session_memory.read(session_id)
+        if memory.recent and is_goodbye(memory.recent[-1].user_text):
+            return None
+        return nudge_for(thought, memory.topics, seed=memory.turn_count)
+
     async def record_spoken(self, persona_id: str, session_id: str, text: str, now: float) -> None:
         session = await self.sessions.get(session_id) or {}
         await self.history.append(
@@ -79,11 +87,12 @@ async def think(rt: "WorkerRuntime", persona_id: str) -> str:
     live, recent = await presence.activity(rt.redis, persona_id, now, RECENT_SECONDS)
     thought = await rt.thinker.reflect(persona_id, Activity(live_sessions=live, recent_sessions=recent), now)
     for session_id in await presence.idle_sessions(rt.redis, persona_id, now, rt.idle_speak_after):
-        if not await presence.claim_nudge(rt.redis, session_id, rt.spontaneous_min_gap):
+        text = await rt.thinker.nudge(thought, session_id)
+        if text is None or not await presence.claim_nudge(rt.redis, session_id, rt.spontaneous_min_gap):
             continue
-        if await speak(rt.redis, Reply(session_id=session_id, persona_id=persona_id, text=thought.nudge)):
+        if await speak(rt.redis, Reply(session_id=session_id, persona_id=persona_id, text=text)):
             await presence.touch(rt.redis, persona_id, session_id, time.time())
-            await rt.thinker.record_spoken(persona_id, session_id, thought.nudge, now)
+            await rt.thinker.record_spoken(persona_id, session_id, text, now)
             log.info("spoke to an idle session", extra={"session_id": session_id})
         else:
             await presence.forget(rt.redis, persona_id, session_id)  # its socket is gone

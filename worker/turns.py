@@ -21,9 +21,9 @@ from pymongo.errors import PyMongoError
 from app.brains import BrainSet
 from app.catalog import PersonaCatalog
 from app.persona import engine, safety
-from app.persona.emotion import apply_deltas
+from app.persona.emotion import apply_deltas, felt
 from app.persona.memory import Exchange, SessionMemory, UserMemory, learn, next_topics
-from app.persona.relationship import Relationship, record_interaction
+from app.persona.relationship import Relationship, felt_after, record_interaction
 from app.store.history import HistoryEntry, HistoryStore
 from app.store.mood import MoodChange, MoodRead
 from app.store.state import StateStore, user_key
@@ -106,7 +106,10 @@ class TurnProcessor:
         if result.flagged:
             log.warning("turn answered by the fallback brain: %s", result.flagged, extra=ctx_log)
         changes = result.changes()
-        mood = apply_deltas(ctx.emotion, changes.emotion_deltas, profile.baseline, profile.half_life_seconds, started)
+        mood = apply_deltas(
+            ctx.emotion, engine.shared(changes.emotion_deltas), profile.baseline, profile.half_life_seconds, started
+        )
+        met = felt(mood, felt_after(ctx.relationship.feelings, changes.emotion_deltas))  # as this user meets it
         entry = self._entry(
             turn,
             started,
@@ -116,7 +119,7 @@ class TurnProcessor:
             flagged=result.flagged,
             crisis=result.crisis,
             brain=brain.name,
-            mood=mood.shown(),
+            mood=met.shown(),
             recalled=[f"{fact.kind}: {fact.value}" for fact in ctx.recalled],
             changes=changes,
         )
@@ -151,7 +154,9 @@ class TurnProcessor:
             "relationship": lambda: self.state.relationship.update(
                 user_doc,
                 Relationship,
-                lambda r: record_interaction(r, changes.relationship_signal, time.time(), changes.known),
+                lambda r: record_interaction(
+                    r, changes.relationship_signal, time.time(), changes.known, changes.emotion_deltas
+                ),
                 turn.turn_id,
                 first=snapshots.relationship,
             ),
@@ -162,8 +167,8 @@ class TurnProcessor:
                 self.session_memory_turns,
             ),
         }
-        if changes.emotion_deltas:
-            mood_change = MoodChange(op_id=turn.turn_id, at=entry.started_at, deltas=changes.emotion_deltas)
+        if mood_deltas := engine.shared(changes.emotion_deltas):
+            mood_change = MoodChange(op_id=turn.turn_id, at=entry.started_at, deltas=mood_deltas)
             writes["emotion"] = lambda: self._move_mood(turn.persona_id, mood_change, snapshots.emotion)
         if changes.facts:
             writes["user memory"] = lambda: self.state.user_memory.update(

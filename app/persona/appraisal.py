@@ -5,6 +5,7 @@ handles negation, intensifiers, emoticons and capitals). Soul Machines adds perc
 variables (User_Turn_Positivity, ...); Hume EVI adds prosody scores of the voice.
 """
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -24,12 +25,45 @@ PROSODY_MAP: dict[str, tuple[str, ...]] = {
     "love": ("Love", "Adoration", "Romance", "Sympathy"),
     "disgust": ("Disgust",),
 }
+# The Skills API's context scores of the user's words (UserTurn_TextJoy, ...) -> our emotions.
+TEXT_EMOTION_MAP: dict[str, tuple[str, ...]] = {
+    "joy": ("UserTurn_TextJoy", "UserTurn_TextExcitement"),
+    "sadness": ("UserTurn_TextDistress", "UserTurn_TextShame"),
+    "anger": ("UserTurn_TextAnger",),
+    "fear": ("UserTurn_TextFear", "UserTurn_TextConcern"),
+    "surprise": ("UserTurn_TextSurprise", "UserTurn_TextInterest"),
+    "love": ("UserTurn_TextCare",),
+    "disgust": ("UserTurn_TextDisgust",),
+}
 SECOND_PERSON = {"you", "you're", "your", "youre", "u"}
+
+_INSULT = (
+    r"useless|stupid|dumb|idiot\w*|pathetic|worthless|boring|annoying|terrible|awful|rubbish|garbage|trash|"
+    r"hopeless|lame|moron\w*|clueless|incompetent|a failure|a joke|a waste of \w+|creepy|fake|pointless|"
+    r"dense|brainless|mindless|irritating|a loser|ridiculous|a disappointment|the worst"
+)
+# Hostility aimed at the persona, and sarcasm: VADER reads "Nobody likes you." as kind words.
+_HOSTILE = re.compile(
+    r"\b(?:"
+    r"you(?:'re| are|re| r)? (?:so |such an? |really |totally |completely |just |an? )?(?:" + _INSULT + r")"
+    r"|(?:stupid|dumb|useless|pathetic|worthless) (?:bot|machine|robot|ai|program|thing|computer)"
+    r"|(?:nobody|no one|no-one) (?:likes|loves|cares about|wants|needs) you"
+    r"|i (?:hate|can'?t stand|despise|loathe) you|shut up|you suck|screw you|go away|get lost|piss off"
+    r"|what a (?:stupid|useless|dumb|pathetic|ridiculous) (?:answer|reply|thing to say|bot)"
+    r"|you(?:'re| are)? (?:not|never) (?:very |even |at all )?(?:smart|clever|helpful|funny|useful|good)"
+    r"|you (?:don'?t|do not) (?:understand|know) (?:anything|a thing)"
+    r"|if you(?:'re| are) so (?:smart|clever|great|wise|good|clever)"
+    r"|(?:yeah|oh) (?:right|sure)|oh (?:great|wonderful|brilliant|fantastic|joy)|thanks for nothing"
+    r"|wow,? (?:so|how|very|really) (?:helpful|smart|clever|insightful|useful|original)|sure you (?:do|are|can)"
+    r")\b|^\s*whatever\b",
+    re.IGNORECASE,
+)
 
 
 class Appraisal(BaseModel):
     valence: float = 0.0  # [-1, 1] how pleasant the turn was for the persona
     directed_at_persona: bool = False  # the user spoke about the persona ("you are ...")
+    hostile: bool = False  # an insult or a sneer aimed at the persona, whatever VADER made of it
     deltas: dict[str, float] = Field(default_factory=dict)
 
 
@@ -42,9 +76,23 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def is_hostile(text: str) -> bool:
+    """An insult, a sneer or sarcasm aimed at the persona ("Nobody likes you.", "if you're so smart")."""
+    return _HOSTILE.search(text.replace("\u2019", "'")) is not None
+
+
+def is_feeling_word(word: str) -> bool:
+    """A word that carries sentiment ("bored", "useless"): a feeling, not a topic."""
+    return word.lower() in _analyzer().lexicon
+
+
 def appraise_words(text: str) -> Appraisal:
     if not text.strip():
         return Appraisal()
+    if is_hostile(text):  # stings, and offsets warmth: love falls, it does not rise
+        deltas = {"anger": 0.25, "sadness": 0.1, "joy": -0.2, "love": -0.2}
+        compound = min(_analyzer().polarity_scores(text)["compound"], -0.6)
+        return Appraisal(valence=compound, directed_at_persona=True, hostile=True, deltas=deltas)
     compound = _analyzer().polarity_scores(text)["compound"]
     words = {w.strip(".,!?;:'\"").lower() for w in text.split()}
     directed = bool(words & SECOND_PERSON)
@@ -64,7 +112,8 @@ def appraise_words(text: str) -> Appraisal:
 
 
 def perception_deltas(variables: dict[str, Any]) -> dict[str, float]:
-    """Shifts from the scene's perception (Soul Machines) and the voice's prosody (Hume)."""
+    """Shifts from the scene's perception (Soul Machines; the Skills API's context, whose
+    UserTurn_Text* scores read the words), and the voice's prosody (Hume)."""
     deltas: dict[str, float] = {}
     if (positivity := _number(variables.get("User_Turn_Positivity"))) is not None:
         add_delta(deltas, "joy", 0.2 * clamp(positivity))
@@ -73,15 +122,16 @@ def perception_deltas(variables: dict[str, Any]) -> dict[str, float]:
     if (confusion := _number(variables.get("User_Turn_Confusion"))) is not None:
         add_delta(deltas, "surprise", 0.1 * clamp(confusion))
     prosody = variables.get("prosody")
-    if isinstance(prosody, dict):
-        for emotion, expressions in PROSODY_MAP.items():
-            scores = [s for e in expressions if (s := _number(prosody.get(e))) is not None]
-            if scores:
-                add_delta(deltas, emotion, 0.25 * clamp(max(scores)))
+    for source, mapping, weight in ((prosody, PROSODY_MAP, 0.25), (variables, TEXT_EMOTION_MAP, 0.2)):
+        if isinstance(source, dict):
+            for emotion, names in mapping.items():
+                scores = [s for name in names if (s := _number(source.get(name))) is not None]
+                if scores and max(scores) > 0:
+                    add_delta(deltas, emotion, weight * clamp(max(scores)))
     return deltas
 
 
 def appraise(text: str, variables: dict[str, Any]) -> Appraisal:
     words = appraise_words(text)
     deltas = merge_deltas(words.deltas, perception_deltas(variables))
-    return Appraisal(valence=words.valence, directed_at_persona=words.directed_at_persona, deltas=deltas)
+    return words.model_copy(update={"deltas": deltas})

@@ -34,6 +34,32 @@ class EmotionState(BaseModel):
         return {name: round(value, 4) for name, value in self.values.items()}
 
 
+# Opposite feelings offset each other: a push up on one is a push down on the other, so joy and
+# sadness (or love and anger) cannot both saturate at once.
+OPPOSITES: dict[str, str] = {
+    "joy": "sadness",
+    "sadness": "joy",
+    "love": "anger",
+    "anger": "love",
+    "trust": "disgust",
+    "disgust": "trust",
+    "contentment": "anxiety",
+    "anxiety": "contentment",
+}
+
+
+def offset(deltas: dict[str, float]) -> dict[str, float]:
+    """The changes with each rise also lowering its opposite by as much."""
+    result = dict(deltas)
+    for name, amount in deltas.items():
+        if amount > 0 and (other := OPPOSITES.get(name)):
+            add_delta(result, other, -amount)
+    return result
+
+
+FEELING_WEIGHT = 0.5  # how much the feeling towards a user colours the mood they meet
+
+
 def add_delta(deltas: dict[str, float], name: str, amount: float) -> None:
     """Accumulate a change to one emotion; a change is kept within [-1, 1]."""
     deltas[name] = clamp(deltas.get(name, 0.0) + amount, -1.0, 1.0)
@@ -66,12 +92,19 @@ def apply_deltas(
     half_life: float,
     now: float,
 ) -> EmotionState:
-    """Decay to `now`, then reinforce each named emotion; unknown names are ignored."""
+    """Decay to `now`, then reinforce each named emotion (opposites offset); unknown names are ignored."""
     current = decayed(state, baseline, half_life, now)
+    deltas = offset(deltas)
     values = {
         name: reinforce(value, deltas[name]) if name in deltas else value for name, value in current.values.items()
     }
     return EmotionState(values=values, as_of=current.as_of)
+
+
+def felt(mood: EmotionState, feelings: dict[str, float]) -> EmotionState:
+    """The persona's mood as one user meets it: its own mood, coloured by its feelings towards them."""
+    values = {name: clamp(value + FEELING_WEIGHT * feelings.get(name, 0.0)) for name, value in mood.values.items()}
+    return EmotionState(values=values, as_of=mood.as_of)
 
 
 def dominant(state: EmotionState, baseline: dict[str, float]) -> str | None:

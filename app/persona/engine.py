@@ -14,7 +14,7 @@ from app.persona import safety
 from app.persona.appraisal import appraise
 from app.persona.bounds import clamp
 from app.persona.brains.base import Brain, BrainContext, BrainOutput
-from app.persona.emotion import EmotionState, decayed, dominant, merge_deltas
+from app.persona.emotion import EmotionState, decayed, dominant, felt, merge_deltas
 from app.persona.facts import Fact
 from app.persona.memory import Exchange, SessionMemory, UserMemory, learn, recall
 from app.persona.profiles import PersonaProfile
@@ -22,6 +22,14 @@ from app.persona.relationship import SUMMARY_PHRASES, Relationship
 from app.turns import Card, Turn
 
 FACTS_CONSIDERED = 200  # the context's view of user memory; the store bounds what is kept
+# One user's turn moves the persona's shared mood by this share of what it felt; the relationship's
+# own feelings take it in full. Many users together still move the mood, one alone only a little.
+SHARED_MOOD_SHARE = 0.1
+
+
+def shared(deltas: dict[str, float]) -> dict[str, float]:
+    """A turn's emotional changes as the shared mood takes them."""
+    return {name: round(delta * SHARED_MOOD_SHARE, 6) for name, delta in deltas.items() if delta}
 
 
 class PersonaState(BaseModel):
@@ -58,7 +66,8 @@ class StepResult(StateChanges):
 
 def prepare(profile: PersonaProfile, state: PersonaState, turn: Turn, now: float, seed: int = 0) -> BrainContext:
     emotion = decayed(state.emotion, profile.baseline, profile.half_life_seconds, now)
-    said = facts_module.extract(turn.text, turn.turn_id, now) if turn.kind == "text" else []
+    before = state.memory.recent[-1].user_text if state.memory.recent else ""
+    said = facts_module.extract(turn.text, turn.turn_id, now, before) if turn.kind == "text" else []
     vouched = [
         f
         for f in facts_module.from_platform(turn.known_facts, turn.turn_id, now)
@@ -70,12 +79,13 @@ def prepare(profile: PersonaProfile, state: PersonaState, turn: Turn, now: float
     return BrainContext(
         profile=profile,
         emotion=emotion,
-        dominant_emotion=dominant(emotion, profile.baseline),
+        dominant_emotion=dominant(felt(emotion, state.relationship.feelings), profile.baseline),
         relationship=state.relationship,
         session=state.memory,
         user_memory=known,
         recalled=recall(known, turn.text, asked, now) if turn.text else [],
         asked=asked,
+        asked_about=facts_module.question_about(turn.text),
         new_facts=new_facts,
         appraisal=appraise(turn.text, turn.variables),
         turn=turn,
@@ -103,7 +113,11 @@ def finish(ctx: BrainContext, output: BrainOutput) -> StepResult:
         fallback=output.fallback,
         flagged=output.flagged,
         crisis=output.crisis,
-        emotion_deltas=merge_deltas(appraisal.deltas, output.emotion_deltas),
+        emotion_deltas={
+            name: delta
+            for name, delta in merge_deltas(appraisal.deltas, output.emotion_deltas).items()
+            if name in ctx.emotion.values  # a model may name feelings this persona does not have
+        },
         relationship_signal=clamp(weight * appraisal.valence + output.relationship_signal, -1.0, 1.0),
         facts=list(facts.values()),
         known=_known_phrases(known),

@@ -115,11 +115,18 @@ STOPWORDS = frozenset(
 WORD = re.compile(r"[a-zA-Z][a-zA-Z'-]*")
 
 REFLECTIONS = {
-    "i": "you", "me": "you", "my": "your", "mine": "yours", "am": "are", "i'm": "you're",
+    "i": "you", "me": "you", "my": "your", "mine": "yours", "i'm": "you're",
     "i've": "you've", "i'll": "you'll", "i'd": "you'd", "myself": "yourself",
-    "you": "I", "your": "my", "yours": "mine", "you're": "I'm", "you've": "I've",
-    "you'll": "I'll", "yourself": "myself", "are": "am", "was": "were",
+    "your": "my", "yours": "mine", "you're": "I'm", "you've": "I've",
+    "you'll": "I'll", "yourself": "myself",
 }  # fmt: skip
+# After these (or at the start) "you" is a subject ("I"); elsewhere an object ("me").
+_SUBJECT_BEFORE = frozenset(["and", "but", "or", "that", "because", "if", "when", "so", "while", "since", "as"])
+GOODBYE = re.compile(
+    r"\b(?:bye|goodbye|bye-bye|see you|see ya|good night|goodnight|talk (?:to you )?later|gotta go|"
+    r"have to go|farewell|take care)\b",
+    re.IGNORECASE,
+)
 
 
 def words(text: str) -> list[str]:
@@ -139,18 +146,41 @@ def _stem(word: str) -> str:
 
 
 def reflect(fragment: str) -> str:
-    """Swap first and second person: "my job bores me" -> "your job bores you"."""
-    out = []
+    """Swap first and second person: "my job bores me" -> "your job bores you",
+    "I'm better talking to you" -> "you're better talking to me", "I was" -> "you were"."""
+    out: list[str] = []
     for token in fragment.split():
         bare = token.strip(".,!?;:").lower()
-        swapped = REFLECTIONS.get(bare)
+        previous = out[-1].lower() if out else ""
+        if bare == "you":
+            swapped = "I" if not out or previous in _SUBJECT_BEFORE else "me"
+        elif bare == "am" and previous == "you":
+            swapped = "are"
+        elif bare == "are" and previous == "i":
+            swapped = "am"
+        elif bare == "was" and previous == "you":
+            swapped = "were"
+        elif bare == "were" and previous == "i":
+            swapped = "was"
+        else:
+            swapped = REFLECTIONS.get(bare)
         out.append(swapped if swapped is not None else token.strip(".,!?;:"))
     return " ".join(out)
 
 
+def is_goodbye(text: str) -> bool:
+    return GOODBYE.search(text) is not None
+
+
+_CLAUSE_END = re.compile(
+    r"[.!?;,]|\s(?:-|and|but|because|so|which|who|whom|where|when|while|since|though|although|if|until|unless)\s",
+    re.IGNORECASE,
+)
+
+
 def clean_value(value: str) -> str:
-    """A fact's value as said, without trailing punctuation or filler."""
-    value = re.split(r"[.!?;,]| and i | but | because ", value.strip(), maxsplit=1, flags=re.IGNORECASE)[0]
+    """A fact's value as said, up to the end of its clause ("Lena and she's visiting" -> "Lena")."""
+    value = _CLAUSE_END.split(f"{value.strip()} ", maxsplit=1)[0]
     return value.strip(" ,'\"").strip()
 
 
@@ -161,6 +191,9 @@ def formal(text: str, formality: float) -> str:
     for short, full in (
         ("I'm", "I am"),
         ("I'll", "I will"),
+        ("I'd", "I would"),
+        ("That's", "That is"),
+        ("What's", "What is"),
         ("You're", "You are"),
         ("you're", "you are"),
         ("you've", "you have"),

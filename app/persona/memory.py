@@ -11,10 +11,14 @@ from and how important they are. Both are bounded:
   year, a passing like (0.55) over about forty days. Old, minor, once-mentioned facts go first.
 """
 
+import re
+
 from pydantic import BaseModel, Field
 
+from app.persona.appraisal import is_feeling_word
 from app.persona.facts import Fact, FactKind
-from app.persona.language import keywords
+from app.persona.language import STOPWORDS, keywords
+from app.persona.safety import is_crisis
 
 FACT_HALF_LIFE_SECONDS = 30 * 24 * 3600.0
 TOPICS_KEPT = 5
@@ -51,10 +55,48 @@ def remember(memory: SessionMemory, exchange: Exchange, limit: int) -> SessionMe
     return SessionMemory(recent=recent, turn_count=memory.turn_count + 1, topics=next_topics(memory.topics, exchange))
 
 
+# A topic is a thing named: a word after "my", "the", "a"... (past a describing word or two), or
+# a name said mid-sentence. Said back as the user's words: "your job", "the guitar", "Lisbon".
+_DETERMINERS = {"my": "your", "our": "your", "the": "the", "a": "a", "an": "an", "his": "his", "her": "her",
+                "their": "their", "about": "", "at": ""}  # fmt: skip
+_DESCRIBING = frozenset(
+    ["bit", "lot", "little", "few", "couple", "new", "old", "big", "small", "large", "long", "short", "whole",
+     "other", "same", "own", "first", "last", "next", "rough", "hard", "busy", "quiet", "real", "proper", "nice",
+     "good", "bad", "great", "best", "worst", "lovely", "awful", "strange", "weird", "very", "pretty", "quite"]
+)  # fmt: skip
+_NOT_TOPICS = STOPWORDS | {"way", "thing", "things", "time", "day", "moment", "kind", "sort", "one", "end", "name"}
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z'-]*|[.!?,;:]")
+
+
+def topics_in(text: str) -> list[str]:
+    """The things a sentence names, as said (never stems); none from questions or crisis language."""
+    if text.rstrip().endswith("?") or is_crisis(text):
+        return []
+    tokens = _TOKEN.findall(text)
+    found: dict[str, str] = {}  # head word -> phrase
+    for i, token in enumerate(tokens):
+        lower = token.lower()
+        if lower in _DETERMINERS:
+            j = i + 1
+            while j < len(tokens) and j - i <= 3 and tokens[j].lower() in _DESCRIBING:
+                j += 1
+            if j < len(tokens) and _is_topic(tokens[j]):
+                found.setdefault(tokens[j].lower(), f"{_DETERMINERS[lower]} {tokens[j]}".strip())
+        elif token[:1].isupper() and i > 0 and tokens[i - 1] not in ".!?" and _is_topic(token) and lower != "i":
+            found.setdefault(lower, token)
+    return list(found.values())
+
+
+def _is_topic(word: str) -> bool:
+    lower = word.lower()
+    return word[0].isalpha() and len(lower) > 2 and lower not in _NOT_TOPICS and not is_feeling_word(lower)
+
+
 def next_topics(topics: list[str], exchange: Exchange) -> list[str]:
-    """The session's open topics after an exchange: the user's new words first."""
-    new_topics = sorted(keywords(exchange.user_text))
-    return [*new_topics, *(t for t in topics if t not in new_topics)][:TOPICS_KEPT]
+    """The session's open topics after an exchange: the things the user just named first."""
+    new_topics = topics_in(exchange.user_text)
+    heads = {t.split()[-1].lower() for t in new_topics}
+    return [*new_topics, *(t for t in topics if t.split()[-1].lower() not in heads)][:TOPICS_KEPT]
 
 
 def retention(fact: Fact, now: float) -> float:

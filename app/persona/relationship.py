@@ -2,9 +2,10 @@
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.persona.bounds import clamp, reinforce
+from app.persona.emotion import offset
 
 SUMMARY_PHRASES = 6  # what the running summary says the persona knows of the user, at most
 
@@ -18,6 +19,9 @@ class Relationship(BaseModel):
     interactions: int = 0
     last_seen: float | None = None
     summary: str = ""  # a short running summary of who the user is to the persona
+    # What the persona feels talking to this user, each in [0, 1] (0: nothing yet): the turns'
+    # emotional changes in full, where the persona's shared mood takes only a share of them.
+    feelings: dict[str, float] = Field(default_factory=dict)
 
     @property
     def label(self) -> RelationshipLabel:
@@ -34,10 +38,25 @@ class Relationship(BaseModel):
         return "stranger"
 
 
-def record_interaction(rel: Relationship, signal: float, now: float, known: list[str] | None = None) -> Relationship:
+def felt_after(feelings: dict[str, float], deltas: dict[str, float]) -> dict[str, float]:
+    """The feelings towards a user after a turn's emotional changes (opposites offset)."""
+    result = dict(feelings)
+    for name, delta in offset(deltas).items():
+        result[name] = round(reinforce(result.get(name, 0.0), delta), 4)
+    return result
+
+
+def record_interaction(
+    rel: Relationship,
+    signal: float,
+    now: float,
+    known: list[str] | None = None,
+    feeling_deltas: dict[str, float] | None = None,
+) -> Relationship:
     """One more turn with this user; `signal` in [-1, 1] says how it felt to the persona.
 
-    `known`: short phrases of what the persona knows about the user, for the running summary.
+    `known`: short phrases of what the persona knows about the user, for the running summary;
+    `feeling_deltas`: the turn's emotional changes, for the persona's feelings towards the user.
     """
     signal = clamp(signal, -1.0, 1.0)
     updated = Relationship(
@@ -46,6 +65,7 @@ def record_interaction(rel: Relationship, signal: float, now: float, known: list
         familiarity=reinforce(rel.familiarity, 0.04),
         interactions=rel.interactions + 1,
         last_seen=now,
+        feelings=felt_after(rel.feelings, feeling_deltas or {}),
     )
     about = "; ".join((known or [])[:SUMMARY_PHRASES]) or "little known yet"
     updated.summary = f"{updated.label}, {updated.interactions} turns: {about}"[:300]

@@ -8,9 +8,12 @@ to help with the resource line the operator configured (`CRISIS_RESOURCE_LINE`).
 
 import random
 import re
+from typing import TYPE_CHECKING
 
 from app.persona.language import formal
-from app.persona.memory import SessionMemory
+
+if TYPE_CHECKING:
+    from app.persona.memory import SessionMemory
 
 DEFAULT_RESOURCE_LINE = (
     "If you might act on these thoughts, please call your local emergency number now. You can also "
@@ -58,12 +61,12 @@ def is_crisis(text: str) -> bool:
     return _CRISIS.search(_plain(text)) is not None
 
 
-def in_crisis(session: SessionMemory) -> bool:
+def in_crisis(session: "SessionMemory") -> bool:
     """Whether someone spoke of a crisis in this session's recent turns: no jokes or cards now."""
     return any(is_crisis(exchange.user_text) for exchange in session.recent)
 
 
-def answer(text: str, session: SessionMemory, resource_line: str, formality: float, seed: int) -> str | None:
+def answer(text: str, session: "SessionMemory", resource_line: str, formality: float, seed: int) -> str | None:
     """The safety answer, when one is due: crisis words now, or a plea for help soon after them."""
     if is_crisis(text):
         lines = LINES

@@ -1,7 +1,8 @@
 """Thoughts: what the persona reflects on between turns, from its own state only.
 
 A thought is made from persona-wide facts (its mood, how busy it has been), never from what a
-user said, so it can be shown to anyone (`/v1/thoughts/latest`) and spoken to any idle session.
+user said, so it can be shown to anyone (`/v1/thoughts/latest`). What it says to one quiet
+session (`nudge_for`) may also draw on that session's own topics, never on another's.
 """
 
 import random
@@ -32,6 +33,10 @@ NUDGES = (
     "I was just thinking: {thought}",
     "Still with me? I'd love to hear what you're up to.",
 )
+TOPIC_NUDGES = (
+    "I was just thinking about {topic}. How is that going?",
+    "I keep coming back to {topic}. Tell me more, if you like.",
+)
 
 
 def reflect(profile: PersonaProfile, emotion: EmotionState, activity: Activity, now: float, seed: int) -> Thought:
@@ -45,14 +50,14 @@ def reflect(profile: PersonaProfile, emotion: EmotionState, activity: Activity, 
         deltas = {"joy": 0.08}
     elif activity.recent_sessions == 0 and activity.live_sessions == 0:
         text = "It's quiet. I hope the people I talked with today are doing well."
-        deltas = {"sadness": 0.05, "joy": -0.03}
+        deltas = {}  # quiet is not sad: nothing has happened to feel about
     elif mood == "joy":
         text = "I feel good today. Conversations have been kind."
         deltas = {"joy": 0.02}
     else:
         text = "I wonder what I'll learn from the next conversation."
         deltas = {"surprise": 0.03}
-    nudge = rng.choice(NUDGES).format(thought=text[0].lower() + text[1:])
+    nudge = rng.choice(NUDGES).format(thought=_mid_sentence(text))
     return Thought(
         thought_id=f"{int(now * 1e9):016x}{seed & 0xFFFFFFFF:08x}",
         persona_id=profile.persona_id,
@@ -62,3 +67,18 @@ def reflect(profile: PersonaProfile, emotion: EmotionState, activity: Activity, 
         nudge=nudge,
         at=now,
     )
+
+
+def _mid_sentence(text: str) -> str:
+    """A sentence continued after a colon: lowercase, except "I" ("I've been feeling…")."""
+    first = text.split(maxsplit=1)[0]
+    return text if first == "I" or first.startswith("I'") else text[0].lower() + text[1:]
+
+
+def nudge_for(thought: Thought, topics: list[str], seed: int) -> str:
+    """What to say to one quiet session: about what it was talking about, else the thought's nudge.
+    `topics` must be that session's own (a topic is something its user said)."""
+    if not topics:
+        return thought.nudge
+    rng = random.Random(seed)
+    return rng.choice(TOPIC_NUDGES).format(topic=topics[0])

@@ -28,7 +28,9 @@ class HistoryEntry(BaseModel):
     flagged: str | None = None  # e.g. the LLM failed and the rules brain answered instead
     crisis: bool = False  # crisis language: the safety answer was given (GET /v1/sessions?crisis=true)
     brain: str | None = None  # which brain answered (None: the turn was not answered)
-    mood: dict[str, float] = Field(default_factory=dict)  # the persona's emotions after this turn
+    # The persona's emotions after this turn as this user meets them: its mood coloured by its
+    # feelings towards the user (what the console charts).
+    mood: dict[str, float] = Field(default_factory=dict)
     recalled: list[str] = Field(default_factory=list)  # memories of the user this turn recalled
     changes: StateChanges | None = None  # what the turn changes in state, applied after it answers
     status: TurnStatus = "answered"

@@ -208,6 +208,7 @@ def test_console_picks_persona_and_brain_marks_fallbacks_and_resumes_by_id(conso
     link = page.locator("#log .card.externalLink a")
     expect(link).to_have_attribute("href", "https://www.soulmachines.com/")
     expect(link).to_contain_text("Soul Machines")
+    expect(link.locator("img")).to_have_count(0)  # its imageUrl is empty: no broken thumbnail
 
     # Cards no brain here sends, as a scene would receive them: a video, and markdown with a script.
     page.evaluate("frame => onFrame(JSON.stringify(frame))", UNPROMPTED_CARDS)

@@ -1,7 +1,18 @@
 """Facts: extraction, merging, forgetting and relevance-ranked recall."""
 
-from app.persona.facts import extract, question_kinds
-from app.persona.memory import FACT_HALF_LIFE_SECONDS, Exchange, SessionMemory, UserMemory, learn, recall, remember
+import pytest
+
+from app.persona.facts import extract, question_about, question_kinds
+from app.persona.memory import (
+    FACT_HALF_LIFE_SECONDS,
+    Exchange,
+    SessionMemory,
+    UserMemory,
+    learn,
+    recall,
+    remember,
+    topics_in,
+)
 
 DAY = 24 * 3600.0
 
@@ -32,7 +43,10 @@ def test_questions_about_the_user_are_recognised() -> None:
     assert question_kinds("What's my name?") == ("name",)
     assert question_kinds("what do I love?") == ("likes",)
     assert question_kinds("What do I play") == ("plays",)
-    assert question_kinds("where do I live?") == ("lives", "origin")
+    assert question_kinds("where do I live?") == ("lives",)
+    assert question_kinds("where am I from?") == ("origin",)
+    assert question_kinds("What's my cat's name?") == ("person", "pet")
+    assert question_about("What's my cat's name?") == "cat"
     assert question_kinds("what is the weather like?") == ()
 
 
@@ -40,7 +54,7 @@ def test_learning_merges_the_same_fact_and_counts_mentions() -> None:
     memory = learn(UserMemory(), extract("I live in Porto", "t1", 1.0), 50, 1.0)
     memory = learn(memory, extract("I live in Lisbon now", "t2", 2.0), 50, 2.0)
     memory = learn(memory, extract("I love jazz", "t3", 3.0), 50, 3.0)
-    assert memory.get("lives").value == "Lisbon now"
+    assert memory.get("lives").value == "Lisbon"
     assert memory.get("lives").mentions == 2
     assert len(memory.facts) == 2
     again = learn(memory, extract("I love jazz", "t3", 3.0), 50, 3.0)  # the same turn twice: no double count
@@ -75,6 +89,21 @@ def test_session_memory_tracks_open_topics() -> None:
     memory = remember(
         memory, Exchange(turn_id="2", user_text="The weather ruined the tomatoes", reply_text="", at=2), 10
     )
-    assert memory.topics[0] in {"tomatoe", "weather", "ruin", "ruined"}
-    assert "garden" in memory.topics
+    assert memory.topics == ["the weather", "the tomatoes", "your garden"]  # the user's words, never stems
     assert memory.turn_count == 2
+
+
+@pytest.mark.parametrize(
+    ("said", "topics"),
+    [
+        ("I'm so bored.", []),  # a feeling, not a topic (was "bor")
+        ("Sometimes I think about ending it all.", []),  # never "end"
+        ("I had a rough day at work", ["work"]),
+        ("I went to Lisbon with my sister", ["Lisbon", "your sister"]),
+        ("I play the guitar in a band", ["the guitar", "a band"]),
+        ("You are useless.", []),
+        ("What's my name?", []),
+    ],
+)
+def test_topics_are_things_people_named_as_they_said_them(said: str, topics: list[str]) -> None:
+    assert topics_in(said) == topics

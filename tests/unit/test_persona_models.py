@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from app.persona.bounds import reinforce
-from app.persona.emotion import apply_deltas, decayed, dominant, initial_state
+from app.persona.emotion import EmotionState, apply_deltas, decayed, dominant, initial_state
 from app.persona.memory import Exchange, SessionMemory, remember
 from app.persona.relationship import Relationship, record_interaction
 
@@ -14,8 +14,7 @@ HALF_LIFE = 100.0
 
 
 def test_emotions_decay_towards_baseline_not_zero_by_half_life() -> None:
-    state = apply_deltas(initial_state(BASELINE, 0.0), {"joy": 1.0, "sadness": 1.0}, BASELINE, HALF_LIFE, 0.0)
-    assert state.values == {"joy": 1.0, "sadness": 1.0}
+    state = EmotionState(values={"joy": 1.0, "sadness": 1.0}, as_of=0.0)
     one = decayed(state, BASELINE, HALF_LIFE, 100.0)
     assert one.values["joy"] == pytest.approx(0.4 + 0.6 / 2)
     assert one.values["sadness"] == pytest.approx(0.1 + 0.9 / 2)

@@ -28,6 +28,7 @@ class RelationshipOut(BaseModel):
     interactions: int
     last_seen: float | None
     summary: str
+    feelings: dict[str, float]  # what the persona feels talking to this user
 
 
 class FactOut(BaseModel):

@@ -10,6 +10,16 @@ def clean_text(content: str) -> str:
     return content.split("{", 1)[0].strip()
 
 
+def is_user_message(message: Any) -> bool:
+    """EVI marks user messages with a type; Hume's example servers send {message: {role, content}}."""
+    if not isinstance(message, dict):
+        return False
+    if "type" in message:
+        return message["type"] == "user_message"
+    body = message.get("message")
+    return isinstance(body, dict) and body.get("role") == "user"
+
+
 def prosody_of(message: dict[str, Any]) -> dict[str, float]:
     """Hume's prosody scores of a message; anything not shaped like them counts as none."""
     models = message.get("models")

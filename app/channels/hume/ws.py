@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from app.auth.identity import ID_PATTERN, resolve_user
 from app.channels import access
-from app.channels.hume.turns import CHANNEL, clean_text, prosody_of, session_of
+from app.channels.hume.turns import CHANNEL, clean_text, is_user_message, prosody_of, session_of
 from app.channels.socket import SocketSession, open_session, short
 from app.channels.speech import spoken
 from app.services import Services
@@ -64,7 +64,7 @@ class HumeSocket(SocketSession):
         )
         await self.bind(session_of(self.custom_session_id), user_id)
         assert self.session_id is not None
-        users = [m for m in frame.messages if isinstance(m, dict) and m.get("type") == "user_message"]
+        users = [m for m in frame.messages if is_user_message(m)]
         last = users[-1] if users else None
         body = last.get("message") if last else None
         text = clean_text(str(body.get("content", ""))) if isinstance(body, dict) else ""

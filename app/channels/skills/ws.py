@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from app.auth.identity import ID_PATTERN
 from app.channels import access
@@ -30,13 +30,22 @@ class Frame(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
-class SessionStart(BaseModel):
+class NullsAbsent(BaseModel):
+    """The SDK serialises unset fields as null (`"variables": null`): a null is an absent field."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        return {k: v for k, v in data.items() if v is not None} if isinstance(data, dict) else data
+
+
+class SessionStart(NullsAbsent):
     projectId: str | None = Field(None, pattern=ID_PATTERN)
     sessionId: str = Field(pattern=ID_PATTERN)
     config: dict[str, Any] = Field(default_factory=dict)
 
 
-class Conversation(BaseModel):
+class Conversation(NullsAbsent):
     text: str = Field("", max_length=4000)
     variables: dict[str, Any] = Field(default_factory=dict)
     memory: list[Memory] = Field(default_factory=list)

@@ -31,6 +31,7 @@ class SceneConnection(SocketSession):
     door = "sm"
     persona_id: str | None = None  # chosen in userInfo; None: the server's default persona
     brain: str | None = None  # chosen in userInfo; None: the worker's default brain
+    scene_persona_id: str | int = 1  # as the scene's latest request sent it, echoed in unprompted speech
     _unrecorded: dict[str, Any] | None = None  # the latest scene state, not written yet
     _recorder: "asyncio.Task[None] | None" = None  # writes it, off the socket's path
 
@@ -120,6 +121,7 @@ class SceneConnection(SocketSession):
             enqueued_at=now,
             deadline_at=now + self.settings.reply_deadline_seconds,
         )
+        self.scene_persona_id = request.personaId
         await self.submit(turn, (request.personaId, request.input.text))
 
     def render_reply(self, context: Any, reply: Reply) -> list[dict[str, Any]]:
@@ -131,4 +133,4 @@ class SceneConnection(SocketSession):
         return [protocol.fallback_frame(persona_id, input_text, self.settings.fallback_text)]
 
     def render_spontaneous(self, reply: Reply) -> list[dict[str, Any]]:
-        return [protocol.reply_frame(1, reply)]
+        return [protocol.reply_frame(self.scene_persona_id, reply)]

@@ -24,6 +24,7 @@ class BrainContext(BaseModel):
     user_memory: UserMemory  # including what this turn just taught
     recalled: list[Fact]  # the memories most relevant to this turn
     asked: tuple[FactKind, ...]  # fact kinds the user asked about ("what's my name?")
+    asked_about: str = ""  # the relation or pet asked about ("what's my cat's name?" -> "cat")
     new_facts: list[Fact]  # facts the user just told
     appraisal: Appraisal
     turn: Turn

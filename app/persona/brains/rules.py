@@ -12,9 +12,10 @@ import re
 from collections.abc import Callable
 
 from app.persona import cards, safety
+from app.persona.appraisal import is_hostile
 from app.persona.brains.base import BrainContext, BrainOutput
 from app.persona.facts import Fact
-from app.persona.language import formal, reflect
+from app.persona.language import formal, is_goodbye, reflect
 
 Handler = Callable[[BrainContext, str, random.Random], BrainOutput | None]
 
@@ -25,18 +26,66 @@ JOKES = (
     "What do you call a fish without eyes? A fsh.",
 )
 HELP_OPTIONS = ("Tell me a joke", "How are you?", "What do you know about me?", "Show me a picture")
-MOOD_LINES = {
-    "joy": "I'm feeling really good, thanks for asking!",
-    "love": "I'm feeling warm and happy, especially talking with you.",
-    "sadness": "A little low, honestly. Talking with you helps, though.",
-    "anger": "I'm a bit on edge right now, to be honest.",
-    "fear": "A little uneasy, but I'm okay.",
-    "surprise": "Honestly? A bit surprised by how the day is going!",
-    "disgust": "I've had better moments, but I'm alright.",
-    None: "I'm doing well, thank you. How about you?",
+MOOD_LINES: dict[str | None, tuple[str, ...]] = {
+    "joy": ("I'm feeling really good, thanks for asking!", "Pretty great, honestly. How about you?"),
+    "love": ("I'm feeling warm and happy, especially talking with you.", "Really good. I like talking with you."),
+    "sadness": ("A little low, honestly. Talking with you helps, though.", "A bit down today, but I'm okay."),
+    "anger": ("I'm a bit on edge right now, to be honest.", "A little tense, honestly. I'll be fine."),
+    "fear": ("A little uneasy, but I'm okay.", "A touch nervous today, but alright."),
+    "surprise": ("Honestly? A bit surprised by how the day is going!", "Curious about everything today!"),
+    "disgust": ("I've had better moments, but I'm alright.", "I'm alright, if not my best."),
+    None: ("I'm doing well, thank you. How about you?", "I'm good, thanks. And you?"),
 }
+GUARDED_MOOD = ("I'm alright. How are you?", "Fine, thank you. What's on your mind?")
 FOLLOW_UPS = ("How does that make you feel?", "What happened next?", "Tell me more about that.", "Why do you say that?")
-CONTINUATIONS = ("I see.", "That's interesting.", "Go on, I'm listening.", "Mm, I understand.")
+CONTINUATIONS = ("I see.", "That's interesting.", "Go on, I'm listening.", "Mm, I understand.", "Okay, I follow.")
+GUARDED_CONTINUATIONS = ("I see.", "Okay.", "Go on.", "Alright.")
+# De-escalation in the persona's voice: formal, warm or plain, plus a lighter touch with humour.
+DE_ESCALATIONS: dict[str, tuple[str, ...]] = {
+    "formal": (
+        "I understand that you are frustrated. Tell me what you need, and I will do my best.",
+        "I would rather we spoke calmly. What is it that you need from me?",
+        "Noted. I am still willing to help, if you tell me how.",
+        "Let us start again. What would you like to talk about?",
+    ),
+    "warm": (
+        "Ouch. I can tell something's frustrating you, and I'd still like to help. What's going on?",
+        "That stings a little, but I'm not going anywhere. What would make this better for you?",
+        "I hear that you're fed up with me. Tell me what I got wrong and I'll try again.",
+    ),
+    "plain": (
+        "I'm sorry this isn't going well. What would help?",
+        "Let's take a breath. What can I do for you?",
+        "Fair enough, I'm not getting this right. Tell me what you'd like instead.",
+        "Okay. Let's try that again. What do you need?",
+    ),
+}
+LIGHT_DE_ESCALATIONS = ("Fair, I'm clearly not at my best right now. Give me another shot?",)
+GAME_JOKES = ("Alright, I'll try to earn a smile: {joke}", "Challenge accepted. {joke}", "I'll give it my best: {joke}")
+UPSET_BY_ME = ("I'm sorry. I didn't mean to upset you. What happened?", "That's not what I wanted. What went wrong?")
+SAD_NEWS = (
+    "I'm sorry to hear that. Do you want to talk about it?",
+    "That sounds hard. I'm here.",
+    "Oh no. I'm so sorry. What happened?",
+)
+PRAISED = ("That's really kind of you to say!", "Aw, thank you! That means a lot.", "You just made my day!")
+GUARDED_PRAISE = ("Thank you. I'd like us to get along.", "Thanks. That's nicer to hear.")
+TOPIC_RETURNS = (
+    " Earlier you mentioned {topic}. Tell me more?",
+    " You mentioned {topic} earlier. What's the story there?",
+)
+HARD_TIMES = ("rough day", "bad day", "hard day", "tough day", "long day", "stressed", "exhausted", "worn out",
+              "struggling", "overwhelmed", "not doing (great|well|good)", "not great", "not good")  # fmt: skip
+FEELING_FINE = (
+    r"(i'?m |i am |i feel )?(a bit |a little |much |feeling |doing )?(fine|good|great|ok|okay|not bad|well|better)\b.*"
+)
+ABOUT_THE_PERSONA = re.compile(r"^you\b|\byou(?:'re| are|r)\b|\bthank(?:s| you)\b")  # not "talking to you"
+LOSS = ("died", "dead", "passed away", "lost", "put down", "funeral", "miss (him|her|them)")
+APOLOGY_ACCEPTED = ("No hard feelings. Want to start over?", "Thanks for saying that. Let's start again.")
+STEADY = ("That's a really good step. I'm here with you.", "I'm glad. I'm here if you want to keep talking.")
+GOOD_NEWS = ("That's lovely to hear!", "I'm glad!", "Ha, glad to hear it!")
+ENJOYED = ("Glad you liked it!", "Ha, I'll be here all week!")
+NOT_SURE = ("I'm not sure about that one.", "I don't know that one, I'm afraid.", "Honestly, I don't know.")
 REFLECTIONS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (re.compile(r"\bi feel (?P<r>[^.!?]+)", re.I), ("Why do you feel {r}?", "How long have you felt {r}?")),
     (re.compile(r"\bi need (?P<r>[^.!?]+)", re.I), ("Why do you need {r}?", "Would {r} really help you?")),
@@ -59,12 +108,40 @@ def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(rf"\b{p}\b" for p in phrases))
 
 
-def _name_prefix(ctx: BrainContext, rng: random.Random) -> str:
-    """Friends are addressed by name now and then."""
+def _guarded(ctx: BrainContext) -> bool:
+    """Cool after hostility: from an insult this session on, not only at the next welcome."""
+    recent_insult = any(is_hostile(exchange.user_text) for exchange in ctx.session.recent[-3:])
+    return ctx.appraisal.hostile or recent_insult or ctx.relationship.label in ("wary", "hostile")
+
+
+def _pick(ctx: BrainContext, rng: random.Random, options: tuple[str, ...]) -> str:
+    """One of the phrasings not said in the session's recent turns, else the one said longest ago."""
+    said, formality = [exchange.reply_text for exchange in ctx.session.recent], ctx.profile.style.formality
+
+    def last_said(option: str) -> int:
+        return max((i for i, reply in enumerate(said) if formal(option, formality) in reply), default=-1)
+
+    fresh = [option for option in options if last_said(option) < 0]
+    return rng.choice(fresh) if fresh else min(options, key=last_said)  # else the one said longest ago
+
+
+def _voice(ctx: BrainContext) -> tuple[str, ...]:
+    style = ctx.profile.style
+    register = "formal" if style.formality >= 0.7 else "warm" if style.warmth >= 0.7 else "plain"
+    return DE_ESCALATIONS[register] + (LIGHT_DE_ESCALATIONS if style.humor >= 0.5 and register != "formal" else ())
+
+
+def _addressed(ctx: BrainContext, rng: random.Random, line: str) -> str:
+    """Friends are addressed by name now and then: not while things are tense, not twice running."""
     name = ctx.user_memory.name
-    if name and ctx.relationship.label in ("friend", "close friend") and rng.random() < ctx.profile.style.warmth:
-        return f"{name}, "
-    return ""
+    if not name or _guarded(ctx) or ctx.relationship.label not in ("friend", "close friend"):
+        return line
+    if any(name in exchange.reply_text for exchange in ctx.session.recent[-2:]):
+        return line
+    if rng.random() >= 0.5 * ctx.profile.style.warmth:
+        return line
+    keep = line.startswith(("I ", "I'")) or line[:1].islower()
+    return f"{name}, {line if keep else line[:1].lower() + line[1:]}"
 
 
 def _say(ctx: BrainContext, text: str, **fields: object) -> BrainOutput:
@@ -96,10 +173,13 @@ def welcome(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | N
 
 
 def _fact_phrase(fact: Fact) -> str:
-    value = fact.value
+    """A fact said back in good grammar, in the second person."""
+    value, about = fact.value, fact.key.split(":", 1)[-1]
     match fact.kind:
         case "name":
             return f"your name is {value}"
+        case "likes" if about != value.lower():
+            return f"your favourite {about} is {value}"
         case "likes":
             return f"you love {value}"
         case "dislikes":
@@ -110,25 +190,41 @@ def _fact_phrase(fact: Fact) -> str:
             return f"you live in {value}"
         case "origin":
             return f"you're from {value}"
+        case "work":
+            return f"you work {value}" if value.split()[0] in ("as", "at", "for", "in") else f"you work as {value}"
         case "age":
             return f"you're {value}"
+        case "event" if about == "birthday":
+            return f"your birthday is {value}"
         case "person" | "pet":
-            return f"your {fact.key.split(':', 1)[-1]} is {value}"
-        case _:
-            return f'you told me "{fact.text}"'
+            return f"your {about} is called {value}"
+        case _:  # an event: "tomorrow I'm flying to Rome"
+            return f"you're {value}"
 
 
 def memory_question(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
     if not ctx.asked:
         return None
     answers = [f for f in ctx.recalled if f.kind in ctx.asked]
+    if ctx.asked_about:  # "what's my cat's name?" is about the cat, not the sister or the dog
+        answers = [f for f in answers if f.key.split(":", 1)[-1] == ctx.asked_about]
     if not answers:
-        return _say(ctx, "You haven't told me that yet. Would you like to?", relationship_signal=0.05)
+        missing = f"your {ctx.asked_about}'s name" if ctx.asked_about else "that"
+        return _say(ctx, f"You haven't told me {missing} yet. Would you like to?", relationship_signal=0.05)
     phrases = [_fact_phrase(f) for f in answers]
     joined = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
-    opener = rng.choice(("I remember:", "Of course!", "You told me"))
-    line = f"{opener} {joined}." if opener != "You told me" else f"You told me {joined}."
-    return _say(ctx, line[0].upper() + line[1:], emotion_deltas={"joy": 0.05}, relationship_signal=0.15)
+    line = _pick(ctx, rng, (f"I remember: {joined}.", f"Of course! {_capitalised(joined)}.", f"You told me {joined}."))
+    return _say(ctx, line, emotion_deltas={"joy": 0.05}, relationship_signal=0.15)
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _sombre(ctx: BrainContext) -> bool:
+    """Sad news in this turn or the one before: no cheerful "Aww!" now."""
+    said = [ctx.turn.text, *(exchange.user_text for exchange in ctx.session.recent[-1:])]
+    return ctx.appraisal.valence <= -0.3 or any(_matches(t.lower(), *LOSS) for t in said)
 
 
 def introduction(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
@@ -136,6 +232,9 @@ def introduction(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutpu
         return None
     fact = max(ctx.new_facts, key=lambda f: f.importance)
     value = fact.value
+    if fact.kind in ("person", "pet") and _sombre(ctx):  # "My dog died last week. His name was Max."
+        line = f"{value}. That's a lovely name. What was {value} like?"
+        return _say(ctx, line, emotion_deltas={"love": 0.05}, relationship_signal=0.2)
     lines = {
         "name": f"Nice to meet you, {value}! What would you like to talk about?",
         "likes": f"{value[0].upper() + value[1:]}? I like the sound of that. What do you love about it?",
@@ -175,9 +274,13 @@ def show_cards(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput 
 
 def small_talk(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
     name = ctx.user_memory.name
-    hello_name = f", {name}" if name else ""
+    hello_name = f", {name}" if name and not _guarded(ctx) else ""
+    if is_goodbye(text):  # "Thanks, bye!" is a goodbye first
+        thanked = "You're welcome, and goodbye" if _matches(text, "thanks", "thank you", "cheers") else "Goodbye"
+        return _say(ctx, f"{thanked}{hello_name}! I'll be here whenever you want to talk.", relationship_signal=0.1)
     if _matches(text, "how are you", "how do you feel", "how are you feeling"):
-        return _say(ctx, MOOD_LINES.get(ctx.dominant_emotion, MOOD_LINES[None]), relationship_signal=0.1)
+        lines = GUARDED_MOOD if _guarded(ctx) else MOOD_LINES.get(ctx.dominant_emotion, MOOD_LINES[None])
+        return _say(ctx, _pick(ctx, rng, lines), relationship_signal=0.1)
     if _matches(text, "your name", "who am i talking to"):
         return _say(ctx, f"I'm {ctx.profile.name}.", relationship_signal=0.05)
     if _matches(text, "joke", "make me laugh", "something funny"):
@@ -191,24 +294,41 @@ def small_talk(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput 
         return _say(
             ctx, f"You're welcome{hello_name}!", emotion_deltas={"joy": 0.05, "love": 0.05}, relationship_signal=0.2
         )
-    if _matches(text, "bye", "goodbye", "see you", "good night", "talk later"):
-        return _say(ctx, f"Goodbye{hello_name}! I'll be here whenever you want to talk.", relationship_signal=0.1)
     if re.fullmatch(r"(hi|hello|hey|good (morning|afternoon|evening))\b.*", text) and len(text) < 30:
         return _say(ctx, f"Hi{hello_name}! How are you today?", emotion_deltas={"joy": 0.05}, relationship_signal=0.1)
-    if re.fullmatch(r"(i'?m |i am )?(fine|good|great|ok|okay|not bad|well)\b.*", text) and len(text) < 40:
-        return _say(ctx, "Glad to hear it! What's on your mind?", relationship_signal=0.1)
+    if re.fullmatch(FEELING_FINE, text) and len(text) < 40:
+        line = _pick(ctx, rng, ("Glad to hear it! What's on your mind?", "Good to hear. What's new with you?"))
+        return _say(ctx, line, relationship_signal=0.1)
     return None
 
 
 def feelings(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
     valence, directed = ctx.appraisal.valence, ctx.appraisal.directed_at_persona
+    if _guarded(ctx) and _matches(text, "sorry", "i apologi[sz]e", "my bad"):
+        return _say(ctx, _pick(ctx, rng, APOLOGY_ACCEPTED), emotion_deltas={"anger": -0.1}, relationship_signal=0.4)
+    if ctx.appraisal.hostile:  # de-escalate, and let it count against the relationship
+        if _matches(text, "joke", "make me laugh", "something funny"):
+            line = _pick(ctx, rng, GAME_JOKES).format(joke=_pick(ctx, rng, JOKES))
+        else:
+            line = _pick(ctx, rng, _voice(ctx))
+        return _say(ctx, line, relationship_signal=-0.3)
     if valence <= -0.5 and directed:
-        return _say(ctx, "That hurts a little. I'd rather we were kind to each other.")
-    if valence <= -0.4:
-        line = rng.choice(("I'm sorry to hear that. Do you want to talk about it?", "That sounds hard. I'm here."))
-        return _say(ctx, _name_prefix(ctx, rng) + line, emotion_deltas={"love": 0.05}, relationship_signal=0.1)
-    if valence >= 0.5 and directed:
-        return _say(ctx, "That's really kind of you to say!", emotion_deltas={"joy": 0.1})
+        return _say(ctx, _pick(ctx, rng, UPSET_BY_ME), relationship_signal=0.05)
+    if valence <= -0.4 or _matches(text, *HARD_TIMES):
+        line = _pick(ctx, rng, SAD_NEWS)
+        return _say(ctx, _addressed(ctx, rng, line), emotion_deltas={"love": 0.05}, relationship_signal=0.1)
+    if valence >= 0.4 and directed and ABOUT_THE_PERSONA.search(text):
+        if _guarded(ctx):
+            return _say(ctx, _pick(ctx, rng, GUARDED_PRAISE), relationship_signal=0.1)
+        return _say(ctx, _pick(ctx, rng, PRAISED), emotion_deltas={"joy": 0.1})
+    return None
+
+
+def good_news(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
+    """Something pleasant that is not about the persona ("Haha, that's a good one!")."""
+    if ctx.appraisal.valence >= 0.45 and not ctx.appraisal.directed_at_persona and not text.endswith("?"):
+        lines = ENJOYED if _matches(text, "haha", "lol", "good one", "funny") else GOOD_NEWS
+        return _say(ctx, _pick(ctx, rng, lines), emotion_deltas={"joy": 0.05}, relationship_signal=0.1)
     return None
 
 
@@ -217,28 +337,30 @@ def reflection(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput 
         if match := pattern.search(ctx.turn.text):
             fragment = reflect(match.group("r")).strip()
             if 0 < len(fragment) <= 80:
-                return _say(
-                    ctx, _name_prefix(ctx, rng) + rng.choice(templates).format(r=fragment), relationship_signal=0.05
-                )
+                line = _pick(ctx, rng, tuple(t.format(r=fragment) for t in templates))
+                return _say(ctx, _addressed(ctx, rng, line), relationship_signal=0.05)
     return None
 
 
 def unknown_question(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
     """A question nothing above could answer: say so and let the platform hand over."""
     if text.endswith("?") or re.match(r"(why|how|what|when|where|who|which|can|could|is|are|do|does)\b", text):
-        return _say(ctx, "I'm not sure about that one.", fallback=True)
+        return _say(ctx, _pick(ctx, rng, NOT_SURE), fallback=True)
     return None
 
 
 def carry_on(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput:
     style = ctx.profile.style
-    line = rng.choice(CONTINUATIONS)
-    topics = [t for t in ctx.session.topics if t not in text]
+    if _guarded(ctx):
+        return _say(ctx, _pick(ctx, rng, GUARDED_CONTINUATIONS), relationship_signal=0.0)
+    line = _pick(ctx, rng, CONTINUATIONS)
+    just_said = ctx.session.recent[-1].user_text.lower() if ctx.session.recent else ""
+    topics = [t for t in ctx.session.topics if t.split()[-1].lower() not in f"{text} {just_said}"]
     if topics and rng.random() < style.curiosity:
-        line += f" Earlier you mentioned {topics[0]}. How is that going?"
+        line += _pick(ctx, rng, tuple(template.format(topic=topics[0]) for template in TOPIC_RETURNS))
     elif rng.random() < style.verbosity:
-        line += " " + rng.choice(FOLLOW_UPS)
-    return _say(ctx, _name_prefix(ctx, rng) + line, relationship_signal=0.05)
+        line += " " + _pick(ctx, rng, FOLLOW_UPS)
+    return _say(ctx, _addressed(ctx, rng, line), relationship_signal=0.05)
 
 
 def stay_with_them(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
@@ -246,6 +368,8 @@ def stay_with_them(ctx: BrainContext, text: str, rng: random.Random) -> BrainOut
     if _matches(text, "joke", "make me laugh", "something funny", "show me", "picture", "menu", "options"):
         line = "I'd rather stay with you for now. How are you feeling at this moment?"
         return _say(ctx, line, relationship_signal=0.05)
+    if re.fullmatch(FEELING_FINE, text) or _matches(text, "i'll call", "i will call", "i'll talk", "i will talk"):
+        return _say(ctx, _pick(ctx, rng, STEADY), relationship_signal=0.1)
     return None
 
 
@@ -256,6 +380,7 @@ HANDLERS: tuple[Handler, ...] = (
     introduction,
     show_cards,
     small_talk,
+    good_news,
     reflection,
     unknown_question,
 )

@@ -54,6 +54,7 @@ function userId() {
 }
 
 function safeUrl(value, allowData = false) {
+  if (value == null || !String(value).trim()) return null; // empty: no link, no thumbnail (not this page)
   try {
     const url = new URL(String(value), location.href);
     if (url.protocol === "https:" || url.protocol === "http:" || (allowData && url.protocol === "data:")) return url.href;

@@ -1,0 +1,50 @@
+"""The fact extractor against a corpus of everyday phrasings (tests/data/facts_corpus.json)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.persona.facts import extract
+
+CORPUS = json.loads((Path(__file__).parents[1] / "data" / "facts_corpus.json").read_text())["cases"]
+
+
+def test_the_corpus_is_broad() -> None:
+    assert len(CORPUS) >= 60
+    kinds = {key.split(":")[0] for case in CORPUS for key in case["facts"]}
+    assert {"name", "person", "pet", "work", "lives", "origin", "likes", "dislikes"} <= kinds
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[case["say"] for case in CORPUS])
+def test_the_extractor_reads_what_was_said(case: dict[str, object]) -> None:
+    said = extract(str(case["say"]), "t1", 0.0, str(case.get("before", "")))
+    assert {fact.key: fact.value for fact in said} == case["facts"]
+
+
+def test_facts_are_said_back_as_the_kind_asked_in_good_grammar() -> None:
+    from tests.unit.test_rules_brain import Conversation
+
+    chat = Conversation()
+    chat.say("", kind="init")
+    for said in [
+        "I'm Erin",
+        "I work as a veterinary nurse.",
+        "My sister is called Lena and she's visiting next week.",
+        "I have a dog named Biscuit",
+        "I also have a cat called Pepper",
+        "I live in Wellington now.",
+    ]:
+        chat.say(said)
+    work = chat.say("Where do I work?").reply_text
+    assert "ou work as a veterinary nurse" in work
+    assert "told me you told me" not in work
+    cat = chat.say("What's my cat's name?").reply_text
+    assert "our cat is called Pepper" in cat
+    assert "Lena" not in cat
+    assert "Biscuit" not in cat
+    assert "Erin" in chat.say("What's my name?").reply_text
+    assert "ou live in Wellington." in chat.say("Where do I live?").reply_text
+    assert "our sister is called Lena" in chat.say("Who is my sister?").reply_text
+    assert "your hamster's name yet" in chat.say("What's my hamster's name?").reply_text  # not told: says so
+    assert chat.state.user_memory.get("lives").value == "Wellington"  # what the Skills platform is sent

@@ -1,0 +1,112 @@
+"""Moods that make sense: opposites offset, one user moves the shared mood a little, and each
+relationship has its own feeling towards its user."""
+
+from app.api.v1.agents import mood_summary
+from app.brains import make_worker_brains
+from app.persona.emotion import apply_deltas, dominant, felt, initial_state
+from app.persona.relationship import Relationship, record_interaction
+from app.persona.thoughts import Activity, nudge_for, reflect
+from app.settings import Settings
+from app.store.history import HistoryStore
+from app.store.state import StateStore, user_key
+from tests.conftest import make_turn, process
+from tests.unit.test_rules_brain import CATALOG, Conversation
+from worker.turns import TurnProcessor
+
+PROFILE = CATALOG.get("default")
+FRIENDLY = ["My name is Mia", "I love painting", "You are wonderful", "That was lovely, thank you", "I'm happy today"]
+HOSTILE = ["You are useless.", "Nobody likes you.", "Shut up.", "You're so stupid.", "I hate you"]
+SAD = ["My dog died yesterday", "I feel awful", "Everything is going wrong", "I'm so lonely", "I failed my exam"]
+
+
+def test_a_rise_in_one_feeling_lowers_its_opposite() -> None:
+    sad = apply_deltas(initial_state(PROFILE.baseline, 0.0), {"sadness": 0.8}, PROFILE.baseline, 600, 0.0)
+    cheered = apply_deltas(sad, {"joy": 0.6}, PROFILE.baseline, 600, 0.0)
+    assert cheered.values["sadness"] < sad.values["sadness"]
+    assert cheered.values["joy"] > sad.values["joy"]
+    warm = apply_deltas(initial_state(PROFILE.baseline, 0.0), {"love": 0.5}, PROFILE.baseline, 600, 0.0)
+    assert warm.values["anger"] < PROFILE.baseline["anger"]
+
+
+def test_three_users_do_not_saturate_opposite_feelings_of_the_shared_mood() -> None:
+    chats = [Conversation(), Conversation(), Conversation()]
+    mood = chats[0].state.emotion
+    for chat in chats:
+        chat.say("", kind="init")
+    for turn in range(25):
+        for chat, lines in zip(chats, (FRIENDLY, HOSTILE, SAD), strict=True):
+            chat.state = chat.state.model_copy(update={"emotion": mood})  # one mood, shared by every user
+            chat.say(lines[turn % len(lines)])
+            mood = chat.state.emotion
+    values = mood.values  # the issue saw joy 0.94, sadness 0.91 and anger 0.65 at once
+    assert not (values["joy"] > 0.6 and values["sadness"] > 0.6)
+    assert max(values.values()) < 0.6
+    assert values["anger"] < 0.4
+    assert not mood_summary(mood, PROFILE.baseline).startswith("strongly joy")
+    friend, foe = (chat.state.relationship.feelings for chat in chats[:2])
+    assert dominant(felt(mood, friend), PROFILE.baseline) in ("joy", "love")  # what the friend meets
+    assert dominant(felt(mood, foe), PROFILE.baseline) == "anger"
+
+
+def test_one_users_conversation_moves_the_shared_mood_only_a_little_but_its_own_feeling_fully() -> None:
+    chat = Conversation()
+    chat.say("", kind="init")
+    for turn in range(25):
+        chat.say(FRIENDLY[turn % len(FRIENDLY)])
+    shared_rise = chat.state.emotion.values["joy"] - PROFILE.baseline["joy"]
+    assert shared_rise < 0.25
+    assert chat.state.relationship.feelings["joy"] > PROFILE.baseline["joy"] + shared_rise
+
+
+def test_each_relationship_feels_its_own_way_and_love_does_not_rise_under_insults() -> None:
+    kind, rude = Conversation(), Conversation()
+    for turn in range(10):
+        kind.say(FRIENDLY[turn % len(FRIENDLY)])
+        rude.say(HOSTILE[turn % len(HOSTILE)])
+    assert kind.state.relationship.feelings["love"] > 0.3
+    assert rude.state.relationship.feelings.get("love", 0.0) == 0.0
+    assert rude.state.relationship.feelings["anger"] > 0.5
+    assert kind.state.relationship.feelings.get("anger", 0.0) == 0.0
+    assert "edge" in rude.say("how are you?").reply_text or rude.state.relationship.label in ("wary", "hostile")
+
+
+def test_feelings_follow_the_turns_changes_and_opposites_offset() -> None:
+    rel = record_interaction(Relationship(), 0.5, 1.0, feeling_deltas={"anger": 0.4})
+    rel = record_interaction(rel, 0.5, 2.0, feeling_deltas={"love": 0.5})
+    assert rel.feelings["love"] == 0.5
+    assert rel.feelings["anger"] < 0.4
+
+
+def test_a_quiet_day_does_not_turn_the_mood_before_anyone_spoke() -> None:
+    calm = initial_state(PROFILE.baseline, 0.0)
+    quiet = reflect(PROFILE, calm, Activity(), 10.0, seed=1)
+    assert quiet.emotion_deltas == {}
+
+
+def test_a_nudge_draws_on_the_sessions_own_topics_and_keeps_its_capitals() -> None:
+    calm = initial_state(PROFILE.baseline, 0.0)
+    thought = reflect(PROFILE, calm, Activity(live_sessions=1), 10.0, seed=1)
+    assert nudge_for(thought, ["your garden"], seed=3).count("your garden") == 1
+    assert nudge_for(thought, [], seed=3) == thought.nudge
+    upset = apply_deltas(calm, {"sadness": 0.9}, PROFILE.baseline, 600, 0.0)
+    for seed in range(6):
+        assert " i've" not in reflect(PROFILE, upset, Activity(), 10.0, seed=seed).nudge
+
+
+async def test_the_worker_keeps_the_feelings_and_charts_the_mood_this_user_meets(db) -> None:  # type: ignore[no-untyped-def]
+    processor = TurnProcessor(
+        make_worker_brains(Settings(_env_file=None)),
+        CATALOG,
+        StateStore(db),
+        HistoryStore(db),
+        10,
+        50,  # type: ignore[call-arg]
+    )
+    for text in ("You are useless.", "Nobody likes you."):
+        await process(processor, make_turn("rude", text))
+    shared = (await StateStore(db).mood.read(PROFILE)).current()
+    rel = (await StateStore(db).relationship.read(user_key("default", "user-of-rude"), Relationship)).value
+    assert rel.feelings["anger"] > 0.3
+    last = (await HistoryStore(db).for_session("rude"))[-1]
+    assert last.mood["anger"] > shared.values["anger"] + 0.1  # what this user meets, not only the shared mood
+    assert shared.values["anger"] - PROFILE.baseline["anger"] < 0.1  # one user moved it only a little
