@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import redis
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 from rq import Queue, Worker
 from rq.job import Job
 
@@ -32,6 +32,12 @@ class QueueInfo(BaseModel):
     deferred: int
     oldest_queued_age_seconds: float | None
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def backlog(self) -> int:
+        """Jobs waiting to be run (the Synthetic Soul API's "backlog per queue")."""
+        return self.queued
+
 
 class QueueReport(BaseModel):
     status: Status
@@ -39,6 +45,17 @@ class QueueReport(BaseModel):
     reasons: list[str]
     workers: list[WorkerInfo]
     queues: list[QueueInfo]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def worker_count(self) -> int:
+        """Workers alive (heartbeat within the TTL), as the Synthetic Soul API reports it."""
+        return sum(w.alive for w in self.workers)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def total_backlog(self) -> int:
+        return sum(q.backlog for q in self.queues)
 
 
 def _age(moment: datetime | None) -> float | None:

@@ -97,6 +97,16 @@ def test_meta_endpoints(client: TestClient) -> None:
     assert queue["status"] == "ok"
     assert queue["workers"]
     assert {q["name"] for q in queue["queues"]} == {"turns", "thoughts"}
+    assert queue["worker_count"] == 1  # the Synthetic Soul API's fields, too
+    assert queue["total_backlog"] == sum(q["backlog"] for q in queue["queues"])
+
+
+def test_the_synthetic_soul_submit_shape_is_accepted(client: TestClient) -> None:
+    """Its clients send `{"message": ..., "type": "dm"}` (documented), which used to get 422."""
+    headers = bearer(guest(client))
+    submitted = client.post("/v1/messages/submit", json={"message": "my name is Kai", "type": "dm"}, headers=headers)
+    assert submitted.status_code == 202, submitted.text
+    assert "Kai" in wait_for_job(client, submitted.json()["job_id"], headers)["result"]["text"]
 
 
 def test_guest_chats_through_the_queue_and_reads_its_conversation(client: TestClient) -> None:

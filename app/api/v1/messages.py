@@ -4,7 +4,7 @@ import logging
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator
 
 from app.auth.deps import current_principal, limit_by_user, services
 from app.auth.tokens import Principal
@@ -22,7 +22,10 @@ log = logging.getLogger(__name__)
 
 
 class SubmitRequest(BaseModel):
-    text: str = Field(min_length=1, max_length=4000)
+    """Ours (`text`) or the Synthetic Soul API's shape (`{"message": ..., "type": "dm"}`)."""
+
+    text: str = Field(min_length=1, max_length=4000, validation_alias=AliasChoices("text", "message"))
+    type: str | None = Field(None, max_length=32, description="Synthetic Soul's message type (dm); accepted as is")
     conversation: str = Field("default", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="your conversation's name")
     persona_id: str | None = Field(None, max_length=64)
 
