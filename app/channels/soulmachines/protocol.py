@@ -1,6 +1,6 @@
 """Soul Machines orchestration frames: parsing scene events and rendering our requests.
 
-Pure functions over pydantic models (see shared docs/protocols.md, section 1). No I/O here.
+Pure functions over pydantic models (see docs/protocols.md, section 1). No I/O here.
 """
 
 import json
