@@ -1,5 +1,6 @@
 """Logging set-up: one line per event, with the context fields (session, turn, job) appended."""
 
+import json
 import logging
 import re
 import sys
@@ -39,6 +40,22 @@ class WithoutQueryStrings(logging.Filter):
         return True
 
 
+class JsonFormatter(logging.Formatter):
+    """LOG_FORMAT=json: one JSON object per line for log shippers, context fields as keys."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry |= {f: str(getattr(record, f)) for f in CONTEXT_FIELDS if getattr(record, f, None)}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)  # json escapes control characters itself
+
+
 class OneLineClientErrors(logging.Filter):
     """uvicorn logs a client's invalid UTF-8 text frame with a full traceback, though it already
     closed the socket correctly (1007): a client's mistake is one line, not a page per frame."""
@@ -50,9 +67,10 @@ class OneLineClientErrors(logging.Filter):
         return True
 
 
-def configure(level: str) -> None:
+def configure(level: str, log_format: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(ContextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    text = ContextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(JsonFormatter() if log_format == "json" else text)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

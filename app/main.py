@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        logs.configure(settings.log_level)
+        logs.configure(settings.log_level, settings.log_format)
         app.state.services = await start_services(settings)
         try:
             yield

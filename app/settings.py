@@ -17,6 +17,7 @@ class Settings(BaseSettings):
 
     app_env: Literal["development", "test", "production"] = "development"
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, for log shippers
 
     # HTTP server (`python -m app`).
     host: str = "127.0.0.1"

@@ -19,7 +19,7 @@ log = logging.getLogger("worker")
 
 def serve(burst: bool = False) -> None:
     settings = get_settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     if not settings.redis_url:
         log.error("REDIS_URL is not set: worker processes need the shared Redis (the embedded API runs its own worker)")
         sys.exit(2)

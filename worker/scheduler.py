@@ -56,7 +56,7 @@ def run(client: redis.Redis, settings: Settings, stop: threading.Event) -> None:
 
 def main() -> None:
     settings = get_settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     if not settings.redis_url:
         raise SystemExit("REDIS_URL is not set: the scheduler needs the shared Redis")
     clients = make_clients(settings.redis_url, "persona-scheduler")

@@ -16,3 +16,22 @@ def test_a_newline_in_a_client_value_does_not_start_a_forged_line() -> None:
     assert "\n" not in line
     assert "\\n2026-12-03" in line
     assert line.count("session_id=") == 1
+
+
+def test_json_lines_carry_the_context_as_keys() -> None:
+    import json
+
+    from app.logs import JsonFormatter
+
+    record = logging.LogRecord("app.test", logging.INFO, __file__, 1, "turn answered in %d ms", (12,), None)
+    record.session_id, record.turn_id = "s\n1", "t1"
+    line = JsonFormatter().format(record)
+    assert "\n" not in line.replace("\\n", "")
+    assert json.loads(line) | {"time": None} == {
+        "time": None,
+        "level": "INFO",
+        "logger": "app.test",
+        "message": "turn answered in 12 ms",
+        "session_id": "s\n1",
+        "turn_id": "t1",
+    }
