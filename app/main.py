@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from app import logs
+from app.api import docs as api_docs
 from app.api import errors
 from app.api.middleware import API_VERSION, RequestContext
 from app.api.v1 import agents, auth, jobs, messages, meta, sessions
@@ -32,12 +33,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await stop_services(app.state.services)
 
-    app = FastAPI(title="Persona backend", version=API_VERSION, lifespan=lifespan)
+    app = FastAPI(title="Persona backend", version=API_VERSION, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     errors.install(app)
     for socket_door in (soulmachines.router, skills_ws.router, hume_ws.router):
         app.include_router(socket_door)
     app.include_router(skills_rest.router)
+    app.include_router(api_docs.router)
+    app.mount(api_docs.ASSETS_PATH, api_docs.assets, name="docs-assets")
     app.include_router(console.router)
     app.mount("/console/static", console.assets, name="console-assets")
     # A turn door, limited by its own router (the same at both paths); the bare path is for

@@ -225,3 +225,23 @@ def test_console_picks_persona_and_brain_marks_fallbacks_and_resumes_by_id(conso
     expect(page.locator("#status")).to_have_attribute("data-state", "open")
     say(page, "My name is Ada")
     expect(page.locator("#facts")).to_contain_text("name: Ada")
+
+
+def test_the_api_docs_render_with_no_network(stack: Stack, page: Page) -> None:
+    """Every request off this server is refused, as on a machine with no internet: /docs still
+    draws the API's operations."""
+    api = stack.api(None)
+    offsite: list[str] = []
+
+    def only_this_server(route) -> None:  # type: ignore[no-untyped-def]
+        if route.request.url.startswith(api.url):
+            route.continue_()
+        else:
+            offsite.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_server)
+    page.goto(f"{api.url}/docs")
+    expect(page.locator(".opblock").first).to_be_visible()
+    expect(page.locator(".opblock-summary-path", has_text="/v1/auth/guest")).to_have_count(1)
+    assert offsite == []

@@ -425,3 +425,15 @@ def test_operators_find_the_sessions_that_spoke_of_a_crisis(client: TestClient) 
     history = client.get(f"/v1/sessions/{flagged['session_id']}/history", headers=admin).json()
     assert [m["crisis"] for m in history["messages"]] == [True]
     assert history["messages"][0]["input_text"] == "Sometimes I think about ending it all."
+
+
+def test_the_docs_page_needs_no_network(client: TestClient) -> None:
+    """FastAPI's default /docs loads Swagger UI from a CDN: blank offline. Ours is served from the package."""
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "https://" not in page.text
+    assert "http://" not in page.text.replace("http://testserver", "")
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"):
+        assert f"/docs/static/{asset}" in page.text
+        assert client.get(f"/docs/static/{asset}").status_code == 200
+    assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN too
