@@ -11,6 +11,8 @@ from socket import socket
 
 import uvicorn
 
+from app import logs
+from app.bus.connections import exit_unless_reachable
 from app.channels.socket import drain_sockets
 from app.main import app
 from app.settings import get_settings
@@ -30,6 +32,9 @@ class DrainingServer(uvicorn.Server):
 
 def main() -> None:
     settings = get_settings()
+    logs.configure(settings.log_level, settings.log_format)
+    if settings.redis_url:
+        exit_unless_reachable(settings.redis_url)
     gc.freeze()  # import-time objects never die; keep the collector from re-scanning them
     config = uvicorn.Config(
         app,

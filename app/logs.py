@@ -5,7 +5,19 @@ import logging
 import re
 import sys
 
-CONTEXT_FIELDS = ("session_id", "turn_id", "job_id", "client", "instance_id")
+# A turn's end (app/observability/turns.py) adds door, brain, outcome and its times in ms.
+CONTEXT_FIELDS = (
+    "session_id",
+    "turn_id",
+    "job_id",
+    "client",
+    "instance_id",
+    "door",
+    "brain",
+    "outcome",
+    "queue_wait_ms",
+    "total_ms",
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
 
@@ -25,8 +37,13 @@ class ContextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        context = " ".join(f"{f}={escape(str(getattr(record, f)))}" for f in CONTEXT_FIELDS if getattr(record, f, None))
+        context = " ".join(f"{f}={escape(str(getattr(record, f)))}" for f in CONTEXT_FIELDS if _present(record, f))
         return f"{line} [{context}]" if context else line
+
+
+def _present(record: logging.LogRecord, name: str) -> bool:
+    value = getattr(record, name, None)
+    return value is not None and value != ""  # 0 ms is a value
 
 
 class WithoutQueryStrings(logging.Filter):
@@ -50,10 +67,15 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry |= {f: str(getattr(record, f)) for f in CONTEXT_FIELDS if getattr(record, f, None)}
+        entry |= {f: _json_value(getattr(record, f)) for f in CONTEXT_FIELDS if _present(record, f)}
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)  # json escapes control characters itself
+
+
+def _json_value(value: object) -> object:
+    """Numbers stay numbers (a shipper can sum `total_ms`); anything else is its text."""
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
 
 
 class OneLineClientErrors(logging.Filter):

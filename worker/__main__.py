@@ -12,6 +12,8 @@ import os
 import signal
 import sys
 
+from app import logs
+from app.bus.connections import exit_unless_reachable
 from app.settings import get_settings
 from worker.process import serve
 
@@ -21,7 +23,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processes", type=int, default=None, help="worker processes (default WORKER_PROCESSES)")
     parser.add_argument("--burst", action="store_true", help="exit once the queues are empty")
     args = parser.parse_args(argv)
-    count = args.processes or get_settings().worker_processes
+    settings = get_settings()
+    logs.configure(settings.log_level, settings.log_format)
+    if settings.redis_url:  # unset: serve() says what is missing
+        exit_unless_reachable(settings.redis_url)
+    count = args.processes or settings.worker_processes
     if count == 1:
         serve(args.burst)
         return

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import redis
 
 from app.bus import jobs, replies
+from app.observability.turns import TurnWatch
 from app.turns import Reply, Turn
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ async def run_turn(rt: "WorkerRuntime", turn_json: str) -> None:
     before the lane step lets the session's next turn run (see worker/turns.py)."""
     turn = Turn.model_validate_json(turn_json)
     ctx = {"session_id": turn.session_id, "turn_id": turn.turn_id}
+    watch = TurnWatch(turn, rt.processor.brains.get(turn.brain).name)
     try:
         if turn.tracked:
             await jobs.update(rt.redis, turn.turn_id, "running", 0.1)
@@ -59,8 +61,10 @@ async def run_turn(rt: "WorkerRuntime", turn_json: str) -> None:
                 await jobs.update(rt.redis, turn.turn_id, "succeeded", 1.0, result=_result(answer.reply))
         elif answer.reply is not None:
             await replies.publish_reply(rt.redis, turn.reply_to, answer.reply)
+        watch.answered(answer.reply, answer.entry.brain if answer.entry else None)
         await rt.processor.settle(turn, answer)
     finally:
+        watch.close()
         await step_lane(rt, turn)
 
 

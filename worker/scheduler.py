@@ -17,7 +17,7 @@ from rq.serializers import JSONSerializer
 
 from app import logs
 from app.bus import presence
-from app.bus.connections import make_clients
+from app.bus.connections import exit_unless_reachable, make_clients
 from app.catalog import load_catalog
 from app.settings import Settings, get_settings
 
@@ -46,11 +46,18 @@ def schedule_once(client: redis.Redis, settings: Settings, persona_ids: list[str
 def run(client: redis.Redis, settings: Settings, stop: threading.Event) -> None:
     catalog = load_catalog(settings.personas_file, settings.persona_mode, settings.persona_id)
     interval = settings.thought_interval_seconds
+    log.info(
+        "scheduler enqueuing the thinking of personas %s on queue %s every %d s",
+        ", ".join(catalog.ids),
+        settings.thoughts_queue_name,
+        interval,
+    )
     while not stop.is_set():
         try:
-            schedule_once(client, settings, catalog.ids, time.time())
-        except redis.RedisError:
-            log.exception("could not schedule thinking; retrying next period")
+            if scheduled := schedule_once(client, settings, catalog.ids, time.time()):
+                log.debug("thinking enqueued for %s", ", ".join(scheduled))
+        except redis.RedisError as exc:
+            log.error("could not schedule thinking (%s); retrying next period", logs.short(exc))
         stop.wait(interval - time.time() % interval + 0.01)  # wake just after the next period starts
 
 
@@ -59,6 +66,7 @@ def main() -> None:
     logs.configure(settings.log_level, settings.log_format)
     if not settings.redis_url:
         raise SystemExit("REDIS_URL is not set: the scheduler needs the shared Redis")
+    exit_unless_reachable(settings.redis_url)
     clients = make_clients(settings.redis_url, "persona-scheduler")
     stop = threading.Event()
     try:

@@ -4,11 +4,17 @@ The API uses the asyncio client; RQ workers need the synchronous one. In embedde
 talk to the same FakeServer, so the queue path is the production one, just in memory.
 """
 
+import logging
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import fakeredis
 import redis
 import redis.asyncio as aioredis
+
+from app.logs import short
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,3 +49,39 @@ def make_clients(redis_url: str | None, client_name: str) -> RedisClients:
         sync_client=fakeredis.FakeRedis(server=server),
         embedded=True,
     )
+
+
+# How long a process waits at start for Redis to answer before it says so and stops.
+START_PING_SECONDS = 3.0
+
+
+def where(redis_url: str) -> str:
+    """The URL's host and port, without its credentials: fit for a log line."""
+    parts = urlsplit(redis_url)
+    if parts.scheme == "unix":
+        return parts.path
+    return f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+
+
+def unreachable(redis_url: str) -> str | None:
+    """One line saying why Redis at `redis_url` does not answer, or None when it does.
+
+    Asked once at a process's start, so an operator who got the URL wrong reads one sentence
+    naming the host instead of a traceback per retry (or a bare TimeoutError)."""
+    client = redis.Redis.from_url(
+        redis_url, socket_connect_timeout=START_PING_SECONDS, socket_timeout=START_PING_SECONDS
+    )
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return f"Redis at {where(redis_url)} is unreachable ({short(exc)}); check REDIS_URL"
+    finally:
+        client.close()
+    return None
+
+
+def exit_unless_reachable(redis_url: str) -> None:
+    """At a process's start (API, worker, scheduler): stop with one line if Redis does not answer."""
+    if problem := unreachable(redis_url):
+        log.error(problem)
+        raise SystemExit(2)

@@ -13,6 +13,7 @@ import redis
 import redis.asyncio as aioredis
 
 from app.bus import keys
+from app.logs import short
 from app.turns import Reply
 
 log = logging.getLogger(__name__)
@@ -203,8 +204,13 @@ class ReplyRouter:
                 self._pubsub = None
                 await pubsub.aclose()
                 raise
-            except Exception:
-                log.exception("reply subscription lost; resubscribing in %.1fs", backoff)
+            except Exception as exc:  # Redis away: one line per attempt; anything else with its traceback
+                log.error(
+                    "reply subscription lost; resubscribing in %.1fs: %s",
+                    backoff,
+                    short(exc),
+                    exc_info=not isinstance(exc, redis.RedisError),
+                )
                 self._pubsub = None
                 await pubsub.aclose()
                 await asyncio.sleep(backoff)

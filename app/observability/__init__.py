@@ -1,0 +1,1 @@
+"""What operators watch: per-turn log lines, Prometheus metrics and OpenTelemetry traces."""

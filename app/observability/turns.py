@@ -1,0 +1,55 @@
+"""One turn as an operator sees it in the worker: one INFO line when it ends, with its outcome.
+
+`run_turn` opens a `TurnWatch` when the job starts, tells it what came of the turn once the
+reply (or the job record) is out, and closes it when the job is over; a turn closed without an
+outcome failed (an exception, a cancellation).
+"""
+
+import logging
+import time
+from typing import Literal
+
+from app.turns import Reply, Turn
+
+log = logging.getLogger("worker.turns")
+
+Outcome = Literal["answered", "fallback", "failed", "expired"]
+
+
+def _ms(seconds: float) -> int:
+    return max(0, round(seconds * 1000))
+
+
+class TurnWatch:
+    """A turn from the job's start to its end, for its log line."""
+
+    def __init__(self, turn: Turn, brain: str) -> None:
+        self.turn = turn
+        self.brain = brain
+        self.started_at = time.time()
+        self.outcome: Outcome | None = None
+        self._ended_at: float | None = None
+
+    def answered(self, reply: Reply | None, brain: str | None) -> None:
+        """The turn's answer is out (None: it expired in the queue, nothing to answer)."""
+        self._ended_at = time.time()
+        self.brain = brain or self.brain
+        self.outcome = "expired" if reply is None else "fallback" if reply.fallback else "answered"
+
+    def close(self) -> None:
+        outcome = self.outcome or "failed"
+        ended = self._ended_at or time.time()
+        turn = self.turn
+        log.info(
+            "turn %s",
+            outcome,
+            extra={
+                "session_id": turn.session_id,
+                "turn_id": turn.turn_id,
+                "door": turn.channel,
+                "brain": self.brain,
+                "outcome": outcome,
+                "queue_wait_ms": _ms(self.started_at - turn.enqueued_at),
+                "total_ms": _ms(ended - turn.enqueued_at),
+            },
+        )

@@ -1,0 +1,112 @@
+"""What operators read: one line per turn with its outcome and times, one line for a Redis that is not there."""
+
+import json
+import logging
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import fakeredis
+import pytest
+from fastapi.testclient import TestClient
+
+from app.logs import ContextFormatter, JsonFormatter
+from app.observability.turns import TurnWatch
+from app.settings import Settings
+from app.turns import Reply
+from tests.conftest import make_turn
+from tests.unit.test_api import bearer, client, guest, say  # noqa: F401  (client is a fixture)
+from worker import scheduler
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def turn_lines() -> Iterator[list[logging.LogRecord]]:
+    """The worker's per-turn records (the app's lifespan replaces the root's handlers, so caplog's
+    own handler on the root would see nothing)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("worker.turns")
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+
+
+def ended(turn_lines: list[logging.LogRecord], outcome: str) -> logging.LogRecord:
+    [record] = [r for r in turn_lines if r.getMessage() == f"turn {outcome}"]
+    return record
+
+
+def test_a_turn_through_the_queue_is_one_line_with_door_brain_and_times(
+    client: TestClient,  # noqa: F811
+    turn_lines: list[logging.LogRecord],
+) -> None:
+    record = say(client, bearer(guest(client)), "hello there")
+    deadline = time.monotonic() + 5
+    while not turn_lines and time.monotonic() < deadline:  # the line follows the job record
+        time.sleep(0.01)
+    line = ended(turn_lines, "answered")
+    assert line.levelno == logging.INFO
+    assert (line.turn_id, line.door, line.brain, line.outcome) == (record["job_id"], "rest", "rules", "answered")  # type: ignore[attr-defined]
+    assert 0 <= line.queue_wait_ms <= line.total_ms < 10_000  # type: ignore[attr-defined]
+    assert line.session_id.startswith("rest:")  # type: ignore[attr-defined]
+    text = ContextFormatter("%(message)s").format(line)
+    assert "door=rest" in text
+    assert "brain=rules" in text
+    assert "total_ms=" in text
+    shipped = json.loads(JsonFormatter().format(line))
+    assert isinstance(shipped["total_ms"], int)
+    assert shipped["outcome"] == "answered"
+
+
+@pytest.mark.parametrize(
+    ("reply", "outcome"),
+    [(Reply(session_id="s1", persona_id="default", text="sorry", fallback=True), "fallback"), (None, "expired")],
+)
+def test_a_fallback_or_an_expired_turn_says_so(
+    reply: Reply | None, outcome: str, turn_lines: list[logging.LogRecord]
+) -> None:
+    watch = TurnWatch(make_turn(enqueued_at=time.time() - 0.25), "rules")
+    watch.answered(reply, "llm")
+    watch.close()
+    line = ended(turn_lines, outcome)
+    assert line.brain == "llm"  # type: ignore[attr-defined]
+    assert line.queue_wait_ms >= 250  # type: ignore[attr-defined]
+
+
+def test_a_turn_closed_without_an_answer_failed(turn_lines: list[logging.LogRecord]) -> None:
+    watch = TurnWatch(make_turn(channel="sm"), "rules")
+    watch.close()
+    line = ended(turn_lines, "failed")
+    assert (line.door, line.brain) == ("sm", "rules")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("entry", [["-m", "worker", "--processes", "2"], ["-m", "app"], ["-m", "worker.scheduler"]])
+def test_an_unreachable_redis_is_one_line_naming_its_host(entry: list[str]) -> None:
+    env = {"REDIS_URL": "redis://operator:hunter2@127.0.0.1:1/0", "PATH": "/usr/bin:/bin", "PORT": "1"}
+    done = subprocess.run(
+        [sys.executable, *entry], check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert "ERROR" in line
+    assert "Redis at 127.0.0.1:1 is unreachable" in line
+    assert "REDIS_URL" in line
+    assert "hunter2" not in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_scheduler_says_what_it_enqueues(caplog: pytest.LogCaptureFixture) -> None:
+    stop = threading.Event()
+    stop.set()
+    settings = Settings(_env_file=None, thought_interval_seconds=45)  # type: ignore[call-arg]
+    with caplog.at_level(logging.INFO, logger="worker.scheduler"):
+        scheduler.run(fakeredis.FakeRedis(), settings, stop)
+    assert "the thinking of personas default, sage, spark on queue thoughts every 45 s" in caplog.text
