@@ -16,6 +16,7 @@ import httpx
 import openai
 from pydantic import BaseModel, Field, ValidationError
 
+from app.observability.metrics import timed_model_call
 from app.persona import cards
 from app.persona.brains import Brain, BrainContext, BrainOutput, make_brain
 from app.persona.facts import Fact, FactKind
@@ -150,11 +151,13 @@ class LlmBrain:
         problem = ""
         for attempt in range(2):  # one call, and at most one retry
             try:
-                completion = await self._client.chat.completions.create(
-                    model=self._model,
-                    messages=messages,  # type: ignore[arg-type]
-                    temperature=self._temperature,
-                    response_format={"type": "json_object"},
+                completion = await timed_model_call(
+                    self._client.chat.completions.create(
+                        model=self._model,
+                        messages=messages,  # type: ignore[arg-type]
+                        temperature=self._temperature,
+                        response_format={"type": "json_object"},
+                    )
                 )
                 content = completion.choices[0].message.content or ""
                 return to_output(LlmReply.model_validate(json.loads(content)), ctx)

@@ -8,6 +8,7 @@ from fastapi import Depends, FastAPI
 from app import logs
 from app.api import docs as api_docs
 from app.api import errors
+from app.api import metrics as api_metrics
 from app.api.middleware import API_VERSION, RequestContext
 from app.api.v1 import agents, auth, jobs, messages, meta, sessions
 from app.auth.deps import limit_by_ip
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for prefix in ("", "/v1"):
         app.include_router(completions.router, prefix=prefix)
     app.include_router(meta.probes, prefix="/v1")
+    app.include_router(api_metrics.router)
     per_address = [Depends(limit_by_ip)]
     for router in (meta.router, auth.router, messages.router, jobs.router, sessions.router, agents.router):
         app.include_router(router, prefix="/v1", dependencies=per_address)

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     worker_ttl_seconds: int = Field(default=30, ge=16)
     queue_stale_seconds: float = Field(default=30.0, gt=0)  # an older queued job makes the queue "degraded"
 
+    # Prometheus metrics of each worker process on METRICS_HOST:METRICS_PORT + its index under
+    # `python -m worker --processes N` (0, 1, ...); 0 turns them off. The API serves its own on /metrics.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+
     # Soul Machines orchestration socket.
     reply_deadline_seconds: float = Field(default=4.0, gt=0)
     fallback_text: str = ""

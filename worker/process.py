@@ -10,6 +10,7 @@ from pymongo.errors import PyMongoError
 
 from app import logs
 from app.bus.connections import make_clients
+from app.observability import metrics
 from app.settings import get_settings
 from app.store.mongo import connect, ensure_indexes
 from worker.runtime import make_worker
@@ -25,6 +26,7 @@ def serve(burst: bool = False) -> None:
         sys.exit(2)
     if not settings.mongo_url:
         log.warning("MONGO_URL is not set: this worker keeps state in its own memory; nothing is shared or persisted")
+    metrics.serve_worker(settings.metrics_host, settings.metrics_port)
     uvloop.run(_serve(burst))
 
 

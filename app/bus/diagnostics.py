@@ -10,6 +10,7 @@ from typing import Literal
 import redis
 from pydantic import BaseModel, computed_field
 from rq import Queue, Worker
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 Status = Literal["ok", "degraded", "down"]
@@ -65,6 +66,24 @@ def _age(moment: datetime | None) -> float | None:
     return max(0.0, time.time() - aware.timestamp())
 
 
+def queue_info(client: redis.Redis, name: str) -> QueueInfo:
+    """One queue's counts and its oldest job's wait (also read at each metrics scrape)."""
+    queue = Queue(name, connection=client)
+    oldest_id = queue.get_job_ids(0, 1)
+    try:
+        oldest = Job.fetch(oldest_id[0], connection=client) if oldest_id else None
+    except NoSuchJobError:  # taken and gone since the id was read
+        oldest = None
+    return QueueInfo(
+        name=name,
+        queued=queue.count,
+        started=queue.started_job_registry.count,
+        failed=queue.failed_job_registry.count,
+        deferred=queue.deferred_job_registry.count,
+        oldest_queued_age_seconds=_age(oldest.enqueued_at) if oldest else None,
+    )
+
+
 def queue_report(client: redis.Redis, queue_names: list[str], stale_seconds: float, worker_ttl: float) -> QueueReport:
     try:
         client.ping()
@@ -83,21 +102,7 @@ def queue_report(client: redis.Redis, queue_names: list[str], stale_seconds: flo
                 last_heartbeat_age_seconds=age,
             )
         )
-    queues = []
-    for name in queue_names:
-        queue = Queue(name, connection=client)
-        oldest_id = queue.get_job_ids(0, 1)
-        oldest = Job.fetch(oldest_id[0], connection=client) if oldest_id else None
-        queues.append(
-            QueueInfo(
-                name=name,
-                queued=queue.count,
-                started=queue.started_job_registry.count,
-                failed=queue.failed_job_registry.count,
-                deferred=queue.deferred_job_registry.count,
-                oldest_queued_age_seconds=_age(oldest.enqueued_at) if oldest else None,
-            )
-        )
+    queues = [queue_info(client, name) for name in queue_names]
     reasons = []
     if not any(w.alive for w in workers):
         reasons.append("no worker is alive")

@@ -6,6 +6,7 @@ import redis
 import redis.asyncio as aioredis
 
 from app.bus import keys
+from app.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,10 @@ class RateLimiter:
         except redis.RedisError as exc:
             log.warning("rate limit %s not counted, Redis unavailable: %s", scope, exc)
             return None
-        return None if int(count) <= limit else max(1, int(ttl))
+        if int(count) <= limit:
+            return None
+        metrics.RATE_LIMITED.labels(scope).inc()
+        return max(1, int(ttl))
 
 
 async def revoke_session(client: aioredis.Redis, session_id: str, ttl_seconds: int) -> None:

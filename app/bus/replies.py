@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 
 from app.bus import keys
 from app.logs import short
+from app.observability import metrics
 from app.turns import Reply
 
 log = logging.getLogger(__name__)
@@ -205,6 +206,7 @@ class ReplyRouter:
                 await pubsub.aclose()
                 raise
             except Exception as exc:  # Redis away: one line per attempt; anything else with its traceback
+                metrics.PUBSUB_RECONNECTS.inc()
                 log.error(
                     "reply subscription lost; resubscribing in %.1fs: %s",
                     backoff,

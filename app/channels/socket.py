@@ -22,6 +22,7 @@ from fastapi import WebSocket, WebSocketDisconnect, status
 from app.auth.deps import address_block
 from app.channels import access
 from app.logs import short
+from app.observability import metrics
 from app.services import Services
 from app.turns import Reply, Turn
 
@@ -87,6 +88,7 @@ class SocketSession(ABC):
     async def serve(self) -> None:
         writer = asyncio.create_task(self._write_loop())
         self.services.sockets.add(self)
+        metrics.SOCKETS_OPEN.labels(self.channel).inc()
         try:
             while True:
                 message = await self.ws.receive()
@@ -105,6 +107,7 @@ class SocketSession(ABC):
             pass
         finally:
             self.services.sockets.discard(self)
+            metrics.SOCKETS_OPEN.labels(self.channel).dec()
             writer.cancel()
             for pending in self._pending.values():
                 pending.timer.cancel()

@@ -1,4 +1,4 @@
-"""One turn as an operator sees it in the worker: one INFO line when it ends, with its outcome.
+"""One turn as an operator sees it in the worker: one INFO line and its metrics when it ends.
 
 `run_turn` opens a `TurnWatch` when the job starts, tells it what came of the turn once the
 reply (or the job record) is out, and closes it when the job is over; a turn closed without an
@@ -9,6 +9,7 @@ import logging
 import time
 from typing import Literal
 
+from app.observability import metrics
 from app.turns import Reply, Turn
 
 log = logging.getLogger("worker.turns")
@@ -29,6 +30,8 @@ class TurnWatch:
         self.started_at = time.time()
         self.outcome: Outcome | None = None
         self._ended_at: float | None = None
+        metrics.TURNS_IN_FLIGHT.inc()
+        metrics.QUEUE_WAIT_SECONDS.labels(turn.channel).observe(max(0.0, self.started_at - turn.enqueued_at))
 
     def answered(self, reply: Reply | None, brain: str | None) -> None:
         """The turn's answer is out (None: it expired in the queue, nothing to answer)."""
@@ -40,6 +43,10 @@ class TurnWatch:
         outcome = self.outcome or "failed"
         ended = self._ended_at or time.time()
         turn = self.turn
+        metrics.TURNS_IN_FLIGHT.dec()
+        metrics.TURNS.labels(turn.channel, outcome).inc()
+        if outcome != "expired":  # an expired turn's time is the queue's, already observed
+            metrics.TURN_SECONDS.labels(turn.channel).observe(max(0.0, ended - turn.enqueued_at))
         log.info(
             "turn %s",
             outcome,

@@ -66,6 +66,7 @@ async def test_redis_restart_gives_fallbacks_then_service_resumes(stack: Stack) 
             break
     assert answers[-1]["output"]["text"] == f"Echo: after {len(answers) - 1}"
     assert "reply subscription lost" in api.log()  # it noticed, and came back by itself
+    assert "persona_pubsub_reconnects_total 0.0" not in (await http.get("/metrics")).text  # and counted it
     await scene.close()
     await http.aclose()
 

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 import subprocess
 import sys
 import threading
@@ -12,8 +13,11 @@ from pathlib import Path
 import fakeredis
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
+from app.bus.limits import RateLimiter
 from app.logs import ContextFormatter, JsonFormatter
+from app.observability.metrics import QueueCollector
 from app.observability.turns import TurnWatch
 from app.settings import Settings
 from app.turns import Reply
@@ -110,3 +114,29 @@ def test_the_scheduler_says_what_it_enqueues(caplog: pytest.LogCaptureFixture) -
     with caplog.at_level(logging.INFO, logger="worker.scheduler"):
         scheduler.run(fakeredis.FakeRedis(), settings, stop)
     assert "the thinking of personas default, sage, spark on queue thoughts every 45 s" in caplog.text
+
+
+async def test_rate_limit_refusals_are_counted_by_limit() -> None:
+    def refused() -> float:
+        return REGISTRY.get_sample_value("persona_rate_limited_total", {"scope": "turns"}) or 0.0
+
+    before = refused()
+    limiter = RateLimiter(fakeredis.FakeAsyncRedis())
+    waits = [await limiter.hit("turns", "192.0.2.1", 2, 60) for _ in range(4)]
+    assert waits[:2] == [None, None]
+    assert all(wait is not None for wait in waits[2:])
+    assert refused() == before + 2
+
+
+def test_the_grafana_dashboard_charts_only_metrics_we_export() -> None:
+    dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
+    charted = {
+        re.sub(r"_(bucket|total)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"persona_[a-z_]+", target["expr"])
+    }
+    queues = QueueCollector(fakeredis.FakeRedis(), ["turns"]).collect()
+    exported = {family.name for family in REGISTRY.collect()} | {family.name for family in queues}
+    assert charted <= exported
+    assert {"persona_turns", "persona_turn_seconds", "persona_queue_jobs", "persona_sockets_open"} <= charted

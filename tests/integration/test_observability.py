@@ -1,0 +1,67 @@
+"""What an operator scrapes moves with real turns through a real API and worker processes."""
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.scene import Scene
+from tests.support.stack import Stack, free_port, wait_for
+
+
+def samples(url: str, **headers: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = httpx.get(url, headers=headers, timeout=5)
+    assert response.status_code == 200, response.text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(scraped: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
+    return scraped.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def test_metrics_move_with_turns_through_api_and_workers(stack: Stack, redis_url: str) -> None:
+    base = free_port()
+    stack.workers(redis_url, processes=2, METRICS_PORT=str(base))
+    api = stack.api(redis_url)
+    worker_urls = [f"http://127.0.0.1:{base + index}/metrics" for index in (0, 1)]
+
+    def turns(outcome: str = "answered", door: str = "soulmachines") -> float:
+        return sum(value(samples(url), "persona_turns_total", door=door, outcome=outcome) for url in worker_urls)
+
+    wait_for(lambda: all(httpx.get(url).status_code == 200 for url in worker_urls), 20, "both workers' metrics")
+    scene = await Scene.open(api.url, "sess-metrics")
+    assert value(samples(f"{api.url}/metrics"), "persona_sockets_open", door="soulmachines") == 1
+    for text in ("", "hello", "how are you"):
+        await scene.say(text, kind="init" if not text else None)
+    wait_for(lambda: turns() == 3, 10, "three answered turns counted")
+    workers = [samples(url) for url in worker_urls]
+    assert sum(value(w, "persona_turn_seconds_count", door="soulmachines") for w in workers) == 3
+    assert sum(value(w, "persona_turn_queue_wait_seconds_count", door="soulmachines") for w in workers) == 3
+    assert all(value(w, "persona_turns_in_flight") == 0 for w in workers)
+    await scene.close()
+    wait_for(
+        lambda: value(samples(f"{api.url}/metrics"), "persona_sockets_open", door="soulmachines") == 0,
+        5,
+        "socket closed",
+    )
+    queues = samples(f"{api.url}/metrics")
+    assert ("persona_queue_jobs", (("queue", "turns"), ("state", "queued"))) in queues
+    assert value(queues, "persona_queue_oldest_age_seconds", queue="turns") == 0
+
+
+def test_api_metrics_need_the_operator_key_in_production(stack: Stack, redis_url: str) -> None:
+    key = "k" * 40
+    api = stack.api(
+        redis_url,
+        APP_ENV="production",
+        ADMIN_API_KEY=key,
+        JWT_SECRET="j" * 40,
+        PASSWORD_PEPPER="p" * 40,
+        OPEN_DOORS="sm,skills,clm",
+    )
+    assert httpx.get(f"{api.url}/metrics").status_code == 403
+    assert httpx.get(f"{api.url}/metrics", headers={"Authorization": "Bearer wrong"}).status_code in (401, 403)
+    assert value(samples(f"{api.url}/metrics", **{"X-Admin-Key": key}), "persona_turns_in_flight") == 0
+    assert value(samples(f"{api.url}/metrics", Authorization=f"Bearer {key}"), "persona_turns_in_flight") == 0
