@@ -18,6 +18,7 @@ from app.channels.hume import ws as hume_ws
 from app.channels.skills import rest as skills_rest
 from app.channels.skills import ws as skills_ws
 from app.channels.soulmachines import endpoint as soulmachines
+from app.observability import tracing
 from app.services import start_services, stop_services
 from app.settings import Settings, get_settings
 
@@ -34,7 +35,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await stop_services(app.state.services)
 
-    app = FastAPI(title="Persona backend", version=API_VERSION, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Persona backend",
+        version=API_VERSION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        telemetry=tracing.FASTAPI_TELEMETRY,
+    )
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     errors.install(app)
     for socket_door in (soulmachines.router, skills_ws.router, hume_ws.router):

@@ -21,6 +21,7 @@ from app.bus.queue import TurnQueue
 from app.bus.replies import ReplyRouter
 from app.catalog import PersonaCatalog, load_catalog
 from app.channels.access import check_doors
+from app.observability import tracing
 from app.settings import Settings
 from app.store.accounts import AccountStore
 from app.store.history import HistoryStore
@@ -84,6 +85,7 @@ async def start_services(settings: Settings) -> Services:
     catalog = load_catalog(settings.personas_file, settings.persona_mode, settings.persona_id)
     _warn_embedded(settings)
     check_doors(settings)  # said once at start; each request only logs at INFO
+    tracing.configure("persona-api", settings.otel_exporter_otlp_endpoint, settings.trace_file)
     instance_id = uuid.uuid4().hex[:12]
     redis = make_clients(settings.redis_url, f"{API_CLIENT_NAME_PREFIX}{instance_id}")
     mongo_client, db = connect(settings.mongo_url, settings.mongo_db)

@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     # `python -m worker --processes N` (0, 1, ...); 0 turns them off. The API serves its own on /metrics.
     metrics_port: int = Field(default=0, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"
+    # OpenTelemetry traces, one per turn across API and workers: exported over OTLP/HTTP to this
+    # collector (e.g. http://otel-collector:4318) when set; off otherwise. TRACE_FILE also writes
+    # each span to that file as a JSON line (tests, debugging).
+    otel_exporter_otlp_endpoint: str | None = None
+    trace_file: Path | None = None
 
     # Soul Machines orchestration socket.
     reply_deadline_seconds: float = Field(default=4.0, gt=0)

@@ -56,6 +56,7 @@ class Turn(BaseModel):
     tracked: bool = False  # a REST job: progress and result go to its job record, not a socket
     known_facts: dict[str, str] = Field(default_factory=dict)  # what the platform knows: {"name": "Sam"}
     brain: str | None = None  # a brain the session chose (the console does); None: the worker's default
+    trace: dict[str, str] = Field(default_factory=dict)  # the door's trace context (W3C traceparent), for the worker
 
     @field_validator("variables")
     @classmethod

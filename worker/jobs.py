@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import redis
 
 from app.bus import jobs, replies
+from app.observability.tracing import traced
 from app.observability.turns import TurnWatch
 from app.turns import Reply, Turn
 
@@ -58,11 +59,13 @@ async def run_turn(rt: "WorkerRuntime", turn_json: str) -> None:
             if answer.reply is None:
                 await jobs.update(rt.redis, turn.turn_id, "failed", 1.0, error="the turn expired before it ran")
             else:
-                await jobs.update(rt.redis, turn.turn_id, "succeeded", 1.0, result=_result(answer.reply))
+                await traced(
+                    "publish", jobs.update(rt.redis, turn.turn_id, "succeeded", 1.0, result=_result(answer.reply))
+                )
         elif answer.reply is not None:
-            await replies.publish_reply(rt.redis, turn.reply_to, answer.reply)
+            await traced("publish", replies.publish_reply(rt.redis, turn.reply_to, answer.reply))
         watch.answered(answer.reply, answer.entry.brain if answer.entry else None)
-        await rt.processor.settle(turn, answer)
+        await traced("settle", rt.processor.settle(turn, answer))
     finally:
         watch.close()
         await step_lane(rt, turn)

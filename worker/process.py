@@ -10,7 +10,7 @@ from pymongo.errors import PyMongoError
 
 from app import logs
 from app.bus.connections import make_clients
-from app.observability import metrics
+from app.observability import metrics, tracing
 from app.settings import get_settings
 from app.store.mongo import connect, ensure_indexes
 from worker.runtime import make_worker
@@ -27,6 +27,7 @@ def serve(burst: bool = False) -> None:
     if not settings.mongo_url:
         log.warning("MONGO_URL is not set: this worker keeps state in its own memory; nothing is shared or persisted")
     metrics.serve_worker(settings.metrics_host, settings.metrics_port)
+    tracing.configure("persona-worker", settings.otel_exporter_otlp_endpoint, settings.trace_file)
     uvloop.run(_serve(burst))
 
 

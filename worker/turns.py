@@ -20,6 +20,7 @@ from pymongo.errors import PyMongoError
 
 from app.brains import BrainSet
 from app.catalog import PersonaCatalog
+from app.observability.tracing import traced
 from app.persona import engine, safety
 from app.persona.emotion import apply_deltas, felt
 from app.persona.memory import Exchange, SessionMemory, UserMemory, learn, next_topics
@@ -89,11 +90,14 @@ class TurnProcessor:
 
         profile = self.catalog.get(turn.persona_id)
         user_doc = user_key(turn.persona_id, turn.user_id)
-        emotion, relationship, session, user_memory = await asyncio.gather(
-            self.state.mood.read(profile),
-            self.state.relationship.read(user_doc, Relationship),
-            self.state.session_memory.read(turn.session_id),
-            self.state.user_memory.read(user_doc, UserMemory),
+        emotion, relationship, session, user_memory = await traced(
+            "store read",
+            asyncio.gather(
+                self.state.mood.read(profile),
+                self.state.relationship.read(user_doc, Relationship),
+                self.state.session_memory.read(turn.session_id),
+                self.state.user_memory.read(user_doc, UserMemory),
+            ),
         )
         snapshots = Snapshots(emotion, relationship, session, user_memory)
         state = engine.PersonaState(
@@ -101,7 +105,9 @@ class TurnProcessor:
         )
         ctx = engine.prepare(profile, state, turn, now=started, seed=int(turn.turn_id[-8:], 16))
         brain = self.brains.get(turn.brain)
-        output = engine.safety_answer(ctx, self.crisis_resource_line) or await brain.respond(ctx)
+        output = engine.safety_answer(ctx, self.crisis_resource_line) or await traced(
+            f"brain {brain.name}", brain.respond(ctx)
+        )
         result = engine.finish(ctx, output)
         if result.flagged:
             log.warning("turn answered by the fallback brain: %s", result.flagged, extra=ctx_log)
@@ -123,7 +129,7 @@ class TurnProcessor:
             recalled=[f"{fact.kind}: {fact.value}" for fact in ctx.recalled],
             changes=changes,
         )
-        if not await self.history.append(entry):
+        if not await traced("record", self.history.append(entry)):
             saved = await self.history.get(turn.turn_id)
             log.warning("turn already recorded; answering with the saved reply", extra=ctx_log)
             if saved is None or saved.status != "answered":

@@ -18,6 +18,7 @@ from rq.utils import now as rq_now
 
 from app.bus import jobs, keys, presence
 from app.bus.lanes import FAILED_JOB_TTL_SECONDS, LANE_TTL_SECONDS, Lanes
+from app.observability import tracing
 from app.turns import Turn
 
 log = logging.getLogger(__name__)
@@ -47,27 +48,28 @@ class TurnQueue:
 
         With `owner`, a REST job record is created in the same transaction (see bus/jobs.py).
         """
-        job = self._rq.create_job(
-            RUN_TURN,
-            args=(turn.model_dump_json(),),
-            job_id=turn.turn_id,
-            timeout=self._job_timeout,
-            result_ttl=self._result_ttl,
-            ttl=LANE_TTL_SECONDS,
-            failure_ttl=FAILED_JOB_TTL_SECONDS,
-            description=f"turn {turn.turn_id} of session {turn.session_id}",
-            status=JobStatus.DEFERRED,
-        )
-        job.enqueued_at = rq_now()
+        with tracing.enqueue_span(turn) as trace_context:
+            job = self._rq.create_job(
+                RUN_TURN,
+                args=(turn.model_copy(update={"trace": trace_context}).model_dump_json(),),
+                job_id=turn.turn_id,
+                timeout=self._job_timeout,
+                result_ttl=self._result_ttl,
+                ttl=LANE_TTL_SECONDS,
+                failure_ttl=FAILED_JOB_TTL_SECONDS,
+                description=f"turn {turn.turn_id} of session {turn.session_id}",
+                status=JobStatus.DEFERRED,
+            )
+            job.enqueued_at = rq_now()
 
-        now = time.time()
+            now = time.time()
 
-        def also(pipe: Pipeline) -> None:
-            presence.record_turn(pipe, turn.persona_id, turn.session_id, now)
-            if owner:
-                jobs.create_record(pipe, turn.turn_id, owner, record_ttl, now)
+            def also(pipe: Pipeline) -> None:
+                presence.record_turn(pipe, turn.persona_id, turn.session_id, now)
+                if owner:
+                    jobs.create_record(pipe, turn.turn_id, owner, record_ttl, now)
 
-        queued_now = await self._lanes.add(turn.session_id, job, also)
+            queued_now = await self._lanes.add(turn.session_id, job, also)
         log.debug(
             "turn enqueued",
             extra={"session_id": turn.session_id, "turn_id": turn.turn_id, "queued_now": queued_now},

@@ -28,6 +28,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
 from app.bus.diagnostics import queue_info
+from app.observability.tracing import traced
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,10 +54,10 @@ RATE_LIMITED = Counter("persona_rate_limited", "Requests and turns a rate limit 
 
 
 async def timed_model_call(call: Awaitable[T]) -> T:
-    """Await one model call, observing how long it took (whether it answered or raised)."""
+    """Await one model call in its span, observing how long it took (whether it answered or raised)."""
     started = time.perf_counter()
     try:
-        return await call
+        return await traced("model call", call)
     finally:
         MODEL_CALL_SECONDS.observe(time.perf_counter() - started)
 

@@ -1,4 +1,4 @@
-"""One turn as an operator sees it in the worker: one INFO line and its metrics when it ends.
+"""One turn as an operator sees it in the worker: its span, and one INFO line and its metrics when it ends.
 
 `run_turn` opens a `TurnWatch` when the job starts, tells it what came of the turn once the
 reply (or the job record) is out, and closes it when the job is over; a turn closed without an
@@ -9,7 +9,7 @@ import logging
 import time
 from typing import Literal
 
-from app.observability import metrics
+from app.observability import metrics, tracing
 from app.turns import Reply, Turn
 
 log = logging.getLogger("worker.turns")
@@ -22,7 +22,7 @@ def _ms(seconds: float) -> int:
 
 
 class TurnWatch:
-    """A turn from the job's start to its end, for its log line."""
+    """A turn from the job's start to its end: its span, log line and metrics."""
 
     def __init__(self, turn: Turn, brain: str) -> None:
         self.turn = turn
@@ -30,6 +30,7 @@ class TurnWatch:
         self.started_at = time.time()
         self.outcome: Outcome | None = None
         self._ended_at: float | None = None
+        self._span = tracing.WorkerSpan(turn)  # the job's spans are its children from here on
         metrics.TURNS_IN_FLIGHT.inc()
         metrics.QUEUE_WAIT_SECONDS.labels(turn.channel).observe(max(0.0, self.started_at - turn.enqueued_at))
 
@@ -43,6 +44,7 @@ class TurnWatch:
         outcome = self.outcome or "failed"
         ended = self._ended_at or time.time()
         turn = self.turn
+        self._span.end(outcome, self.brain)
         metrics.TURNS_IN_FLIGHT.dec()
         metrics.TURNS.labels(turn.channel, outcome).inc()
         if outcome != "expired":  # an expired turn's time is the queue's, already observed

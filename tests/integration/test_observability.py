@@ -1,4 +1,8 @@
-"""What an operator scrapes moves with real turns through a real API and worker processes."""
+"""What an operator scrapes and traces moves with real turns through real API and worker processes."""
+
+import json
+from pathlib import Path
+from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -65,3 +69,35 @@ def test_api_metrics_need_the_operator_key_in_production(stack: Stack, redis_url
     assert httpx.get(f"{api.url}/metrics", headers={"Authorization": "Bearer wrong"}).status_code in (401, 403)
     assert value(samples(f"{api.url}/metrics", **{"X-Admin-Key": key}), "persona_turns_in_flight") == 0
     assert value(samples(f"{api.url}/metrics", Authorization=f"Bearer {key}"), "persona_turns_in_flight") == 0
+
+
+def spans_in(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+async def test_a_turn_is_one_trace_across_the_api_and_worker_processes(stack: Stack, redis_url: str) -> None:
+    api_spans, worker_spans = stack.workdir / "api-spans.jsonl", stack.workdir / "worker-spans.jsonl"
+    stack.workers(redis_url, processes=1, TRACE_FILE=str(worker_spans))
+    api = stack.api(redis_url, TRACE_FILE=str(api_spans))
+    scene = await Scene.open(api.url, "sess-traced")
+    await scene.say("", kind="init")
+    await scene.say("hello")
+    await scene.close()
+
+    def named(path: Path, name: str) -> list[dict[str, Any]]:
+        return [span for span in spans_in(path) if span["name"] == name]
+
+    wait_for(lambda: len(named(worker_spans, "worker soulmachines")) == 2, 10, "both turns' worker spans")
+    doors = named(api_spans, "door soulmachines")
+    enqueues = {span["parent_id"]: span for span in named(api_spans, "enqueue")}
+    workers = {span["parent_id"]: span for span in named(worker_spans, "worker soulmachines")}
+    assert len(doors) == 2
+    assert len({door["context"]["trace_id"] for door in doors}) == 2  # a trace per turn, not per socket
+    for door in doors:
+        assert door["parent_id"] is None
+        enqueue = enqueues[door["context"]["span_id"]]
+        worker = workers[enqueue["context"]["span_id"]]  # the worker's span, a child in another process
+        assert worker["context"]["trace_id"] == door["context"]["trace_id"]
+        assert worker["attributes"]["persona.outcome"] == "answered"
+        children = {s["name"] for s in spans_in(worker_spans) if s["parent_id"] == worker["context"]["span_id"]}
+        assert children == {"store read", "brain rules", "record", "publish", "settle"}
