@@ -5,8 +5,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.integration.test_llm_brain import context, fake_llm, llm_brain  # noqa: F401  (fake_llm is a fixture)
+from tests.support.fake_llm import FakeLlm
 from tests.support.scene import Scene
 from tests.support.stack import Stack, free_port, wait_for
 
@@ -101,3 +104,12 @@ async def test_a_turn_is_one_trace_across_the_api_and_worker_processes(stack: St
         assert worker["attributes"]["persona.outcome"] == "answered"
         children = {s["name"] for s in spans_in(worker_spans) if s["parent_id"] == worker["context"]["span_id"]}
         assert children == {"store read", "brain rules", "record", "publish", "settle"}
+
+
+async def test_every_model_call_is_timed_failed_ones_too(fake_llm: FakeLlm) -> None:  # noqa: F811
+    def calls() -> float:
+        return REGISTRY.get_sample_value("persona_model_call_seconds_count") or 0.0
+
+    before = calls()
+    await llm_brain(fake_llm).respond(context("hello [flaky]"))  # one failed attempt, one answer
+    assert calls() == before + 2
