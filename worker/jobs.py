@@ -46,6 +46,7 @@ async def run_turn(rt: "WorkerRuntime", turn_json: str) -> None:
         try:
             answer = await rt.processor.answer(turn)
         except (Exception, asyncio.CancelledError) as exc:  # cancelled: past the job timeout, or a cold stop
+            watch.failed(exc)
             if isinstance(exc, asyncio.CancelledError):
                 log.error("turn cancelled before it was answered; answering with a fallback", extra=ctx)
             else:

@@ -56,6 +56,7 @@ def configure(service: str, otlp_endpoint: str | None, trace_file: Path | None) 
     name = os.environ.get("OTEL_SERVICE_NAME") or service  # given attributes would outrank the variable
     provider = TracerProvider(resource=Resource.create({"service.name": name}))
     if otlp_endpoint:
+        # Imported only when used: it brings protobuf with it.
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         endpoint = f"{otlp_endpoint.rstrip('/')}/v1/traces"  # the variable names the collector, not the path
@@ -102,7 +103,7 @@ class WorkerSpan:
         if self._span is None:
             return
         self._span.set_attributes({"persona.outcome": outcome, "persona.brain": brain})
-        if outcome == "failed":
+        if outcome in ("failed", "interrupted"):
             self._span.set_status(trace.StatusCode.ERROR)
         self._span.end()
         context.detach(self._token)  # type: ignore[arg-type]

@@ -1,10 +1,11 @@
 """One turn as an operator sees it in the worker: its span, and one INFO line and its metrics when it ends.
 
 `run_turn` opens a `TurnWatch` when the job starts, tells it what came of the turn once the
-reply (or the job record) is out, and closes it when the job is over; a turn closed without an
-outcome failed (an exception, a cancellation).
+reply (or the job record) is out, or that it could not be answered, and closes it when the job
+is over; a turn closed without an outcome failed.
 """
 
+import asyncio
 import logging
 import time
 from typing import Literal
@@ -14,7 +15,9 @@ from app.turns import Reply, Turn
 
 log = logging.getLogger("worker.turns")
 
-Outcome = Literal["answered", "fallback", "failed", "expired"]
+# failed: an error, the caller got the fallback; interrupted: cancelled (past JOB_TIMEOUT_SECONDS,
+# or a cold stop), the caller got the fallback too.
+Outcome = Literal["answered", "fallback", "failed", "interrupted", "expired"]
 
 
 def _ms(seconds: float) -> int:
@@ -39,6 +42,11 @@ class TurnWatch:
         self._ended_at = time.time()
         self.brain = brain or self.brain
         self.outcome = "expired" if reply is None else "fallback" if reply.fallback else "answered"
+
+    def failed(self, error: BaseException) -> None:
+        """The turn could not be answered (the caller gets the fallback)."""
+        self._ended_at = time.time()
+        self.outcome = "interrupted" if isinstance(error, asyncio.CancelledError) else "failed"
 
     def close(self) -> None:
         outcome = self.outcome or "failed"

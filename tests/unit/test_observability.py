@@ -1,5 +1,6 @@
 """What operators read: one line per turn with its outcome and times, one line for a Redis that is not there."""
 
+import asyncio
 import json
 import logging
 import re
@@ -86,10 +87,27 @@ def test_a_fallback_or_an_expired_turn_says_so(
 
 
 def test_a_turn_closed_without_an_answer_failed(turn_lines: list[logging.LogRecord]) -> None:
-    watch = TurnWatch(make_turn(channel="sm"), "rules")
+    watch = TurnWatch(make_turn(channel="soulmachines"), "rules")
     watch.close()
     line = ended(turn_lines, "failed")
-    assert (line.door, line.brain) == ("sm", "rules")  # type: ignore[attr-defined]
+    assert (line.door, line.brain) == ("soulmachines", "rules")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"), [(RuntimeError("the store is away"), "failed"), (asyncio.CancelledError(), "interrupted")]
+)
+def test_a_turn_that_could_not_be_answered_says_why(
+    error: BaseException, outcome: str, turn_lines: list[logging.LogRecord]
+) -> None:
+    def counted() -> float:
+        return REGISTRY.get_sample_value("persona_turns_total", {"door": "test", "outcome": outcome}) or 0.0
+
+    before = counted()
+    watch = TurnWatch(make_turn(), "rules")
+    watch.failed(error)
+    watch.close()
+    assert ended(turn_lines, outcome).outcome == outcome  # type: ignore[attr-defined]
+    assert counted() == before + 1
 
 
 @pytest.mark.parametrize("entry", [["-m", "worker", "--processes", "2"], ["-m", "app"], ["-m", "worker.scheduler"]])
