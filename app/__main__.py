@@ -10,6 +10,7 @@ import gc
 from socket import socket
 
 import uvicorn
+from setproctitle import setproctitle
 
 from app import logs
 from app.bus.connections import exit_unless_reachable
@@ -31,6 +32,7 @@ class DrainingServer(uvicorn.Server):
 
 
 def main() -> None:
+    setproctitle("persona-api")
     settings = get_settings()
     logs.configure(settings.log_level, settings.log_format)
     if settings.redis_url:

@@ -16,6 +16,7 @@ CONTEXT_FIELDS = (
     "brain",
     "outcome",
     "queue_wait_ms",
+    "first_word_ms",
     "total_ms",
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")

@@ -44,9 +44,15 @@ TURN_SECONDS = Histogram(
 QUEUE_WAIT_SECONDS = Histogram(
     "persona_turn_queue_wait_seconds", "A turn from the door's enqueue to a worker's start.", ["door"], buckets=SECONDS
 )
+FIRST_WORD_SECONDS = Histogram(
+    "persona_turn_first_word_seconds",
+    "A turn from the door's enqueue to its first words out (streamed) or its whole reply.",
+    ["door"],
+    buckets=SECONDS,
+)
 TURNS_IN_FLIGHT = Gauge("persona_turns_in_flight", "Turns this worker process is running now.")
 MODEL_CALL_SECONDS = Histogram(
-    "persona_model_call_seconds", "One chat-completions call of the LLM brain, failed ones too.", buckets=SECONDS
+    "persona_model_call_seconds", "The LLM brain's model call, to its stream's end, failed ones too.", buckets=SECONDS
 )
 SOCKETS_OPEN = Gauge("persona_sockets_open", "Sockets open on this API process, by door.", ["door"])
 PUBSUB_RECONNECTS = Counter("persona_pubsub_reconnects", "Times this API process's reply subscription was lost.")

@@ -103,7 +103,7 @@ class WorkerSpan:
         if self._span is None:
             return
         self._span.set_attributes({"persona.outcome": outcome, "persona.brain": brain})
-        if outcome in ("failed", "interrupted"):
+        if outcome == "failed":
             self._span.set_status(trace.StatusCode.ERROR)
         self._span.end()
         context.detach(self._token)  # type: ignore[arg-type]

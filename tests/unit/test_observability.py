@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import fakeredis
 import pytest
@@ -21,7 +22,8 @@ from app.logs import ContextFormatter, JsonFormatter
 from app.observability.metrics import QueueCollector
 from app.observability.turns import TurnWatch
 from app.settings import Settings
-from app.turns import Reply
+from app.store.history import HistoryEntry
+from app.turns import Reply, Turn
 from tests.conftest import make_turn
 from tests.unit.test_api import bearer, client, guest, say  # noqa: F401  (client is a fixture)
 from worker import scheduler
@@ -71,43 +73,71 @@ def test_a_turn_through_the_queue_is_one_line_with_door_brain_and_times(
     assert shipped["outcome"] == "answered"
 
 
+def entry_of(turn: Turn, **fields: Any) -> HistoryEntry:
+    now = time.time()
+    return HistoryEntry(
+        **turn.model_dump(include={"turn_id", "session_id", "user_id", "persona_id", "channel", "kind"}),
+        input_text=turn.text,
+        enqueued_at=turn.enqueued_at,
+        started_at=now,
+        finished_at=now,
+        **fields,
+    )
+
+
 @pytest.mark.parametrize(
-    ("reply", "outcome"),
-    [(Reply(session_id="s1", persona_id="default", text="sorry", fallback=True), "fallback"), (None, "expired")],
+    ("fallback", "interrupted", "outcome"),
+    [(True, False, "fallback"), (False, True, "interrupted"), (None, False, "expired")],
 )
-def test_a_fallback_or_an_expired_turn_says_so(
-    reply: Reply | None, outcome: str, turn_lines: list[logging.LogRecord]
+def test_a_fallback_an_interrupted_or_an_expired_turn_says_so(
+    fallback: bool | None, interrupted: bool, outcome: str, turn_lines: list[logging.LogRecord]
 ) -> None:
-    watch = TurnWatch(make_turn(enqueued_at=time.time() - 0.25), "rules")
-    watch.answered(reply, "llm")
+    turn = make_turn(enqueued_at=time.time() - 0.25)
+    reply = None if fallback is None or interrupted else Reply.to(turn, "sorry", fallback=fallback)
+    watch = TurnWatch(turn, "rules")
+    watch.answered(reply, None if fallback is None else entry_of(turn, brain="llm", interrupted=interrupted))
     watch.close()
     line = ended(turn_lines, outcome)
-    assert line.brain == "llm"  # type: ignore[attr-defined]
+    assert line.brain == ("rules" if fallback is None else "llm")  # type: ignore[attr-defined]
     assert line.queue_wait_ms >= 250  # type: ignore[attr-defined]
+    assert (line.first_word_ms is None) == (outcome != "fallback")  # type: ignore[attr-defined]
 
 
 def test_a_turn_closed_without_an_answer_failed(turn_lines: list[logging.LogRecord]) -> None:
+    def counted() -> float:
+        return REGISTRY.get_sample_value("persona_turns_total", {"door": "soulmachines", "outcome": "failed"}) or 0.0
+
+    before = counted()
     watch = TurnWatch(make_turn(channel="soulmachines"), "rules")
     watch.close()
     line = ended(turn_lines, "failed")
     assert (line.door, line.brain) == ("soulmachines", "rules")  # type: ignore[attr-defined]
-
-
-@pytest.mark.parametrize(
-    ("error", "outcome"), [(RuntimeError("the store is away"), "failed"), (asyncio.CancelledError(), "interrupted")]
-)
-def test_a_turn_that_could_not_be_answered_says_why(
-    error: BaseException, outcome: str, turn_lines: list[logging.LogRecord]
-) -> None:
-    def counted() -> float:
-        return REGISTRY.get_sample_value("persona_turns_total", {"door": "test", "outcome": outcome}) or 0.0
-
-    before = counted()
-    watch = TurnWatch(make_turn(), "rules")
-    watch.failed(error)
-    watch.close()
-    assert ended(turn_lines, outcome).outcome == outcome  # type: ignore[attr-defined]
     assert counted() == before + 1
+
+
+async def test_a_streamed_turns_first_word_is_when_its_first_words_went_out(
+    turn_lines: list[logging.LogRecord],
+) -> None:
+    turn = make_turn(enqueued_at=time.time())
+    watch = TurnWatch(turn, "llm")
+    heard: list[str] = []
+
+    async def sink(words: str, offset: int) -> None:
+        heard.append(words)
+
+    noted = watch.words_out(sink)
+    assert noted is not None
+    assert watch.words_out(None) is None  # a whole reply: nothing to wrap
+    await asyncio.sleep(0.05)
+    await noted("Hello", 0)
+    await asyncio.sleep(0.2)
+    await noted(" there", 5)
+    watch.answered(Reply.to(turn, "Hello there"), entry_of(turn, brain="llm"))
+    watch.close()
+    line = ended(turn_lines, "answered")
+    assert heard == ["Hello", " there"]
+    assert 50 <= line.first_word_ms < line.total_ms  # type: ignore[attr-defined]
+    assert line.total_ms - line.first_word_ms >= 200  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("entry", [["-m", "worker", "--processes", "2"], ["-m", "app"], ["-m", "worker.scheduler"]])

@@ -4,6 +4,7 @@ import pytest
 
 from app.brains import BrainHealth, BrainSet, PureBrain
 from app.persona.brains import BrainContext, BrainOutput, make_brain
+from app.persona.brains.base import Say
 from app.persona.brains.rules import JOKES
 from app.persona.engine import step
 from app.persona.safety import DEFAULT_RESOURCE_LINE, FLAG, is_crisis
@@ -104,8 +105,9 @@ class CountingModel:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def respond(self, ctx: BrainContext) -> BrainOutput:
+    async def respond(self, ctx: BrainContext, say: Say) -> BrainOutput:
         self.calls += 1
+        await say("(model) sure, here is a joke")
         return BrainOutput(text="(model) sure, here is a joke")
 
     async def health(self) -> BrainHealth:
