@@ -110,6 +110,7 @@ class Reply(BaseModel):
     fallback: bool = False
     interrupted: bool = False  # the listener cut the turn short: `text` is what reached them
     user_facts: dict[str, str] = Field(default_factory=dict)  # what the persona knows of the user now
+    trace: dict[str, str] = Field(default_factory=dict)  # the worker's trace context, for the API's send span
 
     @classmethod
     def to(cls, turn: Turn, text: str, **fields: Any) -> "Reply":

@@ -20,6 +20,7 @@ from pymongo.errors import PyMongoError
 
 from app.brains import BrainSet
 from app.catalog import PersonaCatalog
+from app.observability import tracing
 from app.observability.tracing import traced
 from app.persona import engine, safety
 from app.persona.brains import BrainContext, BrainOutput
@@ -149,6 +150,7 @@ class TurnProcessor:
             cards={cid: Card.model_validate(card) for cid, card in entry.output_cards.items()},
             fallback=entry.fallback,
             user_facts=result.profile,
+            trace=tracing.carried(),
         )
         return Answer(reply, entry, snapshots)
 

@@ -19,7 +19,7 @@ from pydantic import Field, TypeAdapter
 from app.bus import keys
 from app.bus.interruptions import Interruption, interrupt
 from app.logs import short
-from app.observability import metrics
+from app.observability import metrics, tracing
 from app.turns import Delta, Reply
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,8 @@ class ReplyRouter:
             )
             return
         try:
-            handler(reply)
+            with tracing.continued("send", reply.trace if isinstance(reply, Reply) else {}):
+                handler(reply)
         except Exception:  # one door's bug must not end the subscription every socket shares
             log.exception("reply handler failed", extra={"session_id": reply.session_id, "turn_id": reply.turn_id})
 

@@ -4,7 +4,8 @@ Off unless configured: with OTEL_EXPORTER_OTLP_ENDPOINT set, spans go to that co
 OTLP/HTTP (batched); with TRACE_FILE set, each span is also written to that file as a JSON
 line as it ends (for tests and debugging). The door's enqueue injects the trace context into
 the Turn (`Turn.trace`, W3C traceparent); the worker extracts it, so its spans (store read,
-brain, model call, record, publish, settle) join the door's trace in another process.
+brain, model call, record, publish, settle) join the door's trace in another process, and its
+reply carries the context back (`Reply.trace`) for the API's `send` span.
 
 OpenTelemetry keeps its tracer provider process-wide; `install` sets it once at start. Until
 then (and when nothing is configured) `traced` awaits its call directly: no span, no cost.
@@ -107,6 +108,25 @@ class WorkerSpan:
             self._span.set_status(trace.StatusCode.ERROR)
         self._span.end()
         context.detach(self._token)  # type: ignore[arg-type]
+
+
+def carried() -> dict[str, str]:
+    """The current trace context, for a message to another process (empty when tracing is off)."""
+    carrier: dict[str, str] = {}
+    if _enabled:
+        propagate.inject(carrier)
+    return carrier
+
+
+@contextmanager
+def continued(name: str, carrier: dict[str, str]) -> Iterator[None]:
+    """A span continuing the trace another process carried (none when tracing is off, or when
+    nothing was carried: an unprompted line is no turn's)."""
+    if not _enabled or not carrier:
+        yield
+        return
+    with tracer.start_as_current_span(name, context=propagate.extract(carrier), kind=trace.SpanKind.CONSUMER):
+        yield
 
 
 async def traced(name: str, call: Awaitable[T]) -> T:

@@ -91,6 +91,7 @@ async def test_a_turn_is_one_trace_across_the_api_and_worker_processes(stack: St
         return [span for span in spans_in(path) if span["name"] == name]
 
     wait_for(lambda: len(named(worker_spans, "worker soulmachines")) == 2, 10, "both turns' worker spans")
+    wait_for(lambda: len(named(api_spans, "send")) == 2, 10, "both replies' send spans")
     doors = named(api_spans, "door soulmachines")
     enqueues = {span["parent_id"]: span for span in named(api_spans, "enqueue")}
     workers = {span["parent_id"]: span for span in named(worker_spans, "worker soulmachines")}
@@ -104,6 +105,8 @@ async def test_a_turn_is_one_trace_across_the_api_and_worker_processes(stack: St
         assert worker["attributes"]["persona.outcome"] == "answered"
         children = {s["name"] for s in spans_in(worker_spans) if s["parent_id"] == worker["context"]["span_id"]}
         assert children == {"store read", "brain rules", "record", "publish", "settle"}
+        [send] = [s for s in named(api_spans, "send") if s["parent_id"] == worker["context"]["span_id"]]
+        assert send["context"]["trace_id"] == door["context"]["trace_id"]  # and back in the API, to the socket
 
 
 async def test_every_model_call_is_timed_failed_ones_too(fake_llm: FakeLlm) -> None:  # noqa: F811
