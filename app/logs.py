@@ -62,7 +62,7 @@ class JsonFormatter(logging.Formatter):
     """LOG_FORMAT=json: one JSON object per line for log shippers, context fields as keys."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "time": self.formatTime(record),
             "level": record.levelname,
             "logger": record.name,

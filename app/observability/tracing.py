@@ -15,11 +15,13 @@ import logging
 import os
 from collections.abc import Awaitable, Iterator, MutableMapping
 from contextlib import contextmanager
+from contextvars import Token
 from pathlib import Path
 from typing import Any, TypeVar
 
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import context, propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
@@ -92,7 +94,7 @@ class WorkerSpan:
 
     def __init__(self, turn: Turn) -> None:
         self._span: trace.Span | None = None
-        self._token: object = None
+        self._token: Token[Context] | None = None
         if not _enabled:
             return
         parent = propagate.extract(turn.trace)
@@ -107,7 +109,8 @@ class WorkerSpan:
         if outcome == "failed":
             self._span.set_status(trace.StatusCode.ERROR)
         self._span.end()
-        context.detach(self._token)  # type: ignore[arg-type]
+        if self._token is not None:
+            context.detach(self._token)
 
 
 def carried() -> dict[str, str]:

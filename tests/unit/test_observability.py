@@ -31,17 +31,24 @@ from worker import scheduler
 ROOT = Path(__file__).resolve().parents[2]
 
 
+class Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 @pytest.fixture
 def turn_lines() -> Iterator[list[logging.LogRecord]]:
     """The worker's per-turn records (the app's lifespan replaces the root's handlers, so caplog's
     own handler on the root would see nothing)."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler = Kept()
     logger = logging.getLogger("worker.turns")
     logger.addHandler(handler)
     try:
-        yield records
+        yield handler.records
     finally:
         logger.removeHandler(handler)
 
