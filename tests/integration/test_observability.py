@@ -1,14 +1,18 @@
 """What an operator scrapes and traces moves with real turns through real API and worker processes."""
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
+import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.test_llm_brain import ask, fake_llm, llm_brain  # noqa: F401  (fake_llm is a fixture)
+from tests.integration.test_streaming import STORY, model, streaming_stack  # noqa: F401  (model is a fixture)
 from tests.support.fake_llm import FakeLlm
 from tests.support.scene import Scene
 from tests.support.stack import Stack, free_port, wait_for
@@ -117,3 +121,45 @@ async def test_every_model_call_is_timed_failed_ones_too(fake_llm: FakeLlm) -> N
     await ask(llm_brain(fake_llm), "hello")
     await ask(llm_brain(fake_llm), "hello [500]")  # the model server fails: timed all the same
     assert calls() == before + 2
+
+
+def turn_lines(log: str) -> list[dict[str, str]]:
+    """The worker's per-turn lines, their context fields as a dict."""
+    found = re.findall(r"INFO worker\.turns: turn (\w+) \[([^\]]*)\]", log)
+    return [dict(field.split("=", 1) for field in context.split()) | {"line": outcome} for outcome, context in found]
+
+
+@pytest.mark.timeout(120)
+async def test_a_streamed_turn_logs_its_first_word_and_a_barge_in_is_interrupted(
+    stack: Stack,
+    redis_url: str,
+    model: FakeLlm,  # noqa: F811
+) -> None:
+    api = streaming_stack(stack, redis_url, model)
+    [workers] = [process for process in stack.processes if process.name == "workers"]
+    client = openai.AsyncOpenAI(base_url=f"{api.url}/v1", api_key="unused", max_retries=0)
+    whole = await client.chat.completions.create(
+        model="persona",
+        messages=[{"role": "user", "content": STORY}],
+        stream=True,
+        extra_query={"custom_session_id": "watched"},
+    )
+    async for _ in whole:
+        pass
+    cut = await client.chat.completions.create(
+        model="persona",
+        messages=[{"role": "user", "content": STORY}],
+        stream=True,
+        extra_query={"custom_session_id": "watched"},
+    )
+    async for chunk in cut:
+        if chunk.choices and chunk.choices[0].delta.content:
+            break
+    await cut.close()  # the listener barges in
+    wait_for(lambda: len(turn_lines(workers.log())) == 2, 15, "both turns' lines")
+    answered, interrupted = turn_lines(workers.log())
+    assert (answered["outcome"], answered["door"], answered["brain"]) == ("answered", "hume", "llm")
+    assert interrupted["outcome"] == "interrupted"
+    # The model's first piece comes 0.3 s in, its last about 2 s in: the first word is well before the end.
+    assert int(answered["first_word_ms"]) + 1000 < int(answered["total_ms"])
+    assert int(interrupted["first_word_ms"]) < int(interrupted["total_ms"])
