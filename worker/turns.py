@@ -109,6 +109,7 @@ class TurnProcessor:
         ctx = engine.prepare(profile, state, turn, now=started, seed=int(turn.turn_id[-8:], 16))
         brain = self.brains.get(turn.brain)
         output = await self._respond(ctx, speaker)
+        await speaker.flushed()  # its words are out before the turn is recorded and its reply sent
         result = engine.finish(ctx, output)
         if result.flagged:
             log.warning("turn answered by the fallback brain: %s", result.flagged, extra=ctx_log)
