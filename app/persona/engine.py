@@ -105,6 +105,8 @@ def _known_phrases(memory: UserMemory) -> list[str]:
 def finish(ctx: BrainContext, output: BrainOutput) -> StepResult:
     appraisal = ctx.appraisal
     weight = 0.6 if appraisal.directed_at_persona else 0.3  # praise or insult aimed at it counts more
+    # Sad news told to the persona is trust, not offence: only what is aimed at it counts against it.
+    valence = appraisal.valence if appraisal.directed_at_persona or appraisal.valence > 0 else 0.0
     facts = {f.key: f for f in [*ctx.new_facts, *output.facts]}
     known = learn(ctx.user_memory, output.facts, FACTS_CONSIDERED, ctx.now)
     return StepResult(
@@ -118,7 +120,7 @@ def finish(ctx: BrainContext, output: BrainOutput) -> StepResult:
             for name, delta in merge_deltas(appraisal.deltas, output.emotion_deltas).items()
             if name in ctx.emotion.values  # a model may name feelings this persona does not have
         },
-        relationship_signal=clamp(weight * appraisal.valence + output.relationship_signal, -1.0, 1.0),
+        relationship_signal=clamp(weight * valence + output.relationship_signal, -1.0, 1.0),
         facts=list(facts.values()),
         known=_known_phrases(known),
         profile={kind: fact.value for kind in facts_module.PLATFORM_KINDS if (fact := known.get(kind))},

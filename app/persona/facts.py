@@ -118,7 +118,7 @@ _QUESTIONS: list[tuple[re.Pattern[str], tuple[FactKind, ...]]] = [
     (re.compile(r"\bwhat do you (?:know|remember) about me\b", re.I),
      ("name", "likes", "plays", "lives", "work", "person", "pet")),
 ]  # fmt: skip
-_ASKED_ABOUT = re.compile(r"\bmy (" + RELATIONS + "|" + PETS + r")(?:'s)?\b", re.I)
+_ASKED_ABOUT = re.compile(r"\bmy (" + RELATIONS + "|" + PETS + r")(?:'?s)?\b", re.I)  # "whats my dogs name"
 _FILLER = re.compile(
     r"(?:\s+(?:now|right now|currently|these days|nowadays|at the moment|for now|anymore|any more|too|also|"
     r"as well|again|though|actually|originally|lately|already|a lot|very much|so much|really|today|then))+$",

@@ -189,11 +189,18 @@ def formal(text: str, formality: float) -> str:
     if formality < 0.7:
         return text
     for short, full in (
+        ("What's been", "What has been"),
+        ("what's been", "what has been"),
         ("I'm", "I am"),
         ("I'll", "I will"),
         ("I'd", "I would"),
         ("That's", "That is"),
         ("What's", "What is"),
+        ("what's", "what is"),
+        ("I've", "I have"),
+        ("isn't", "is not"),
+        ("won't", "will not"),
+        ("Let's", "Let us"),
         ("You're", "You are"),
         ("you're", "you are"),
         ("you've", "you have"),

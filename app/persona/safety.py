@@ -46,7 +46,7 @@ LINES = (
     "I'm still here with you, and I'm listening.",
 )
 HELP_LINES = (
-    "Yes. The most important help is a person who can be with you: {resource} And I'm here to keep "
+    "Yes. The most important help is a person who can be with you. {resource} And I'm here to keep "
     "talking for as long as you want.",
     "I want you to get real support. {resource} While you reach out, I'm right here with you.",
 )

@@ -43,6 +43,9 @@ def test_facts_are_said_back_as_the_kind_asked_in_good_grammar() -> None:
     assert "our cat is called Pepper" in cat
     assert "Lena" not in cat
     assert "Biscuit" not in cat
+    dog = chat.say("Whats my dogs name?").reply_text  # typed as people type
+    assert "our dog is called Biscuit" in dog
+    assert "Pepper" not in dog
     assert "Erin" in chat.say("What's my name?").reply_text
     assert "ou live in Wellington." in chat.say("Where do I live?").reply_text
     assert "our sister is called Lena" in chat.say("Who is my sister?").reply_text

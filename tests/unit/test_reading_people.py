@@ -4,7 +4,10 @@ import re
 
 import pytest
 
-from app.persona.brains.rules import DE_ESCALATIONS, JOKES, PRAISED
+from app.persona.appraisal import appraise_words
+from app.persona.brains.rules import DE_ESCALATIONS, GENTLE_CONTINUATIONS, GOOD_NEWS, JOKES, LOW, PRAISED, SAD_NEWS
+from app.persona.language import formal
+from app.persona.memory import topics_in
 from tests.unit.test_rules_brain import Conversation
 
 HOSTILE = [
@@ -18,6 +21,13 @@ HOSTILE = [
     "I hate you",
     "What a stupid answer",
     "You don't understand anything",
+    "You're a joke",
+    "Great, just great",
+    "Are you even listening?",
+    "This is a waste of time",
+    "Stop talking",
+    "That joke was terrible",
+    "Your answers are useless",
 ]
 
 
@@ -32,6 +42,14 @@ def test_insults_and_sneers_are_de_escalated_and_count_against_the_relationship(
     assert result.reply_text not in PRAISED
     assert "sorry to hear that" not in result.reply_text
     assert not result.reply_text.startswith("What makes you think")
+
+
+def test_an_insult_with_the_word_joke_gets_no_joke() -> None:
+    chat = Conversation()
+    chat.say("", kind="init")
+    for text in ("You're a joke", "That joke was terrible"):
+        reply = chat.say(text).reply_text
+        assert not any(joke in reply for joke in JOKES), reply
 
 
 def test_the_issues_sentences() -> None:
@@ -89,6 +107,21 @@ def test_reflection_grammar() -> None:
     reply = Conversation().say("I feel calmer talking to you").reply_text
     assert "talking to me" in reply
     assert "to I" not in reply
+    # "my ..." is said back as the whole clause, not "Tell me more about your boss yelled at you."
+    assert Conversation().say("My boss yelled at me").reply_text.startswith("Your boss yelled at you?")
+    hike = Conversation().say("I went hiking with my brother yesterday").reply_text
+    assert hike.startswith("You went hiking with your brother yesterday?"), hike
+    assert Conversation().say("My garden is full of tomatoes").reply_text.startswith("Your garden is full of tomatoes?")
+
+
+def test_formal_personas_expand_contractions_in_good_grammar() -> None:
+    assert formal("Would you like to tell me what's been happening?", 0.9) == (
+        "Would you like to tell me what has been happening?"
+    )
+    assert formal("What's on your mind? I've been thinking. Let's talk.", 0.9) == (
+        "What is on your mind? I have been thinking. Let us talk."
+    )
+    assert formal("What's on your mind?", 0.2) == "What's on your mind?"
 
 
 def test_answers_after_of_course_start_with_a_capital() -> None:
@@ -101,6 +134,105 @@ def test_answers_after_of_course_start_with_a_capital() -> None:
         seen.add(answer.split()[0])
         assert re.search(r"Of course! [a-z]", answer) is None, answer
     assert "Of" in seen
+
+
+def test_the_users_own_name_and_requests_are_not_topics() -> None:
+    for text in ("Call me Bob", "I am Dan", "Hi, I'm Mia.", "My name is Jo", "actually, call me Sam"):
+        assert topics_in(text) == [], text
+    for text in ("Tell me about yourself", "Show me a picture", "My favourite food is sushi", "I hate my life"):
+        assert topics_in(text) == [], text
+    assert topics_in("I have a dog named Rex") == ["your dog", "Rex"]  # said back as theirs
+    assert topics_in("Well, I've been to Rome") == ["Rome"]
+    chat = Conversation()
+    chat.say("", kind="init")
+    replies = " ".join(chat.say(t).reply_text for t in ["Call me Bob", "Tell me about yourself", "hmm", "ok", "right"])
+    assert "mentioned Bob" not in replies
+    assert "yourself" not in replies.replace("about yourself", "")
+
+
+@pytest.mark.parametrize("text", ["Can you help me?", "I need help", "Could you please help me?", "Help me"])
+def test_can_you_help_me_is_answered_as_a_request_for_help_not_with_the_menu(text: str) -> None:
+    chat = Conversation()
+    chat.say("", kind="init")
+    result = chat.say(text)
+    assert not result.cards
+    assert "?" in result.reply_text  # it asks what is going on
+
+
+def test_after_hard_news_even_help_gets_no_menu_and_the_menu_itself_varies() -> None:
+    chat = Conversation()
+    chat.say("", kind="init")
+    chat.say("I'm having a really bad day")
+    assert not chat.say("help").cards
+    menus = [chat.say(text) for text in ("what can you do?", "options", "menu")]
+    assert all(result.cards for result in menus)  # the menu is still there when asked for
+    assert len({result.reply_text for result in menus}) == 3
+
+
+LOW_SENTENCES = [
+    "Nobody cares about me",
+    "No one understands me",
+    "I'm worthless",
+    "I hate myself",
+    "Im feeling really down",
+    "I feel so alone",
+    "I'm such a failure",
+]
+
+
+@pytest.mark.parametrize("text", LOW_SENTENCES)
+def test_speaking_ill_of_oneself_is_met_with_care_not_gladness(text: str) -> None:
+    appraisal = appraise_words(text)
+    assert appraisal.low
+    assert appraisal.valence < 0
+    assert appraisal.deltas.get("joy", 0.0) <= 0
+    chat = Conversation()
+    chat.say("", kind="init")
+    result = chat.say(text)
+    assert result.reply_text in LOW
+    assert result.relationship_signal > 0  # confiding is trust, not offence
+
+
+HARD_NEWS = ["I lost my job today", "My girlfriend left me", "I can't sleep", "I got fired", "I miss her so much",
+             "I don't know what to do"]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", HARD_NEWS)
+def test_hard_news_is_met_gently_and_what_follows_is_not_interesting(text: str) -> None:
+    chat = Conversation()
+    chat.say("", kind="init")
+    assert chat.say(text).reply_text in SAD_NEWS
+    after = chat.say("hmm").reply_text
+    assert after in GENTLE_CONTINUATIONS
+    assert chat.say("ok").reply_text not in GOOD_NEWS
+
+
+def test_a_sad_conversation_does_not_sour_the_relationship() -> None:
+    chat = Conversation()
+    chat.say("", kind="init")
+    for text in LOW_SENTENCES + HARD_NEWS + ["Everything is going wrong", "It hurts", "I feel awful"]:
+        chat.say(text)
+    assert chat.state.relationship.affinity > 0
+    assert chat.state.relationship.label not in ("wary", "hostile")
+
+
+def test_a_bare_fine_answers_how_are_you_and_nothing_else() -> None:
+    chat = Conversation()
+    chat.say("", kind="init")
+    chat.say("Hi")  # "Hi! How are you today?"
+    assert "to hear" in chat.say("fine").reply_text
+    chat.say("We saw a deer")
+    assert "to hear" not in chat.say("ok").reply_text
+
+
+def test_a_correction_of_the_name_is_taken_as_one() -> None:
+    chat = Conversation()
+    chat.say("", kind="init")
+    chat.say("I am Dan")
+    reply = chat.say("actually, call me Sam").reply_text
+    assert "Sam" in reply
+    assert "Nice to meet you" not in reply
+    assert chat.state.user_memory.name == "Sam"
 
 
 def test_a_goodbye_gets_a_goodbye() -> None:

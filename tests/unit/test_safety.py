@@ -84,6 +84,10 @@ def test_the_issues_sad_conversation_is_met_with_care_not_a_menu() -> None:
     assert "mentioned" not in plea.reply_text
     assert not later.cards
     assert later.reply_text not in JOKES
+    picture = chat.say("Show me a picture")
+    assert not picture.cards
+    assert picture.reply_text != later.reply_text  # staying with them, not the same line twice running
+    assert ": If" not in plea.reply_text  # the resource line reads as its own sentence
 
 
 def test_the_resource_line_is_configurable() -> None:

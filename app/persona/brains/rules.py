@@ -12,9 +12,9 @@ import re
 from collections.abc import Callable
 
 from app.persona import cards, safety
-from app.persona.appraisal import is_hostile
+from app.persona.appraisal import appraise_words, is_hostile
 from app.persona.brains.base import BrainContext, BrainOutput
-from app.persona.facts import Fact
+from app.persona.facts import PETS, RELATIONS, Fact
 from app.persona.language import formal, is_goodbye, reflect
 
 Handler = Callable[[BrainContext, str, random.Random], BrainOutput | None]
@@ -26,6 +26,13 @@ JOKES = (
     "What do you call a fish without eyes? A fsh.",
 )
 HELP_OPTIONS = ("Tell me a joke", "How are you?", "What do you know about me?", "Show me a picture")
+MENU_LINES = ("Here are a few things we could do.", "We could try one of these.", "Pick one, or tell me what you like.")
+# "Can you help me?" asks for help, not for a menu: someone may be about to say something hard.
+ASKS_FOR_HELP = re.compile(r"\b(?:can|could|would|will) you (?:please )?help\b|\bhelp me\b|\bi need (?:some )?help\b")
+HELP_OFFERS = ("Of course. What's going on?", "I'll do what I can. What do you need help with?",
+               "Sure. Tell me what's happening.")  # fmt: skip
+JOKE_REQUESTS = ("tell me a joke", "another joke", "any jokes", "a joke then", "a joke,? please", "joke me",
+                 "make me laugh", "something funny")  # fmt: skip
 MOOD_LINES: dict[str | None, tuple[str, ...]] = {
     "joy": ("I'm feeling really good, thanks for asking!", "Pretty great, honestly. How about you?"),
     "love": ("I'm feeling warm and happy, especially talking with you.", "Really good. I like talking with you."),
@@ -39,6 +46,7 @@ MOOD_LINES: dict[str | None, tuple[str, ...]] = {
 GUARDED_MOOD = ("I'm alright. How are you?", "Fine, thank you. What's on your mind?")
 FOLLOW_UPS = ("How does that make you feel?", "What happened next?", "Tell me more about that.", "Why do you say that?")
 CONTINUATIONS = ("I see.", "That's interesting.", "Go on, I'm listening.", "Mm, I understand.", "Okay, I follow.")
+GENTLE_CONTINUATIONS = ("I'm listening.", "Take your time. I'm here.", "I'm here with you.", "Go on, if you want to.")
 GUARDED_CONTINUATIONS = ("I see.", "Okay.", "Go on.", "Alright.")
 # De-escalation in the persona's voice: formal, warm or plain, plus a lighter touch with humour.
 DE_ESCALATIONS: dict[str, tuple[str, ...]] = {
@@ -63,6 +71,11 @@ DE_ESCALATIONS: dict[str, tuple[str, ...]] = {
 LIGHT_DE_ESCALATIONS = ("Fair, I'm clearly not at my best right now. Give me another shot?",)
 GAME_JOKES = ("Alright, I'll try to earn a smile: {joke}", "Challenge accepted. {joke}", "I'll give it my best: {joke}")
 UPSET_BY_ME = ("I'm sorry. I didn't mean to upset you. What happened?", "That's not what I wanted. What went wrong?")
+LOW = (
+    "I'm really sorry you feel that way. I care about what you're going through. What's been happening?",
+    "That sounds so painful. I'm glad you told me, and I'm here. What's making you feel this way?",
+    "I'm here with you, and I want to understand. What's been going on?",
+)
 SAD_NEWS = (
     "I'm sorry to hear that. Do you want to talk about it?",
     "That sounds hard. I'm here.",
@@ -75,12 +88,20 @@ TOPIC_RETURNS = (
     " You mentioned {topic} earlier. What's the story there?",
 )
 HARD_TIMES = ("rough day", "bad day", "hard day", "tough day", "long day", "stressed", "exhausted", "worn out",
-              "struggling", "overwhelmed", "not doing (great|well|good)", "not great", "not good")  # fmt: skip
+              "struggling", "overwhelmed", "not doing (great|well|good)", "not great", "not good", "can'?t sleep",
+              "(got|been|was) fired", "laid off", "broke up", "(left|dumped) me", "heartbroken", "lonely",
+              f"lost my (job|{RELATIONS}|{PETS})", "died", "passed away", "funeral", "miss (him|her|them)",
+              "don'?t know what to do")  # fmt: skip
 FEELING_FINE = (
     r"(i'?m |i am |i feel )?(a bit |a little |much |feeling |doing )?(fine|good|great|ok|okay|not bad|well|better)\b.*"
 )
+HOW_ARE_YOU = re.compile(r"\bhow (?:are|about) you\b|\band you\?", re.I)
 ABOUT_THE_PERSONA = re.compile(r"^you\b|\byou(?:'re| are|r)\b|\bthank(?:s| you)\b")  # not "talking to you"
 LOSS = ("died", "dead", "passed away", "lost", "put down", "funeral", "miss (him|her|them)")
+STAY = (
+    "I'd rather stay with you for now. How are you feeling at this moment?",
+    "Let's leave that for another time. I'm here with you. How are you doing right now?",
+)
 APOLOGY_ACCEPTED = ("No hard feelings. Want to start over?", "Thanks for saying that. Let's start again.")
 STEADY = ("That's a really good step. I'm here with you.", "I'm glad. I'm here if you want to keep talking.")
 GOOD_NEWS = ("That's lovely to hear!", "I'm glad!", "Ha, glad to hear it!")
@@ -94,7 +115,7 @@ REFLECTIONS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (re.compile(r"\bi(?:'m| am) (?P<r>[^.!?]+)", re.I), ("How long have you been {r}?", "How does being {r} feel?")),
     (re.compile(r"\bbecause (?P<r>[^.!?]+)", re.I), ("Is that the real reason?", "Does that explain everything?")),
     (re.compile(r"\byou(?:'re| are) (?P<r>[^.!?]+)", re.I), ("What makes you think I'm {r}?",)),
-    (re.compile(r"\bmy (?P<r>[^.!?]+)", re.I), ("Tell me more about your {r}.", "Your {r}? Go on.")),
+    (re.compile(r"(?P<r>[^.!?]*\bmy\b[^.!?]*)", re.I), ("{R}? Tell me more.", "{R}? Go on.")),  # the whole clause
 )
 
 
@@ -227,6 +248,15 @@ def _sombre(ctx: BrainContext) -> bool:
     return ctx.appraisal.valence <= -0.3 or any(_matches(t.lower(), *LOSS) for t in said)
 
 
+def _heavy(ctx: BrainContext) -> bool:
+    """Hard news in this turn or the last: gentle words, no menu, no "What's the story there?"."""
+    if _sombre(ctx) or ctx.appraisal.low:
+        return True
+    before = ctx.session.recent[-1].user_text if ctx.session.recent else ""
+    said = appraise_words(before)
+    return said.low or (said.valence <= -0.4 and not said.hostile) or _matches(before.lower(), *HARD_TIMES)
+
+
 def introduction(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
     if not ctx.new_facts:
         return None
@@ -235,6 +265,8 @@ def introduction(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutpu
     if fact.kind in ("person", "pet") and _sombre(ctx):  # "My dog died last week. His name was Max."
         line = f"{value}. That's a lovely name. What was {value} like?"
         return _say(ctx, line, emotion_deltas={"love": 0.05}, relationship_signal=0.2)
+    if fact.kind == "name" and (known := ctx.user_memory.get("name")) and known.mentions > 1:  # "actually, call me Sam"
+        return _say(ctx, f"Got it, {value}. I'll call you that from now on.", relationship_signal=0.2)
     lines = {
         "name": f"Nice to meet you, {value}! What would you like to talk about?",
         "likes": f"{value[0].upper() + value[1:]}? I like the sound of that. What do you love about it?",
@@ -257,9 +289,11 @@ def show_cards(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput 
         return _say(
             ctx, f"Here is a cat {cards.show('cat')}", cards=card, emotion_deltas={"joy": 0.1}, relationship_signal=0.1
         )
+    if ASKS_FOR_HELP.search(text) or (_heavy(ctx) and _matches(text, "help")):
+        return _say(ctx, _pick(ctx, rng, HELP_OFFERS), relationship_signal=0.1)
     if _matches(text, "help", "what can you do", "what can we do", "options", "menu"):
         card = {"options": cards.options(HELP_OPTIONS)}
-        return _say(ctx, f"Here are a few things we could do. {cards.show('options')}", cards=card)
+        return _say(ctx, f"{_pick(ctx, rng, MENU_LINES)} {cards.show('options')}", cards=card)
     if _matches(text, "tell me about yourself", "who are you", "what are you"):
         me = ctx.profile
         about = cards.markdown(f"**{me.name}**\n\n{me.description or 'A persona who remembers you.'}")
@@ -283,10 +317,10 @@ def small_talk(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput 
         return _say(ctx, _pick(ctx, rng, lines), relationship_signal=0.1)
     if _matches(text, "your name", "who am i talking to"):
         return _say(ctx, f"I'm {ctx.profile.name}.", relationship_signal=0.05)
-    if _matches(text, "joke", "make me laugh", "something funny"):
+    if _matches(text, *JOKE_REQUESTS):
         return _say(
             ctx,
-            rng.choice(JOKES),
+            _pick(ctx, rng, JOKES),
             emotion_deltas={"joy": 0.1 + 0.1 * ctx.profile.style.humor},
             relationship_signal=0.15,
         )
@@ -296,10 +330,18 @@ def small_talk(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput 
         )
     if re.fullmatch(r"(hi|hello|hey|good (morning|afternoon|evening))\b.*", text) and len(text) < 30:
         return _say(ctx, f"Hi{hello_name}! How are you today?", emotion_deltas={"joy": 0.05}, relationship_signal=0.1)
-    if re.fullmatch(FEELING_FINE, text) and len(text) < 40:
+    if _says_they_are_fine(ctx, text):
         line = _pick(ctx, rng, ("Glad to hear it! What's on your mind?", "Good to hear. What's new with you?"))
         return _say(ctx, line, relationship_signal=0.1)
     return None
+
+
+def _says_they_are_fine(ctx: BrainContext, text: str) -> bool:
+    """ "I'm doing better" is news whenever it is said; a bare "fine" only answers "How are you?"."""
+    if not re.fullmatch(FEELING_FINE, text) or len(text) >= 40:
+        return False
+    asked = bool(ctx.session.recent) and HOW_ARE_YOU.search(ctx.session.recent[-1].reply_text) is not None
+    return asked or re.match(r"(i'?m|i am|i feel|feeling|doing|much|a bit|a little)\b", text) is not None
 
 
 def feelings(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
@@ -307,11 +349,13 @@ def feelings(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | 
     if _guarded(ctx) and _matches(text, "sorry", "i apologi[sz]e", "my bad"):
         return _say(ctx, _pick(ctx, rng, APOLOGY_ACCEPTED), emotion_deltas={"anger": -0.1}, relationship_signal=0.4)
     if ctx.appraisal.hostile:  # de-escalate, and let it count against the relationship
-        if _matches(text, "joke", "make me laugh", "something funny"):
+        if _matches(text, *JOKE_REQUESTS):
             line = _pick(ctx, rng, GAME_JOKES).format(joke=_pick(ctx, rng, JOKES))
         else:
             line = _pick(ctx, rng, _voice(ctx))
         return _say(ctx, line, relationship_signal=-0.3)
+    if ctx.appraisal.low:  # "Nobody cares about me": care, never "I'm glad!"
+        return _say(ctx, _pick(ctx, rng, LOW), emotion_deltas={"love": 0.05}, relationship_signal=0.1)
     if valence <= -0.5 and directed:
         return _say(ctx, _pick(ctx, rng, UPSET_BY_ME), relationship_signal=0.05)
     if valence <= -0.4 or _matches(text, *HARD_TIMES):
@@ -337,7 +381,7 @@ def reflection(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput 
         if match := pattern.search(ctx.turn.text):
             fragment = reflect(match.group("r")).strip()
             if 0 < len(fragment) <= 80:
-                line = _pick(ctx, rng, tuple(t.format(r=fragment) for t in templates))
+                line = _pick(ctx, rng, tuple(t.format(r=fragment, R=_capitalised(fragment)) for t in templates))
                 return _say(ctx, _addressed(ctx, rng, line), relationship_signal=0.05)
     return None
 
@@ -353,6 +397,8 @@ def carry_on(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput:
     style = ctx.profile.style
     if _guarded(ctx):
         return _say(ctx, _pick(ctx, rng, GUARDED_CONTINUATIONS), relationship_signal=0.0)
+    if _heavy(ctx):  # no "That's interesting." or "What's the story there?" after hard news
+        return _say(ctx, _addressed(ctx, rng, _pick(ctx, rng, GENTLE_CONTINUATIONS)), relationship_signal=0.05)
     line = _pick(ctx, rng, CONTINUATIONS)
     just_said = ctx.session.recent[-1].user_text.lower() if ctx.session.recent else ""
     topics = [t for t in ctx.session.topics if t.split()[-1].lower() not in f"{text} {just_said}"]
@@ -366,8 +412,7 @@ def carry_on(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput:
 def stay_with_them(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
     """Soon after crisis words, no joke, picture or menu: stay with the person."""
     if _matches(text, "joke", "make me laugh", "something funny", "show me", "picture", "menu", "options"):
-        line = "I'd rather stay with you for now. How are you feeling at this moment?"
-        return _say(ctx, line, relationship_signal=0.05)
+        return _say(ctx, _pick(ctx, rng, STAY), relationship_signal=0.05)
     if re.fullmatch(FEELING_FINE, text) or _matches(text, "i'll call", "i will call", "i'll talk", "i will talk"):
         return _say(ctx, _pick(ctx, rng, STEADY), relationship_signal=0.1)
     return None
