@@ -42,7 +42,7 @@ OCCUPATIONS = (
 _NAME = r"(?P<v>[a-z][a-z'-]*(?: [a-z][a-z'-]*)?)"
 _CAPITALISED = r"(?P<v>(?-i:[A-Z])[a-z'-]+(?: (?-i:[A-Z])[a-z'-]+)?)"  # a name said without "called"
 _THING = r"(?P<v>[^.!?]{2,60})"
-_CALLED = r"(?:'s name is|'s name was| is called| is named| was called| was named)"
+_CALLED = r"(?:'?s name is|'?s name was| is called| is named| was called| was named)"  # "my cats name is…"
 
 # (pattern, kind, importance, key template); the value is the named group "v" (and "r" = relation)
 _PATTERNS: list[tuple[re.Pattern[str], FactKind, float, str]] = [
@@ -55,7 +55,8 @@ _PATTERNS: list[tuple[re.Pattern[str], FactKind, float, str]] = [
      "person", 0.75, "person:{r}"),
     (re.compile(r"\bmy (?P<r>" + PETS + ")" + _CALLED + " " + _NAME, re.I), "pet", 0.7, "pet:{r}"),
     (re.compile(r"\bmy (?P<r>" + PETS + r")(?: is)? " + _CAPITALISED, re.I), "pet", 0.7, "pet:{r}"),
-    (re.compile(r"\bi (?:also )?(?:have|had|got) an? (?P<r>" + PETS + r") (?:called|named) " + _NAME, re.I),
+    (re.compile(r"(?:\bi (?:also )?(?:have|had|got) |(?<=\band )|(?<=\bplus ))an? (?P<r>" + PETS + ") (?:called|named) "
+                + _NAME, re.I),
      "pet", 0.7, "pet:{r}"),
     (re.compile(r"\bi (?:really |also |just )?(?:love|adore) " + _THING, re.I), "likes", 0.7, "likes:{v}"),
     (re.compile(r"\bi (?:really |also |just )?(?:like|enjoy) " + _THING, re.I), "likes", 0.55, "likes:{v}"),

@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from app.channels.skills import memory
 from app.persona.facts import extract
+from tests.unit.test_rules_brain import Conversation
 
 CORPUS = json.loads((Path(__file__).parents[1] / "data" / "facts_corpus.json").read_text())["cases"]
 
@@ -23,8 +25,6 @@ def test_the_extractor_reads_what_was_said(case: dict[str, object]) -> None:
 
 
 def test_facts_are_said_back_as_the_kind_asked_in_good_grammar() -> None:
-    from tests.unit.test_rules_brain import Conversation
-
     chat = Conversation()
     chat.say("", kind="init")
     for said in [
@@ -51,3 +51,10 @@ def test_facts_are_said_back_as_the_kind_asked_in_good_grammar() -> None:
     assert "our sister is called Lena" in chat.say("Who is my sister?").reply_text
     assert "your hamster's name yet" in chat.say("What's my hamster's name?").reply_text  # not told: says so
     assert chat.state.user_memory.get("lives").value == "Wellington"  # what the Skills platform is sent
+
+
+def test_the_skills_platforms_public_memory_is_sent_the_city_alone() -> None:
+    result = Conversation().say("I live in Wellington now.")
+    assert result.profile == {"lives": "Wellington"}
+    [location] = memory.write_back([], result.profile)
+    assert (location.name, location.scope, location.value["city"]) == ("userLocation", "PUBLIC", "Wellington")
