@@ -18,7 +18,7 @@ from app.persona.emotion import EmotionState, decayed, dominant, felt, merge_del
 from app.persona.facts import Fact
 from app.persona.memory import Exchange, SessionMemory, UserMemory, learn, recall
 from app.persona.profiles import PersonaProfile
-from app.persona.relationship import SUMMARY_PHRASES, Relationship
+from app.persona.relationship import SUMMARY_PHRASES, Relationship, faded
 from app.turns import Card, Turn
 
 FACTS_CONSIDERED = 200  # the context's view of user memory; the store bounds what is kept
@@ -27,9 +27,16 @@ FACTS_CONSIDERED = 200  # the context's view of user memory; the store bounds wh
 SHARED_MOOD_SHARE = 0.1
 
 
-def shared(deltas: dict[str, float]) -> dict[str, float]:
-    """A turn's emotional changes as the shared mood takes them."""
-    return {name: round(delta * SHARED_MOOD_SHARE, 6) for name, delta in deltas.items() if delta}
+def shared(deltas: dict[str, float], feelings: dict[str, float]) -> dict[str, float]:
+    """A turn's emotional changes as the shared mood takes them: a share, and only as far as the
+    feelings towards this user still move, so one user, however long they talk, moves the shared
+    mood by at most that share of the whole range (their feelings saturate first)."""
+    taken = {}
+    for name, delta in deltas.items():
+        room = 1.0 - feelings.get(name, 0.0) if delta > 0 else feelings.get(name, 0.0)
+        if moved := round(delta * room * SHARED_MOOD_SHARE, 6):
+            taken[name] = moved
+    return taken
 
 
 class PersonaState(BaseModel):
@@ -45,7 +52,8 @@ class StateChanges(BaseModel):
     current when it writes, and a turn's history entry keeps them, so a turn run again after a
     crash applies exactly what it answered with."""
 
-    emotion_deltas: dict[str, float] = Field(default_factory=dict)
+    emotion_deltas: dict[str, float] = Field(default_factory=dict)  # what this user's turn felt, in full
+    mood_deltas: dict[str, float] = Field(default_factory=dict)  # what the shared mood takes of it
     relationship_signal: float = 0.0
     facts: list[Fact] = Field(default_factory=list)
     known: list[str] = Field(default_factory=list)  # phrases for the relationship summary
@@ -66,6 +74,7 @@ class StepResult(StateChanges):
 
 def prepare(profile: PersonaProfile, state: PersonaState, turn: Turn, now: float, seed: int = 0) -> BrainContext:
     emotion = decayed(state.emotion, profile.baseline, profile.half_life_seconds, now)
+    relationship = faded(state.relationship, now)
     before = state.memory.recent[-1].user_text if state.memory.recent else ""
     said = facts_module.extract(turn.text, turn.turn_id, now, before) if turn.kind == "text" else []
     vouched = [
@@ -79,8 +88,8 @@ def prepare(profile: PersonaProfile, state: PersonaState, turn: Turn, now: float
     return BrainContext(
         profile=profile,
         emotion=emotion,
-        dominant_emotion=dominant(felt(emotion, state.relationship.feelings), profile.baseline),
-        relationship=state.relationship,
+        dominant_emotion=dominant(felt(emotion, relationship.feelings), profile.baseline),
+        relationship=relationship,
         session=state.memory,
         user_memory=known,
         recalled=recall(known, turn.text, asked, now) if turn.text else [],
@@ -109,17 +118,19 @@ def finish(ctx: BrainContext, output: BrainOutput) -> StepResult:
     valence = appraisal.valence if appraisal.directed_at_persona or appraisal.valence > 0 else 0.0
     facts = {f.key: f for f in [*ctx.new_facts, *output.facts]}
     known = learn(ctx.user_memory, output.facts, FACTS_CONSIDERED, ctx.now)
+    felt_deltas = {
+        name: delta
+        for name, delta in merge_deltas(appraisal.deltas, output.emotion_deltas).items()
+        if name in ctx.emotion.values  # a model may name feelings this persona does not have
+    }
     return StepResult(
         reply_text=output.text,
         cards=output.cards,
         fallback=output.fallback,
         flagged=output.flagged,
         crisis=output.crisis,
-        emotion_deltas={
-            name: delta
-            for name, delta in merge_deltas(appraisal.deltas, output.emotion_deltas).items()
-            if name in ctx.emotion.values  # a model may name feelings this persona does not have
-        },
+        emotion_deltas=felt_deltas,
+        mood_deltas=shared(felt_deltas, ctx.relationship.feelings),
         relationship_signal=clamp(weight * valence + output.relationship_signal, -1.0, 1.0),
         facts=list(facts.values()),
         known=_known_phrases(known),

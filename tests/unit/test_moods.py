@@ -4,7 +4,8 @@ relationship has its own feeling towards its user."""
 from app.api.v1.agents import mood_summary
 from app.brains import make_worker_brains
 from app.persona.emotion import apply_deltas, dominant, felt, initial_state
-from app.persona.relationship import Relationship, record_interaction
+from app.persona.engine import SHARED_MOOD_SHARE
+from app.persona.relationship import FEELING_HALF_LIFE_SECONDS, Relationship, faded, felt_after, record_interaction
 from app.persona.thoughts import Activity, nudge_for, reflect
 from app.settings import Settings
 from app.store.history import HistoryStore
@@ -45,7 +46,33 @@ def test_three_users_do_not_saturate_opposite_feelings_of_the_shared_mood() -> N
     assert not mood_summary(mood, PROFILE.baseline).startswith("strongly joy")
     friend, foe = (chat.state.relationship.feelings for chat in chats[:2])
     assert dominant(felt(mood, friend), PROFILE.baseline) in ("joy", "love")  # what the friend meets
-    assert dominant(felt(mood, foe), PROFILE.baseline) == "anger"
+    assert max(foe, key=foe.__getitem__) == "anger"  # what it feels talking to the rude one
+    assert dominant(felt(mood, foe), PROFILE.baseline) in ("anger", "sadness")  # never joy or love
+    newcomer = Conversation()
+    newcomer.state = newcomer.state.model_copy(update={"emotion": mood})
+    welcome = newcomer.say("", kind="init")
+    first_point = felt(mood, felt_after({}, welcome.emotion_deltas))  # the first point of a new user's chart
+    assert not mood_summary(first_point, PROFILE.baseline).startswith("strongly")
+
+
+def test_one_user_however_long_they_talk_moves_the_shared_mood_by_at_most_a_share() -> None:
+    chat = Conversation()
+    for turn in range(100):
+        chat.say(HOSTILE[turn % len(HOSTILE)])
+        chat.now -= 19  # a turn a second: no time for the mood to settle back
+    values = chat.state.emotion.values
+    assert values["anger"] - PROFILE.baseline["anger"] <= SHARED_MOOD_SHARE + 0.01
+    assert values["sadness"] - PROFILE.baseline["sadness"] <= SHARED_MOOD_SHARE + 0.01
+    assert chat.state.relationship.feelings["anger"] > 0.9  # the relationship takes it in full
+
+
+def test_feelings_towards_a_user_fade_while_apart() -> None:
+    rel = record_interaction(Relationship(), 0.5, 0.0, feeling_deltas={"joy": 0.8})
+    a_day_later = faded(rel, FEELING_HALF_LIFE_SECONDS)
+    assert a_day_later.feelings["joy"] == rel.feelings["joy"] / 2
+    assert a_day_later.affinity == rel.affinity  # the relationship itself stays
+    back = record_interaction(rel, 0.5, FEELING_HALF_LIFE_SECONDS, feeling_deltas={"joy": 0.1})
+    assert back.feelings["joy"] < rel.feelings["joy"]
 
 
 def test_one_users_conversation_moves_the_shared_mood_only_a_little_but_its_own_feeling_fully() -> None:
