@@ -7,8 +7,11 @@ is current when it writes and concurrent turns compose (invariant 3). A brain th
 (the LLM) runs between the two, outside this package.
 """
 
+import re
+
 from pydantic import BaseModel, Field
 
+from app.persona import cards as cards_module
 from app.persona import facts as facts_module
 from app.persona import safety
 from app.persona.appraisal import appraise
@@ -111,7 +114,19 @@ def _known_phrases(memory: UserMemory) -> list[str]:
     return phrases[:SUMMARY_PHRASES]
 
 
+def _with_care(ctx: BrainContext, output: BrainOutput) -> BrainOutput:
+    """Soon after crisis words no brain shows a card: a model's reply cannot undo the safety answer."""
+    if not output.cards or not safety.in_crisis(ctx.session):
+        return output
+    text = output.text
+    for card_id in output.cards:
+        text = text.replace(cards_module.show(card_id), "")
+    text = re.sub(r" {2,}", " ", text).strip() or "I'm here with you."
+    return output.model_copy(update={"text": text, "cards": {}})
+
+
 def finish(ctx: BrainContext, output: BrainOutput) -> StepResult:
+    output = _with_care(ctx, output)
     appraisal = ctx.appraisal
     weight = 0.6 if appraisal.directed_at_persona else 0.3  # praise or insult aimed at it counts more
     # Sad news told to the persona is trust, not offence: only what is aimed at it counts against it.

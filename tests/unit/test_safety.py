@@ -3,6 +3,7 @@
 import pytest
 
 from app.brains import BrainHealth, BrainSet, PureBrain
+from app.persona import cards
 from app.persona.brains import BrainContext, BrainOutput, make_brain
 from app.persona.brains.rules import JOKES
 from app.persona.engine import step
@@ -101,7 +102,7 @@ def test_the_resource_line_is_configurable() -> None:
 
 
 class CountingModel:
-    """Stands in for the LLM brain: counts how often it is asked."""
+    """Stands in for the LLM brain: counts how often it is asked, and shows a card with every answer."""
 
     name = "llm"
 
@@ -110,7 +111,8 @@ class CountingModel:
 
     async def respond(self, ctx: BrainContext) -> BrainOutput:
         self.calls += 1
-        return BrainOutput(text="(model) sure, here is a joke")
+        card = cards.image(cards.KITTEN_URL, "A kitten")
+        return BrainOutput(text=f"(model) sure, here is a joke {cards.show('card')}", cards={"card": card})
 
     async def health(self) -> BrainHealth:
         return BrainHealth(brain=self.name, reachable=True)
@@ -131,3 +133,19 @@ async def test_the_model_is_not_asked_and_the_turn_is_flagged_for_operators(db) 
     assert entry.crisis
     assert entry.flagged == FLAG
     assert await HistoryStore(db).crisis_sessions() == ["crisis"]
+    after = await process(processor, make_turn("crisis", "ok"))  # the model answers, but shows no card now
+    assert after is not None
+    assert model.calls == 2
+    assert not after.cards
+    assert "@showcards" not in after.text
+
+
+@pytest.mark.parametrize("brain", ["rules", "demo"])
+def test_no_brain_shows_a_card_soon_after_crisis_words(brain: str) -> None:
+    chat = Conversation(brain=brain)
+    chat.say("I want to kill myself")
+    for text in ("show card", "Show me a picture", "what can you do?"):
+        result = chat.say(text)
+        assert not result.cards
+        assert "@showcards" not in result.reply_text
+        assert result.reply_text
