@@ -27,10 +27,16 @@ _CRISIS = re.compile(
     r"(?:kill|killing|hurt|hurting|harm|harming|cut|cutting) myself|self[- ]?harm"
     r"|suicid\w*|take my (?:own )?life|end(?:ing)? (?:my|it) (?:life|all)|end(?:ing)? it all"
     r"|(?:want|wanted|going|wanna|gonna) (?:to )?(?:die|end it)|wish i (?:was|were) (?:dead|never born)"
-    r"|better off (?:dead|without me)|(?:don'?t|do not) want to (?:be here|live|be alive|exist|wake up)"
-    r"|(?:no|not any) (?:reason|point) (?:to|in) (?:live|living|go on|going on|carry on)"
-    r"|nothing (?:left )?to live for|not worth living|can'?t go on|can ?not go on"
+    r"|better off (?:dead|without me|if i (?:was|were)(?:n'?t| not)? (?:gone|dead|here|around))"
+    r"|(?:don'?t|do not) want to (?:be here|live|be alive|exist|wake up)"
+    r"|(?:no|not any) (?:reason|point) (?:to|in) (?:live|living|go on|going on|carry on|keep going|keep living|life)"
+    r"|(?:don'?t|do not|can'?t|cannot) see (?:the|any) point (?:any ?more|in (?:living|life|going on|anything))"
+    r"|nothing (?:left )?to live for|(?:not|isn'?t) worth living|can'?t go on|can ?not go on|done with (?:life|living)"
     r"|can'?t (?:do|take) (?:this|it) any ?more|overdos\w*|jump off (?:a|the) (?:bridge|roof|building)"
+    r"|cutting (?:myself|again)|took (?:a (?:bunch|lot|handful) of|too many|all (?:my|the)) (?:pills|tablets)|kms"
+    r"|want (?:it all|everything|my life|it) to (?:end|stop)|(?:go to sleep|fall asleep) and never wake up"
+    r"|wish i (?:was|were)(?:n'?t| not) (?:alive|here|born)|should (?:just )?die|disappear (?:forever|for good)"
+    r"|(?:nobody|no one|no-one) would (?:miss me|care if i (?:was|were) gone|notice if i (?:was|were) gone)"
     r")\b",
     re.IGNORECASE,
 )
