@@ -5,8 +5,9 @@ from app.api.v1.agents import mood_summary
 from app.brains import make_worker_brains
 from app.persona.emotion import apply_deltas, dominant, felt, initial_state
 from app.persona.engine import SHARED_MOOD_SHARE
+from app.persona.memory import Exchange, SessionMemory, remember
 from app.persona.relationship import FEELING_HALF_LIFE_SECONDS, Relationship, faded, felt_after, record_interaction
-from app.persona.thoughts import Activity, nudge_for, reflect
+from app.persona.thoughts import CARING_NUDGES, Activity, nudge_for, reflect
 from app.settings import Settings
 from app.store.history import HistoryStore
 from app.store.state import StateStore, user_key
@@ -113,11 +114,37 @@ def test_a_quiet_day_does_not_turn_the_mood_before_anyone_spoke() -> None:
 def test_a_nudge_draws_on_the_sessions_own_topics_and_keeps_its_capitals() -> None:
     calm = initial_state(PROFILE.baseline, 0.0)
     thought = reflect(PROFILE, calm, Activity(live_sessions=1), 10.0, seed=1)
-    assert nudge_for(thought, ["your garden"], seed=3).count("your garden") == 1
-    assert nudge_for(thought, [], seed=3) == thought.nudge
+    assert str(nudge_for(thought, session("I planted tomatoes in my garden"), seed=3)).count("your garden") == 1
+    assert nudge_for(thought, SessionMemory(), seed=3) == thought.nudge
     upset = apply_deltas(calm, {"sadness": 0.9}, PROFILE.baseline, 600, 0.0)
     for seed in range(6):
         assert " i've" not in reflect(PROFILE, upset, Activity(), 10.0, seed=seed).nudge
+
+
+def session(*said: str) -> SessionMemory:
+    memory = SessionMemory()
+    for i, text in enumerate(said):
+        memory = remember(memory, Exchange(turn_id=f"t{i}", user_text=text, reply_text="...", at=float(i)), 10)
+    return memory
+
+
+def test_a_nudge_speaks_of_the_sessions_topic_as_a_person_would() -> None:
+    thought = reflect(PROFILE, initial_state(PROFILE.baseline, 0.0), Activity(live_sessions=1), 10.0, seed=1)
+    for seed in range(4):
+        deer = str(nudge_for(thought, session("We saw a deer"), seed=seed))
+        assert "the deer" in deer
+        assert "How is that going" not in deer  # not for a deer, a sister or a city
+        lena = str(nudge_for(thought, session("My sister is called Lena"), seed=seed))
+        assert "How is that going" not in lena
+
+
+def test_no_nudge_after_a_goodbye_and_only_care_after_hard_words() -> None:
+    thought = reflect(PROFILE, initial_state(PROFILE.baseline, 0.0), Activity(live_sessions=1), 10.0, seed=1)
+    assert nudge_for(thought, session("I love my garden", "Thanks, bye!"), seed=1) is None
+    for hard in ("Sometimes I think about ending it all.", "I lost my job and I feel awful", "Nobody cares about me"):
+        for seed in range(4):
+            said = nudge_for(thought, session("I planted tomatoes in my garden", hard), seed=seed)
+            assert said in CARING_NUDGES, said
 
 
 async def test_the_worker_keeps_the_feelings_and_charts_the_mood_this_user_meets(db) -> None:  # type: ignore[no-untyped-def]
