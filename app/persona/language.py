@@ -122,9 +122,13 @@ REFLECTIONS = {
 }  # fmt: skip
 # After these (or at the start) "you" is a subject ("I"); elsewhere an object ("me").
 _SUBJECT_BEFORE = frozenset(["and", "but", "or", "that", "because", "if", "when", "so", "while", "since", "as"])
+# Leave-takings end what is said ("I have to go now", not "I have to go to work tomorrow"; "see you",
+# not "I can't see you"); "bye" and "goodbye" are goodbyes wherever they are.
 GOODBYE = re.compile(
-    r"\b(?:bye|goodbye|bye-bye|see you|see ya|good night|goodnight|talk (?:to you )?later|gotta go|"
-    r"have to go|farewell|take care)\b",
+    r"\b(?:bye|goodbye|bye-bye|farewell|ttyl|cya)\b"
+    r"|\b(?:talk (?:to you )?(?:later|soon|tomorrow)|catch you later|got(?:ta| to) go|(?:have|need) to go|must go"
+    r"|take care|(?<!a )good ?night|(?<!to )(?<!t )(?<!not )see (?:you|ya)(?: (?:later|soon|tomorrow|around|then))?"
+    r"|(?:off|going|heading) to (?:bed|sleep))(?: now)?(?=\s*(?:$|[.!,;]))",
     re.IGNORECASE,
 )
 

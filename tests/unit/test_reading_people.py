@@ -6,7 +6,7 @@ import pytest
 
 from app.persona.appraisal import appraise_words
 from app.persona.brains.rules import DE_ESCALATIONS, GENTLE_CONTINUATIONS, GOOD_NEWS, JOKES, LOW, PRAISED, SAD_NEWS
-from app.persona.language import formal
+from app.persona.language import formal, is_goodbye
 from app.persona.memory import topics_in
 from tests.unit.test_rules_brain import Conversation
 
@@ -241,3 +241,20 @@ def test_a_goodbye_gets_a_goodbye() -> None:
     reply = chat.say("Thanks, bye!").reply_text
     assert "goodbye" in reply.lower()
     assert reply != "You're welcome, Mia!"
+
+
+GOODBYES = ["See you later!", "I have to go now", "Good night!", "Take care", "talk soon", "catch you later",
+            "ok see you tomorrow", "Im off to bed", "ttyl", "Thanks, see ya"]  # fmt: skip
+NOT_GOODBYES = ["I have to go to work tomorrow", "I can't see you", "I'd love to see you", "I take care of my mum",
+                "I had a good night", "Can I see you again?", "I need to take care of something"]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", GOODBYES)
+def test_goodbyes_said_many_ways_get_a_goodbye(text: str) -> None:
+    assert "goodbye" in Conversation().say(text).reply_text.lower()
+
+
+@pytest.mark.parametrize("text", NOT_GOODBYES)
+def test_words_of_leaving_mid_sentence_are_no_goodbye(text: str) -> None:
+    assert not is_goodbye(text)
+    assert "goodbye" not in Conversation().say(text).reply_text.lower()
