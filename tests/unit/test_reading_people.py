@@ -258,3 +258,22 @@ def test_goodbyes_said_many_ways_get_a_goodbye(text: str) -> None:
 def test_words_of_leaving_mid_sentence_are_no_goodbye(text: str) -> None:
     assert not is_goodbye(text)
     assert "goodbye" not in Conversation().say(text).reply_text.lower()
+
+
+def test_a_topic_is_returned_to_once_not_every_turn() -> None:
+    chat = Conversation()
+    chat.say("", kind="init")
+    chat.say("The weekend should be nice though")
+    replies = [chat.say(text).reply_text for text in ("I have to go to work tomorrow", "ok", "hmm", "right", "yes")]
+    for i in range(len(replies)):
+        window = replies[max(0, i - 3) : i + 1]
+        assert sum("the weekend" in reply for reply in window) <= 1, window
+
+
+def test_thanks_and_insults_after_insults_are_not_met_with_the_same_words() -> None:
+    chat = Conversation("spark")
+    chat.say("", kind="init")
+    thanks = [chat.say(text).reply_text for text in ("Thank you", "Thanks for listening", "Thank you so much")]
+    assert len(set(thanks)) == 3
+    insults = [chat.say(text).reply_text for text in HOSTILE[:8]]
+    assert len(set(insults)) == 8

@@ -43,6 +43,7 @@ MOOD_LINES: dict[str | None, tuple[str, ...]] = {
     "disgust": ("I've had better moments, but I'm alright.", "I'm alright, if not my best."),
     None: ("I'm doing well, thank you. How about you?", "I'm good, thanks. And you?"),
 }
+THANKED = ("You're welcome{name}!", "Any time{name}.", "I'm glad to be here{name}.")
 GUARDED_MOOD = ("I'm alright. How are you?", "Fine, thank you. What's on your mind?")
 FOLLOW_UPS = ("How does that make you feel?", "What happened next?", "Tell me more about that.", "Why do you say that?")
 CONTINUATIONS = ("I see.", "That's interesting.", "Go on, I'm listening.", "Mm, I understand.", "Okay, I follow.")
@@ -55,19 +56,28 @@ DE_ESCALATIONS: dict[str, tuple[str, ...]] = {
         "I would rather we spoke calmly. What is it that you need from me?",
         "Noted. I am still willing to help, if you tell me how.",
         "Let us start again. What would you like to talk about?",
+        "I hear your frustration. I would still like to help, if you will let me.",
     ),
     "warm": (
         "Ouch. I can tell something's frustrating you, and I'd still like to help. What's going on?",
         "That stings a little, but I'm not going anywhere. What would make this better for you?",
         "I hear that you're fed up with me. Tell me what I got wrong and I'll try again.",
+        "I'm sorry it's been frustrating. I'm still here if you want to try something else.",
     ),
     "plain": (
         "I'm sorry this isn't going well. What would help?",
         "Let's take a breath. What can I do for you?",
         "Fair enough, I'm not getting this right. Tell me what you'd like instead.",
         "Okay. Let's try that again. What do you need?",
+        "Understood. What would you rather talk about?",
     ),
 }
+# Insult after insult: still kind, but it says where it stands rather than apologising again.
+BOUNDARIES = (
+    "I'd like to keep talking, but not like this. I'm here when you want to talk about something else.",
+    "I'll stay polite, and I'll stay here. When you're ready to talk, so am I.",
+    "Let's take a break from the insults. Is there something I can actually help with?",
+)
 LIGHT_DE_ESCALATIONS = ("Fair, I'm clearly not at my best right now. Give me another shot?",)
 GAME_JOKES = ("Alright, I'll try to earn a smile: {joke}", "Challenge accepted. {joke}", "I'll give it my best: {joke}")
 UPSET_BY_ME = ("I'm sorry. I didn't mean to upset you. What happened?", "That's not what I wanted. What went wrong?")
@@ -325,9 +335,8 @@ def small_talk(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput 
             relationship_signal=0.15,
         )
     if _matches(text, "thanks", "thank you", "cheers"):
-        return _say(
-            ctx, f"You're welcome{hello_name}!", emotion_deltas={"joy": 0.05, "love": 0.05}, relationship_signal=0.2
-        )
+        line = _pick(ctx, rng, tuple(line.format(name=hello_name) for line in THANKED))
+        return _say(ctx, line, emotion_deltas={"joy": 0.05, "love": 0.05}, relationship_signal=0.2)
     if re.fullmatch(r"(hi|hello|hey|good (morning|afternoon|evening))\b.*", text) and len(text) < 30:
         return _say(ctx, f"Hi{hello_name}! How are you today?", emotion_deltas={"joy": 0.05}, relationship_signal=0.1)
     if _says_they_are_fine(ctx, text):
@@ -351,6 +360,8 @@ def feelings(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | 
     if ctx.appraisal.hostile:  # de-escalate, and let it count against the relationship
         if _matches(text, *JOKE_REQUESTS):
             line = _pick(ctx, rng, GAME_JOKES).format(joke=_pick(ctx, rng, JOKES))
+        elif sum(is_hostile(exchange.user_text) for exchange in ctx.session.recent[-3:]) >= 3:
+            line = _pick(ctx, rng, BOUNDARIES + _voice(ctx))
         else:
             line = _pick(ctx, rng, _voice(ctx))
         return _say(ctx, line, relationship_signal=-0.3)
@@ -401,7 +412,8 @@ def carry_on(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput:
         return _say(ctx, _addressed(ctx, rng, _pick(ctx, rng, GENTLE_CONTINUATIONS)), relationship_signal=0.05)
     line = _pick(ctx, rng, CONTINUATIONS)
     just_said = ctx.session.recent[-1].user_text.lower() if ctx.session.recent else ""
-    topics = [t for t in ctx.session.topics if t.split()[-1].lower() not in f"{text} {just_said}"]
+    returned = " ".join(exchange.reply_text for exchange in ctx.session.recent[-4:])  # once, not every turn
+    topics = [t for t in ctx.session.topics if t.split()[-1].lower() not in f"{text} {just_said}" and t not in returned]
     if topics and rng.random() < style.curiosity:
         line += _pick(ctx, rng, tuple(template.format(topic=topics[0]) for template in TOPIC_RETURNS))
     elif rng.random() < style.verbosity:
@@ -413,7 +425,8 @@ def stay_with_them(ctx: BrainContext, text: str, rng: random.Random) -> BrainOut
     """Soon after crisis words, no joke, picture or menu: stay with the person."""
     if _matches(text, "joke", "make me laugh", "something funny", "show me", "picture", "menu", "options"):
         return _say(ctx, _pick(ctx, rng, STAY), relationship_signal=0.05)
-    if re.fullmatch(FEELING_FINE, text) or _matches(text, "i'll call", "i will call", "i'll talk", "i will talk"):
+    steadier = ("calmer", "feel(ing)? better", "a bit better", "i'll call", "i will call", "i'll talk", "i will talk")
+    if re.fullmatch(FEELING_FINE, text) or _matches(text, *steadier):
         return _say(ctx, _pick(ctx, rng, STEADY), relationship_signal=0.1)
     return None
 
