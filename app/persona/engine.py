@@ -88,6 +88,11 @@ def prepare(profile: PersonaProfile, state: PersonaState, turn: Turn, now: float
     new_facts = [*vouched, *said]
     known = learn(state.user_memory, new_facts, FACTS_CONSIDERED, now)
     asked = facts_module.question_kinds(turn.text)
+    about = facts_module.question_about(turn.text)
+    if about:  # "what's my cat's name?" recalls the cat, not the sister or the dog, for every brain
+        recalled = [f for f in known.facts if f.kind in asked and f.key.split(":", 1)[-1] == about]
+    else:
+        recalled = recall(known, turn.text, asked, now) if turn.text else []
     return BrainContext(
         profile=profile,
         emotion=emotion,
@@ -95,9 +100,9 @@ def prepare(profile: PersonaProfile, state: PersonaState, turn: Turn, now: float
         relationship=relationship,
         session=state.memory,
         user_memory=known,
-        recalled=recall(known, turn.text, asked, now) if turn.text else [],
+        recalled=recalled,
         asked=asked,
-        asked_about=facts_module.question_about(turn.text),
+        asked_about=about,
         new_facts=new_facts,
         appraisal=appraise(turn.text, turn.variables),
         turn=turn,
@@ -109,7 +114,7 @@ def prepare(profile: PersonaProfile, state: PersonaState, turn: Turn, now: float
 def _known_phrases(memory: UserMemory) -> list[str]:
     phrases = []
     for fact in sorted(memory.facts, key=lambda f: f.importance, reverse=True):
-        label = fact.kind if fact.kind != "person" else fact.key.split(":", 1)[-1]
+        label = fact.key.split(":", 1)[-1] if fact.kind in ("person", "pet") else fact.kind  # "cat Pepper"
         phrases.append(f"{label} {fact.value}")
     return phrases[:SUMMARY_PHRASES]
 

