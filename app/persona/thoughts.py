@@ -63,10 +63,10 @@ def reflect(profile: PersonaProfile, emotion: EmotionState, activity: Activity, 
         deltas = {}  # quiet is not sad: nothing has happened to feel about
     elif mood == "joy":
         text = "I feel good today. Conversations have been kind."
-        deltas = {"joy": 0.02}
+        deltas = {"joy": 0.02} if activity.recent_sessions else {}  # only conversations lift it
     else:
         text = "I wonder what I'll learn from the next conversation."
-        deltas = {"surprise": 0.03}
+        deltas = {"surprise": 0.03} if activity.recent_sessions else {}
     nudge = rng.choice(NUDGES).format(thought=_mid_sentence(text))
     return Thought(
         thought_id=f"{int(now * 1e9):016x}{seed & 0xFFFFFFFF:08x}",

@@ -109,6 +109,10 @@ def test_a_quiet_day_does_not_turn_the_mood_before_anyone_spoke() -> None:
     calm = initial_state(PROFILE.baseline, 0.0)
     quiet = reflect(PROFILE, calm, Activity(), 10.0, seed=1)
     assert quiet.emotion_deltas == {}
+    glad = apply_deltas(calm, {"joy": 0.3}, PROFILE.baseline, 600, 0.0)
+    for mood in (calm, glad):  # a scene open, nobody has spoken lately: thinking alone moves nothing
+        assert reflect(PROFILE, mood, Activity(live_sessions=1), 10.0, seed=1).emotion_deltas == {}
+    assert reflect(PROFILE, glad, Activity(live_sessions=1, recent_sessions=1), 10.0, seed=1).emotion_deltas
 
 
 def test_a_nudge_draws_on_the_sessions_own_topics_and_keeps_its_capitals() -> None:
