@@ -81,7 +81,7 @@ _PATTERNS: list[tuple[re.Pattern[str], FactKind, float, str]] = [
 ]  # fmt: skip
 # "I'm Erin", "I am Dan": a capitalised word that ends the clause, said as the name it is.
 _INTRODUCTION = re.compile(
-    r"(?:^|[,.!] |\b(?:hi|hello|hey),? )i(?:'m| am) (?P<v>(?-i:[A-Z])[a-z'-]+)(?=\s*(?:$|[,.!]|and\b|from\b|by\b))",
+    r"(?:^|[,.!] |\b(?:hi|hello|hey),? )i(?:'?m| am) (?P<v>(?-i:[A-Z])[a-z'-]+)(?=\s*(?:$|[,.!]|and\b|from\b|by\b))",
     re.I,
 )
 # "His name was Max": the relation or pet named last, in this sentence or the one before.

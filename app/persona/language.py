@@ -128,7 +128,8 @@ GOODBYE = re.compile(
     r"\b(?:bye|goodbye|bye-bye|farewell|ttyl|cya)\b"
     r"|\b(?:talk (?:to you )?(?:later|soon|tomorrow)|catch you later|got(?:ta| to) go|(?:have|need) to go|must go"
     r"|take care|(?<!a )good ?night|(?<!to )(?<!t )(?<!not )see (?:you|ya)(?: (?:later|soon|tomorrow|around|then))?"
-    r"|(?:off|going|heading) to (?:bed|sleep))(?: now)?(?=\s*(?:$|[.!,;]))",
+    r"|(?:off|going|heading) to (?:bed|sleep)|(?:i should|i need to|i'd better|i better) (?:go to )?(?:sleep|bed|go)"
+    r")(?: now)?(?=\s*(?:$|[.!,;]))",
     re.IGNORECASE,
 )
 

@@ -43,6 +43,11 @@ MOOD_LINES: dict[str | None, tuple[str, ...]] = {
     "disgust": ("I've had better moments, but I'm alright.", "I'm alright, if not my best."),
     None: ("I'm doing well, thank you. How about you?", "I'm good, thanks. And you?"),
 }
+HER = frozenset(["wife", "girlfriend", "mother", "mom", "mum", "sister", "daughter", "grandmother", "grandma", "aunt"])
+HIM = frozenset(["husband", "boyfriend", "father", "dad", "brother", "son", "grandfather", "grandpa", "uncle"])
+# Questions about the persona's own tastes: it has none to report, but turns them back warmly.
+TASTES = re.compile(r"\b(?:do you (?:like|love|enjoy)|what do you (?:like|love|enjoy)|what(?:'s| is) your fav)")
+MY_TASTES = ("I love hearing what people enjoy. What about you?", "I'm curious about what people love. And you?")
 THANKED = ("You're welcome{name}!", "Any time{name}.", "I'm glad to be here{name}.")
 GUARDED_MOOD = ("I'm alright. How are you?", "Fine, thank you. What's on your mind?")
 FOLLOW_UPS = ("How does that make you feel?", "What happened next?", "Tell me more about that.", "Why do you say that?")
@@ -265,6 +270,11 @@ def _heavy(ctx: BrainContext) -> bool:
     return said.low or (said.valence <= -0.4 and not said.hostile) or _matches(before.lower(), *HARD_TIMES)
 
 
+def _pronoun(fact: Fact) -> str:
+    relation = fact.key.split(":", 1)[-1]
+    return "her" if relation in HER else "him" if relation in HIM else "them"
+
+
 def introduction(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
     if not ctx.new_facts:
         return None
@@ -283,7 +293,7 @@ def introduction(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutpu
         "lives": f"{value}! What's it like living there?",
         "origin": f"{value}, lovely. Do you miss it?",
         "work": "That sounds interesting. Do you enjoy your work?",
-        "person": f"{value} is a lovely name. Tell me more about them.",
+        "person": f"{value} is a lovely name. Tell me more about {_pronoun(fact)}.",
         "pet": f"Aww, {value}! I'd love to hear more about them.",
         "age": "Thanks for telling me. I'll remember that.",
         "event": "I'll remember that. Is it something you're looking forward to?",
@@ -318,7 +328,9 @@ def small_talk(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput 
     name = ctx.user_memory.name
     hello_name = f", {name}" if name and not _guarded(ctx) else ""
     if is_goodbye(text):  # "Thanks, bye!" is a goodbye first
-        thanked = "You're welcome, and goodbye" if _matches(text, "thanks", "thank you", "cheers") else "Goodbye"
+        parting = "good night" if _matches(text, "good ?night", "night", "sleep", "bed") else "goodbye"
+        thanked = f"You're welcome, and {parting}" if _matches(text, "thanks", "thank you", "cheers") else parting
+        thanked = _capitalised(thanked)
         return _say(ctx, f"{thanked}{hello_name}! I'll be here whenever you want to talk.", relationship_signal=0.1)
     if _matches(text, "how are you", "how do you feel", "how are you feeling"):
         lines = GUARDED_MOOD if _guarded(ctx) else MOOD_LINES.get(ctx.dominant_emotion, MOOD_LINES[None])
@@ -332,14 +344,16 @@ def small_talk(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput 
             emotion_deltas={"joy": 0.1 + 0.1 * ctx.profile.style.humor},
             relationship_signal=0.15,
         )
+    if _says_they_are_fine(ctx, text):  # "good thanks" answers "How are you?", it thanks for nothing
+        line = _pick(ctx, rng, ("Glad to hear it! What's on your mind?", "Good to hear. What's new with you?"))
+        return _say(ctx, line, relationship_signal=0.1)
     if _matches(text, "thanks", "thank you", "cheers"):
         line = _pick(ctx, rng, tuple(line.format(name=hello_name) for line in THANKED))
         return _say(ctx, line, emotion_deltas={"joy": 0.05, "love": 0.05}, relationship_signal=0.2)
     if re.fullmatch(r"(hi|hello|hey|good (morning|afternoon|evening))\b.*", text) and len(text) < 30:
         return _say(ctx, f"Hi{hello_name}! How are you today?", emotion_deltas={"joy": 0.05}, relationship_signal=0.1)
-    if _says_they_are_fine(ctx, text):
-        line = _pick(ctx, rng, ("Glad to hear it! What's on your mind?", "Good to hear. What's new with you?"))
-        return _say(ctx, line, relationship_signal=0.1)
+    if TASTES.search(text):
+        return _say(ctx, _pick(ctx, rng, MY_TASTES), relationship_signal=0.05)
     return None
 
 
@@ -348,7 +362,8 @@ def _says_they_are_fine(ctx: BrainContext, text: str) -> bool:
     if not re.fullmatch(FEELING_FINE, text) or len(text) >= 40:
         return False
     asked = bool(ctx.session.recent) and HOW_ARE_YOU.search(ctx.session.recent[-1].reply_text) is not None
-    return asked or re.match(r"(i'?m|i am|i feel|feeling|doing|much|a bit|a little)\b", text) is not None
+    answered = re.match(r"(i'?m|i am|i feel|feeling|doing|much|a bit|a little)\b", text) is not None
+    return asked or answered or re.search(r"\b(thanks|thank you)\b", text) is not None  # "good, thanks"
 
 
 def feelings(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
