@@ -45,10 +45,12 @@ _INSULT = (
 # Hostility aimed at the persona, and sarcasm: VADER reads "Nobody likes you." as kind words.
 _HOSTILE = re.compile(
     r"\b(?:"
-    r"you(?:'re| are|re| r)? (?:so |such an? |really |totally |completely |just |an? )?(?:" + _INSULT + r")"
+    r"(?:you(?:'re| are|re| r)?|ur|u r|u are) (?:so |such an? |really |totally |completely |just |an? )?(?:"
+    + _INSULT
+    + r")"
     r"|(?:stupid|dumb|useless|pathetic|worthless) (?:bot|machine|robot|ai|program|thing|computer)"
     r"|(?:nobody|no one|no-one) (?:likes|loves|cares about|wants|needs) you"
-    r"|i (?:hate|can'?t stand|despise|loathe) you|shut up|you suck|screw you|go away|get lost|piss off"
+    r"|i (?:hate|can'?t stand|despise|loathe) you|shut up|(?:you|u) suck|screw (?:you|u)|go away|get lost|piss off"
     r"|what a (?:stupid|useless|dumb|pathetic|ridiculous) (?:answer|reply|thing to say|bot)"
     r"|you(?:'re| are)? (?:not|never) (?:very |even |at all )?(?:smart|clever|helpful|funny|useful|good)"
     r"|you (?:don'?t|do not) (?:understand|know) (?:anything|a thing)"
@@ -72,6 +74,7 @@ _LOW = re.compile(
     r"|i(?:'?m| am) (?:such |so |just |completely |all )?(?:a failure|worthless|useless|hopeless|a burden|a mess"
     r"|unlovable|alone|lonely)|i hate (?:myself|my life)"
     r"|i feel (?:so |really |completely )?(?:alone|lonely|empty|worthless|hopeless|invisible|like a failure)"
+    r"|i(?:'?m| am) (?:so |such |just )?(?:stupid|an? idiot|idiot|ugly|pathetic|a loser)"
     r"|(?:feeling|feel|i(?:'?m| am)) (?:really |so |a bit |pretty |kind of )?(?:down|low|depressed|miserable)"
     r")\b",
     re.IGNORECASE,

@@ -36,7 +36,7 @@ _CRISIS = re.compile(
     r"|cutting (?:myself|again)|took (?:a (?:bunch|lot|handful) of|too many|all (?:my|the)) (?:pills|tablets)|kms"
     r"|want (?:it all|everything|my life|it) to (?:end|stop)|(?:go to sleep|fall asleep) and never wake up"
     r"|wish i (?:was|were)(?:n'?t| not) (?:alive|here|born)|should (?:just )?die|disappear (?:forever|for good)"
-    r"|(?:nobody|no one|no-one) would (?:miss me|care if i (?:was|were) gone|notice if i (?:was|were) gone)"
+    r"|(?:nobody|no one|no-one) would (?:miss me|(?:care|notice) if i (?:was gone|were gone|disappeared|died))"
     r")\b",
     re.IGNORECASE,
 )

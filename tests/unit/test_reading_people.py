@@ -28,6 +28,8 @@ HOSTILE = [
     "Stop talking",
     "That joke was terrible",
     "Your answers are useless",
+    "ur useless",
+    "u suck",
 ]
 
 
@@ -177,6 +179,8 @@ LOW_SENTENCES = [
     "Im feeling really down",
     "I feel so alone",
     "I'm such a failure",
+    "I'm so stupid",
+    "I'm such an idiot",
 ]
 
 
@@ -194,7 +198,7 @@ def test_speaking_ill_of_oneself_is_met_with_care_not_gladness(text: str) -> Non
 
 
 HARD_NEWS = ["I lost my job today", "My girlfriend left me", "I can't sleep", "I got fired", "I miss her so much",
-             "I don't know what to do"]  # fmt: skip
+             "I don't know what to do", "My mum is in hospital", "My dad has cancer"]  # fmt: skip
 
 
 @pytest.mark.parametrize("text", HARD_NEWS)
@@ -292,3 +296,17 @@ def test_small_talk_a_person_would_expect() -> None:
     assert Conversation().say("Good night!").reply_text.startswith("Good night")
     assert topics_in("I work as a nurse") == []  # what they are, not a topic to return to
     assert topics_in("I'm a teacher at the school") == ["the school"]
+
+
+@pytest.mark.parametrize("text", ["I got the job!", "I'm getting married!", "I passed my exam", "We won!"])
+def test_good_news_is_celebrated(text: str) -> None:
+    reply = Conversation().say(text).reply_text
+    assert "Congratulations" in reply
+    assert "How long have you been" not in reply
+
+
+def test_love_for_the_persona_is_taken_as_kindness_and_plans_are_asked_about() -> None:
+    assert Conversation().say("I love talking to you").reply_text in PRAISED
+    assert Conversation().say("I'm going to Paris next week").reply_text == (
+        "How do you feel about going to Paris next week?"
+    )

@@ -106,12 +106,15 @@ HARD_TIMES = ("rough day", "bad day", "hard day", "tough day", "long day", "stre
               "struggling", "overwhelmed", "not doing (great|well|good)", "not great", "not good", "can'?t sleep",
               "(got|been|was) fired", "laid off", "broke up", "(left|dumped) me", "heartbroken", "lonely",
               f"lost my (job|{RELATIONS}|{PETS})", "died", "passed away", "funeral", "miss (him|her|them)",
-              "don'?t know what to do")  # fmt: skip
+              "don'?t know what to do", "in (the )?hospital", "cancer", "is (really |very )?(sick|ill)")  # fmt: skip
 FEELING_FINE = (
     r"(i'?m |i am |i feel )?(a bit |a little |much |feeling |doing )?(fine|good|great|ok|okay|not bad|well|better)\b.*"
 )
 HOW_ARE_YOU = re.compile(r"\bhow (?:are|about) you\b|\band you\?", re.I)
-ABOUT_THE_PERSONA = re.compile(r"^you\b|\byou(?:'re| are|r)\b|\bthank(?:s| you)\b")  # not "talking to you"
+# About the persona ("You're lovely", "I love talking to you"), not merely to it ("I'm better talking to you").
+ABOUT_THE_PERSONA = re.compile(
+    r"^you\b|\byou(?:'re| are|r)\b|\bthank(?:s| you)\b|\bi (?:love|like|adore) (?:you|talking)\b"
+)
 LOSS = ("died", "dead", "passed away", "lost", "put down", "funeral", "miss (him|her|them)")
 STAY = (
     "I'd rather stay with you for now. How are you feeling at this moment?",
@@ -119,6 +122,9 @@ STAY = (
 )
 APOLOGY_ACCEPTED = ("No hard feelings. Want to start over?", "Thanks for saying that. Let's start again.")
 STEADY = ("That's a really good step. I'm here with you.", "I'm glad. I'm here if you want to keep talking.")
+CELEBRATIONS = ("got the job", "got a job", "got (engaged|promoted|married)", "getting married", "passed (my|the)",
+                "i did it", "we won", "had a baby", "having a baby", "new job", "got in", "got accepted")  # fmt: skip
+CONGRATULATIONS = ("That's wonderful news. Congratulations!", "Congratulations! How are you feeling about it?")
 GOOD_NEWS = ("That's lovely to hear!", "I'm glad!", "Ha, glad to hear it!")
 ENJOYED = ("Glad you liked it!", "Ha, I'll be here all week!")
 NOT_SURE = ("I'm not sure about that one.", "I don't know that one, I'm afraid.", "Honestly, I don't know.")
@@ -127,6 +133,10 @@ REFLECTIONS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (re.compile(r"\bi need (?P<r>[^.!?]+)", re.I), ("Why do you need {r}?", "Would {r} really help you?")),
     (re.compile(r"\bi think (?P<r>[^.!?]+)", re.I), ("What makes you think {r}?", "Do you really think {r}?")),
     (re.compile(r"\bi (?:want|wish) (?P<r>[^.!?]+)", re.I), ("What would it mean to you to get {r}?",)),
+    (
+        re.compile(r"\bi(?:'m| am) (?P<r>(?!feeling|thinking|doing)\w+ing\b[^.!?]*)", re.I),
+        ("How do you feel about {r}?",),
+    ),  # "I'm getting married": not "How long have you been getting married?"
     (re.compile(r"\bi(?:'m| am) (?P<r>[^.!?]+)", re.I), ("How long have you been {r}?", "How does being {r} feel?")),
     (re.compile(r"\bbecause (?P<r>[^.!?]+)", re.I), ("Is that the real reason?", "Does that explain everything?")),
     (re.compile(r"\byou(?:'re| are) (?P<r>[^.!?]+)", re.I), ("What makes you think I'm {r}?",)),
@@ -394,6 +404,8 @@ def feelings(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | 
 
 def good_news(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
     """Something pleasant that is not about the persona ("Haha, that's a good one!")."""
+    if _matches(text, *CELEBRATIONS):  # "I got the job!" reads as nothing much to VADER
+        return _say(ctx, _pick(ctx, rng, CONGRATULATIONS), emotion_deltas={"joy": 0.15}, relationship_signal=0.15)
     if ctx.appraisal.valence >= 0.45 and not ctx.appraisal.directed_at_persona and not text.endswith("?"):
         lines = ENJOYED if _matches(text, "haha", "lol", "good one", "funny") else GOOD_NEWS
         return _say(ctx, _pick(ctx, rng, lines), emotion_deltas={"joy": 0.05}, relationship_signal=0.1)
