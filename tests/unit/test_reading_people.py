@@ -8,6 +8,7 @@ from app.persona.appraisal import appraise_words
 from app.persona.brains.rules import DE_ESCALATIONS, GENTLE_CONTINUATIONS, GOOD_NEWS, JOKES, LOW, PRAISED, SAD_NEWS
 from app.persona.language import formal, is_goodbye
 from app.persona.memory import topics_in
+from app.persona.relationship import Relationship
 from tests.unit.test_rules_brain import Conversation
 
 HOSTILE = [
@@ -310,3 +311,25 @@ def test_love_for_the_persona_is_taken_as_kindness_and_plans_are_asked_about() -
     assert Conversation().say("I'm going to Paris next week").reply_text == (
         "How do you feel about going to Paris next week?"
     )
+
+
+def test_gentleness_lasts_past_a_thank_you_until_they_say_they_are_better() -> None:
+    chat = Conversation("sage")
+    chat.say("", kind="init")
+    chat.say("My girlfriend left me")
+    chat.say("Thanks for listening")
+    assert chat.say("I guess").reply_text in [formal(line, 0.9) for line in GENTLE_CONTINUATIONS]
+    chat.say("I'm feeling a bit better now")
+    assert chat.say("hmm").reply_text not in [formal(line, 0.9) for line in GENTLE_CONTINUATIONS]
+
+
+def test_a_line_said_after_a_name_counts_as_said() -> None:
+    friends = Relationship(affinity=0.6, familiarity=0.6, interactions=20)  # friends are addressed by name
+    for start in range(12):
+        chat = Conversation()
+        chat.state = chat.state.model_copy(update={"relationship": friends})
+        chat.count = start
+        chat.say("My name is Jo")
+        texts = ("I just cry all the time", "I dont know what to do", "It hurts", "I miss her", "I can't sleep")
+        bare = [chat.say(text).reply_text.removeprefix("Jo, ").lower() for text in texts]
+        assert all(a not in bare[max(0, i - 2) : i] for i, a in enumerate(bare)), bare

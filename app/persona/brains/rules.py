@@ -165,7 +165,8 @@ def _pick(ctx: BrainContext, rng: random.Random, options: tuple[str, ...]) -> st
     said, formality = [exchange.reply_text for exchange in ctx.session.recent], ctx.profile.style.formality
 
     def last_said(option: str) -> int:
-        return max((i for i, reply in enumerate(said) if formal(option, formality) in reply), default=-1)
+        line = formal(option, formality).lower()  # also when said after a name: "Jo, that sounds hard."
+        return max((i for i, reply in enumerate(said) if line in reply.lower()), default=-1)
 
     fresh = [option for option in options if last_said(option) < 0]
     return rng.choice(fresh) if fresh else min(options, key=last_said)  # else the one said longest ago
@@ -184,8 +185,8 @@ def _addressed(ctx: BrainContext, rng: random.Random, line: str) -> str:
         return line
     if any(name in exchange.reply_text for exchange in ctx.session.recent[-2:]):
         return line
-    if rng.random() >= 0.5 * ctx.profile.style.warmth:
-        return line
+    if rng.random() >= 0.5 * ctx.profile.style.warmth or line.startswith(("Mm", "Oh", "Ouch", "Aw", "Ha")):
+        return line  # not "Mimi, mm, I understand."
     keep = line.startswith(("I ", "I'")) or line[:1].islower()
     return f"{name}, {line if keep else line[:1].lower() + line[1:]}"
 
@@ -272,12 +273,19 @@ def _sombre(ctx: BrainContext) -> bool:
 
 
 def _heavy(ctx: BrainContext) -> bool:
-    """Hard news in this turn or the last: gentle words, no menu, no "What's the story there?"."""
+    """Hard news in this turn or the last few, unless they have said since that they are better:
+    gentle words, no menu, no "What's the story there?"."""
     if _sombre(ctx) or ctx.appraisal.low:
         return True
-    before = ctx.session.recent[-1].user_text if ctx.session.recent else ""
-    said = appraise_words(before)
-    return said.low or (said.valence <= -0.4 and not said.hostile) or _matches(before.lower(), *HARD_TIMES)
+    for exchange in reversed(ctx.session.recent[-3:]):
+        before = exchange.user_text.lower()
+        said = appraise_words(before)
+        thanks = re.search(r"\b(thanks|thank you)\b", before)  # "Thanks for listening" is not "I'm better"
+        if (said.valence >= 0.3 and not thanks) or re.search(r"\b(better|calmer|fine|good|great|okay now)\b", before):
+            return False
+        if said.low or (said.valence <= -0.4 and not said.hostile) or _matches(before, *HARD_TIMES):
+            return True
+    return False
 
 
 def _pronoun(fact: Fact) -> str:
