@@ -5,7 +5,16 @@ import re
 import pytest
 
 from app.persona.appraisal import appraise_words
-from app.persona.brains.rules import DE_ESCALATIONS, GENTLE_CONTINUATIONS, GOOD_NEWS, JOKES, LOW, PRAISED, SAD_NEWS
+from app.persona.brains.rules import (
+    DE_ESCALATIONS,
+    ENJOYED,
+    GENTLE_CONTINUATIONS,
+    GOOD_NEWS,
+    JOKES,
+    LOW,
+    PRAISED,
+    SAD_NEWS,
+)
 from app.persona.language import formal, is_goodbye
 from app.persona.memory import topics_in
 from app.persona.relationship import Relationship
@@ -333,3 +342,12 @@ def test_a_line_said_after_a_name_counts_as_said() -> None:
         texts = ("I just cry all the time", "I dont know what to do", "It hurts", "I miss her", "I can't sleep")
         bare = [chat.say(text).reply_text.removeprefix("Jo, ").lower() for text in texts]
         assert all(a not in bare[max(0, i - 2) : i] for i, a in enumerate(bare)), bare
+
+
+def test_laughter_is_taken_as_enjoying_a_joke_only_after_one() -> None:
+    chat = Conversation()
+    chat.say("", kind="init")
+    chat.say("Tell me a joke")
+    assert chat.say("lol").reply_text in ENJOYED  # too quiet for VADER, but it follows a joke
+    chat.say("You're a joke")
+    assert chat.say("lol ok").reply_text not in ENJOYED  # a sneer, not a laugh at a joke

@@ -414,9 +414,14 @@ def good_news(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput |
     """Something pleasant that is not about the persona ("Haha, that's a good one!")."""
     if _matches(text, *CELEBRATIONS):  # "I got the job!" reads as nothing much to VADER
         return _say(ctx, _pick(ctx, rng, CONGRATULATIONS), emotion_deltas={"joy": 0.15}, relationship_signal=0.15)
+    laughed = _matches(text, "haha", "lol", "good one", "funny")
+    after_a_joke = bool(ctx.session.recent) and any(joke in ctx.session.recent[-1].reply_text for joke in JOKES)
+    if laughed and after_a_joke:  # "lol" after a joke, even one too quiet for VADER
+        return _say(ctx, _pick(ctx, rng, ENJOYED), emotion_deltas={"joy": 0.05}, relationship_signal=0.1)
+    if laughed or _guarded(ctx):  # "lol ok" after an insult is no praise of a joke
+        return None
     if ctx.appraisal.valence >= 0.45 and not ctx.appraisal.directed_at_persona and not text.endswith("?"):
-        lines = ENJOYED if _matches(text, "haha", "lol", "good one", "funny") else GOOD_NEWS
-        return _say(ctx, _pick(ctx, rng, lines), emotion_deltas={"joy": 0.05}, relationship_signal=0.1)
+        return _say(ctx, _pick(ctx, rng, GOOD_NEWS), emotion_deltas={"joy": 0.05}, relationship_signal=0.1)
     return None
 
 
