@@ -1,5 +1,6 @@
 """Reading people: insults and sneers read as such, varied phrasing, words said back as said."""
 
+import itertools
 import re
 
 import pytest
@@ -351,3 +352,14 @@ def test_laughter_is_taken_as_enjoying_a_joke_only_after_one() -> None:
     assert chat.say("lol").reply_text in ENJOYED  # too quiet for VADER, but it follows a joke
     chat.say("You're a joke")
     assert chat.say("lol ok").reply_text not in ENJOYED  # a sneer, not a laugh at a joke
+
+
+def test_answers_from_memory_do_not_open_the_same_way_twice_running() -> None:
+    for start in range(8):
+        chat = Conversation()
+        chat.count = start
+        for said in ("My name is Sam", "I live in Lisbon", "I play the drums"):
+            chat.say(said)
+        answers = [chat.say(q).reply_text for q in ("What's my name?", "Where do I live?", "What do I play?")]
+        openers = [answer.split()[0] for answer in answers]
+        assert all(a != b for a, b in itertools.pairwise(openers)), answers

@@ -258,7 +258,10 @@ def memory_question(ctx: BrainContext, text: str, rng: random.Random) -> BrainOu
         return _say(ctx, f"You haven't told me {missing} yet. Would you like to?", relationship_signal=0.05)
     phrases = [_fact_phrase(f) for f in answers]
     joined = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
-    line = _pick(ctx, rng, (f"I remember: {joined}.", f"Of course! {_capitalised(joined)}.", f"You told me {joined}."))
+    lines = (f"I remember: {joined}.", f"Of course! {_capitalised(joined)}.", f"You told me {joined}.")
+    last = ctx.session.recent[-1].reply_text if ctx.session.recent else ""
+    fresh = tuple(line for line in lines if not last.startswith(line[:8])) or lines  # not "Of course!" twice running
+    line = _pick(ctx, rng, fresh)
     return _say(ctx, line, emotion_deltas={"joy": 0.05}, relationship_signal=0.15)
 
 
@@ -449,7 +452,7 @@ def carry_on(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput:
     if _heavy(ctx):  # no "That's interesting." or "What's the story there?" after hard news
         return _say(ctx, _addressed(ctx, rng, _pick(ctx, rng, GENTLE_CONTINUATIONS)), relationship_signal=0.05)
     line = _pick(ctx, rng, CONTINUATIONS)
-    just_said = ctx.session.recent[-1].user_text.lower() if ctx.session.recent else ""
+    just_said = " ".join(exchange.user_text.lower() for exchange in ctx.session.recent[-2:])  # not what was just said
     returned = " ".join(exchange.reply_text for exchange in ctx.session.recent[-4:])  # once, not every turn
     topics = [t for t in ctx.session.topics if t.split()[-1].lower() not in f"{text} {just_said}" and t not in returned]
     if topics and rng.random() < style.curiosity:
