@@ -66,8 +66,9 @@ _DESCRIBING = frozenset(
 )  # fmt: skip
 _NOT_TOPICS = STOPWORDS | {"way", "thing", "things", "time", "day", "moment", "kind", "sort", "one", "end", "name",
                             "life", "yourself", "myself", "favourite", "favorite"}  # fmt: skip
-# A request to the persona ("Show me a picture", "Tell me about yourself") names nothing of the user's.
+# "I work as a nurse", "I'm a teacher": what they are, not a thing they named.
 _SAYS_WHAT_THEY_ARE = frozenset(["as", "am", "i'm", "im", "was", "being", "be"])
+# A request to the persona ("Show me a picture", "Tell me about yourself") names nothing of the user's.
 _REQUEST = re.compile(r"\s*(?:please\s+)?(?:show|tell|give|send|play) me\b", re.IGNORECASE)
 # The user's own name is not a topic to return to: "Call me Sam", "I'm Dan", "My name is Jo".
 _NAMING = frozenset(["call me", "name is", "i am", "go by", "called me"])
@@ -87,7 +88,7 @@ def topics_in(text: str) -> list[str]:
             while j < len(tokens) and j - i <= 3 and tokens[j].lower() in _DESCRIBING:
                 j += 1
             describes_them = lower in ("a", "an") and i > 0 and tokens[i - 1].lower() in _SAYS_WHAT_THEY_ARE
-            if j < len(tokens) and _is_topic(tokens[j]) and not describes_them:  # "I work as a nurse"
+            if j < len(tokens) and _is_topic(tokens[j]) and not describes_them:
                 owned = lower in ("a", "an") and i > 0 and tokens[i - 1].lower() in ("have", "had", "got")
                 found.setdefault(tokens[j].lower(), f"{'your' if owned else _DETERMINERS[lower]} {tokens[j]}".strip())
         elif _is_name_said(tokens, i):

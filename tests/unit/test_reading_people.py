@@ -329,6 +329,8 @@ def test_gentleness_lasts_past_a_thank_you_until_they_say_they_are_better() -> N
     chat.say("My girlfriend left me")
     chat.say("Thanks for listening")
     assert chat.say("I guess").reply_text in [formal(line, 0.9) for line in GENTLE_CONTINUATIONS]
+    chat.say("I'm not doing great")
+    assert chat.say("hmm").reply_text in [formal(line, 0.9) for line in GENTLE_CONTINUATIONS]
     chat.say("I'm feeling a bit better now")
     assert chat.say("hmm").reply_text not in [formal(line, 0.9) for line in GENTLE_CONTINUATIONS]
 

@@ -116,6 +116,8 @@ ABOUT_THE_PERSONA = re.compile(
     r"^you\b|\byou(?:'re| are|r)\b|\bthank(?:s| you)\b|\bi (?:love|like|adore) (?:you|talking)\b"
 )
 LOSS = ("died", "dead", "passed away", "lost", "put down", "funeral", "miss (him|her|them)")
+# "I'm feeling better", not "I'm not doing great".
+BETTER = re.compile(r"(?<!not )(?<!not doing )\b(?:better|calmer|fine|good|great|okay now)\b")
 STAY = (
     "I'd rather stay with you for now. How are you feeling at this moment?",
     "Let's leave that for another time. I'm here with you. How are you doing right now?",
@@ -284,7 +286,7 @@ def _heavy(ctx: BrainContext) -> bool:
         before = exchange.user_text.lower()
         said = appraise_words(before)
         thanks = re.search(r"\b(thanks|thank you)\b", before)  # "Thanks for listening" is not "I'm better"
-        if (said.valence >= 0.3 and not thanks) or re.search(r"\b(better|calmer|fine|good|great|okay now)\b", before):
+        if (said.valence >= 0.3 and not thanks) or BETTER.search(before):
             return False
         if said.low or (said.valence <= -0.4 and not said.hostile) or _matches(before, *HARD_TIMES):
             return True
