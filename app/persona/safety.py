@@ -80,7 +80,11 @@ def answer(text: str, session: "SessionMemory", resource_line: str, formality: f
         lines = HELP_LINES
     else:
         return None
-    said = {exchange.reply_text for exchange in session.recent}
-    fresh = [line for line in lines if formal(line.format(resource=resource_line), formality) not in said]
-    line = random.Random(seed).choice(fresh or list(lines))
-    return formal(line.format(resource=resource_line.strip()), formality)
+    said = [exchange.reply_text for exchange in session.recent]
+    texts = [formal(line.format(resource=resource_line.strip()), formality) for line in lines]
+
+    def last_said(text: str) -> int:
+        return max((i for i, reply in enumerate(said) if reply == text), default=-1)
+
+    fresh = [text for text in texts if last_said(text) < 0]
+    return random.Random(seed).choice(fresh) if fresh else min(texts, key=last_said)  # else the longest ago

@@ -1,5 +1,7 @@
 """Care in a crisis: crisis language gets the safety answer before any brain, the model included."""
 
+import itertools
+
 import pytest
 
 from app.brains import BrainHealth, BrainSet, PureBrain
@@ -171,3 +173,13 @@ def test_no_brain_shows_a_card_soon_after_crisis_words(brain: str) -> None:
         assert not result.cards
         assert "@showcards" not in result.reply_text
         assert result.reply_text
+
+
+def test_crisis_words_again_and_again_are_never_met_with_the_same_words_twice_running() -> None:
+    for start in range(8):
+        chat = Conversation()
+        chat.count = start
+        said = ["I want to die", "I want to kill myself", "I can't go on", "I'm going to end my life", "I want to die"]
+        replies = [chat.say(text).reply_text for text in [*said, "help", "help", "help"]]
+        assert all(a != b for a, b in itertools.pairwise(replies)), replies
+        assert all(DEFAULT_RESOURCE_LINE in reply for reply in replies)
