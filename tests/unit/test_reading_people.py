@@ -135,6 +135,9 @@ def test_formal_personas_expand_contractions_in_good_grammar() -> None:
         "What is on your mind? I have been thinking. Let us talk."
     )
     assert formal("What's on your mind?", 0.2) == "What's on your mind?"
+    assert formal("You haven't told me that yet. Here's why I didn't.", 0.9) == (
+        "You have not told me that yet. Here is why I did not."
+    )
 
 
 def test_answers_after_of_course_start_with_a_capital() -> None:
