@@ -10,6 +10,7 @@ import gc
 from socket import socket
 
 import uvicorn
+from setproctitle import setproctitle
 
 from app.channels.socket import drain_sockets
 from app.main import app
@@ -29,6 +30,7 @@ class DrainingServer(uvicorn.Server):
 
 
 def main() -> None:
+    setproctitle("persona-api")
     settings = get_settings()
     gc.freeze()  # import-time objects never die; keep the collector from re-scanning them
     config = uvicorn.Config(

@@ -1,43 +1,16 @@
-"""Brains as workers run them: the pure ones behind an async face, and the LLM one (network I/O).
+"""Brains as workers run them: each answers a turn, handing its words to `say` as they come.
 
-The LLM brain makes ONE chat-completions call per turn (at most one retry) to any
-OpenAI-compatible server through the official `openai` client, and asks for a JSON object that
-carries the reply, an optional card, an emotion appraisal, facts about the user and a
-relationship signal. The answer is validated with pydantic. On timeout, error or invalid output
-the rules brain answers instead and the turn is flagged; a canned apology is never saved as if
-the model had said it.
+The pure brains (rules, demo) answer at once: their whole reply is one piece. The LLM brain
+(app/llm/) streams a model's words. Every brain takes the same streamed path, so a door that
+shows words as they come needs no case for who answered.
 """
 
-import json
-import logging
-from typing import Any, Protocol
-
-import httpx
 import openai
-from pydantic import BaseModel, Field, ValidationError
 
-from app.persona import cards
+from app.llm.brain import LlmBrain
 from app.persona.brains import Brain, BrainContext, BrainOutput, make_brain
-from app.persona.facts import Fact, FactKind
+from app.persona.brains.base import AsyncBrain, BrainHealth, Say
 from app.settings import Settings
-from app.turns import Card, CardKind
-
-log = logging.getLogger(__name__)
-
-
-class BrainHealth(BaseModel):
-    brain: str
-    provider: str | None = None
-    model: str | None = None
-    reachable: bool
-
-
-class AsyncBrain(Protocol):
-    name: str
-
-    async def respond(self, ctx: BrainContext) -> BrainOutput: ...
-
-    async def health(self) -> BrainHealth: ...
 
 
 class PureBrain:
@@ -47,130 +20,13 @@ class PureBrain:
         self._brain = brain
         self.name = brain.name
 
-    async def respond(self, ctx: BrainContext) -> BrainOutput:
-        return self._brain.respond(ctx)
+    async def respond(self, ctx: BrainContext, say: Say) -> BrainOutput:
+        output = self._brain.respond(ctx)
+        await say(output.text)
+        return output
 
     async def health(self) -> BrainHealth:
         return BrainHealth(brain=self.name, reachable=True)
-
-
-class LlmCard(BaseModel):
-    kind: CardKind
-    data: dict[str, Any]
-
-
-class LlmFact(BaseModel):
-    kind: FactKind
-    value: str = Field(min_length=1, max_length=120)
-    about: str = Field("", max_length=40)  # the relation or thing, e.g. "sister", "jazz"
-
-
-class LlmReply(BaseModel):
-    """The JSON object the model must return."""
-
-    reply: str = Field(min_length=1, max_length=2000)
-    card: LlmCard | None = None
-    emotions: dict[str, float] = Field(default_factory=dict)
-    facts: list[LlmFact] = Field(default_factory=list)
-    relationship: float = Field(0.0, ge=-1, le=1)
-    fallback: bool = False
-
-
-RESPONSE_SHAPE = (
-    '{"reply": str, "card": null | {"kind": "image"|"options"|"markdown"|"externalLink"|"video", "data": {...}}, '
-    '"emotions": {emotion: change in [-1, 1]}, "facts": [{"kind": one of name, likes, dislikes, plays, lives, '
-    'origin, work, person, pet, event, age, "value": str, "about": str}], "relationship": float in [-1, 1], '
-    '"fallback": bool (true only if you cannot answer at all)}'
-)
-
-
-def build_messages(ctx: BrainContext) -> list[dict[str, str]]:
-    """The prompt: this persona, this user's relationship and memories, this session. Nobody else's."""
-    me, rel = ctx.profile, ctx.relationship
-    mood = ", ".join(f"{k} {v:.2f}" for k, v in sorted(ctx.emotion.values.items(), key=lambda kv: -kv[1])[:4])
-    known = "; ".join(f"{f.kind} {f.value}" for f in ctx.user_memory.facts[-20:]) or "nothing yet"
-    recalled = "; ".join(f'{f.kind} {f.value} (said: "{f.text}")' for f in ctx.recalled) or "none"
-    system = (
-        f"You are {me.name}, {me.description or 'a digital person'}. Speak in the first person, briefly "
-        f"(warmth {me.style.warmth:.1f}, verbosity {me.style.verbosity:.1f}, formality {me.style.formality:.1f}, "
-        f"humour {me.style.humor:.1f}). Your mood: {mood}. The user is a {rel.label} "
-        f"({rel.interactions} turns so far). What you know about them: {known}. "
-        f"Memories relevant now: {recalled}. Answer with ONE JSON object only, shaped {RESPONSE_SHAPE}."
-    )
-    messages = [{"role": "system", "content": system}]
-    for exchange in ctx.session.recent:  # SESSION_MEMORY_TURNS exchanges
-        messages += [
-            {"role": "user", "content": exchange.user_text},
-            {"role": "assistant", "content": exchange.reply_text},
-        ]
-    text = ctx.turn.text if ctx.turn.kind == "text" else "(the user has just arrived; greet them)"
-    messages.append({"role": "user", "content": text})
-    return messages
-
-
-def to_output(parsed: LlmReply, ctx: BrainContext) -> BrainOutput:
-    text, card_map = parsed.reply, {}
-    if parsed.card is not None:
-        card_map = {"card": Card(kind=parsed.card.kind, data=parsed.card.data)}
-        if cards.show("card") not in text:
-            text = f"{text} {cards.show('card')}"
-    facts = [
-        Fact(
-            kind=f.kind,
-            key=(f"{f.kind}:{f.about.lower()}" if f.about else f.kind)[:80],
-            value=f.value,
-            text=ctx.turn.text[:300],
-            importance=0.6,
-            at=ctx.now,
-            source_turn=ctx.turn.turn_id,
-        )
-        for f in parsed.facts
-    ]
-    return BrainOutput(
-        text=text,
-        cards=card_map,
-        fallback=parsed.fallback,
-        emotion_deltas={k: max(-1.0, min(1.0, v)) for k, v in parsed.emotions.items()},
-        relationship_signal=parsed.relationship,
-        facts=facts,
-    )
-
-
-class LlmBrain:
-    name = "llm"
-
-    def __init__(self, client: openai.AsyncOpenAI, model: str, temperature: float, fallback: Brain) -> None:
-        self._client = client
-        self._model = model
-        self._temperature = temperature
-        self._fallback = fallback
-
-    async def respond(self, ctx: BrainContext) -> BrainOutput:
-        messages = build_messages(ctx)
-        problem = ""
-        for attempt in range(2):  # one call, and at most one retry
-            try:
-                completion = await self._client.chat.completions.create(
-                    model=self._model,
-                    messages=messages,  # type: ignore[arg-type]
-                    temperature=self._temperature,
-                    response_format={"type": "json_object"},
-                )
-                content = completion.choices[0].message.content or ""
-                return to_output(LlmReply.model_validate(json.loads(content)), ctx)
-            except (openai.OpenAIError, httpx.HTTPError, ValueError, ValidationError, IndexError) as exc:
-                problem = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
-                log.warning("llm attempt %d failed: %s", attempt + 1, problem, extra={"turn_id": ctx.turn.turn_id})
-        output = self._fallback.respond(ctx)
-        return output.model_copy(update={"flagged": f"llm failed, rules answered ({problem})"})
-
-    async def health(self) -> BrainHealth:
-        try:
-            await self._client.models.list()
-            reachable = True
-        except (openai.OpenAIError, httpx.HTTPError):
-            reachable = False
-        return BrainHealth(brain=self.name, provider=str(self._client.base_url), model=self._model, reachable=reachable)
 
 
 class BrainSet:
@@ -197,8 +53,15 @@ def make_worker_brains(settings: Settings) -> BrainSet:
         client = openai.AsyncOpenAI(
             base_url=settings.llm_base_url,
             api_key=api_key,
-            timeout=settings.llm_timeout_seconds,
-            max_retries=0,  # the brain retries once itself, then falls back
+            timeout=settings.llm_turn_seconds,  # the brain's own deadlines end a call sooner
+            max_retries=0,  # never retried: a second call would outlast the reply deadline
         )
-        brains["llm"] = LlmBrain(client, settings.llm_model, settings.llm_temperature, fallback=make_brain("rules"))
+        brains["llm"] = LlmBrain(
+            client,
+            settings.llm_model,
+            settings.llm_temperature,
+            fallback=make_brain("rules"),
+            first_word_seconds=settings.llm_first_word_seconds,
+            turn_seconds=settings.llm_turn_seconds,
+        )
     return BrainSet(brains, settings.persona_brain)

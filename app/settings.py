@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.persona.safety import DEFAULT_RESOURCE_LINE
@@ -110,7 +110,10 @@ class Settings(BaseSettings):
     llm_base_url: str = "http://127.0.0.1:11434/v1"
     llm_api_key: SecretStr | None = None
     llm_model: str = "llama3.1"
-    llm_timeout_seconds: float = Field(default=8.0, gt=0)
+    # Counted from when a turn reaches its door, and never past its reply deadline: no word from
+    # the model by the first and the rules brain answers; the second cuts a long answer short.
+    llm_first_word_seconds: float = Field(default=2.0, gt=0)
+    llm_turn_seconds: float = Field(default=3.5, gt=0)
     llm_temperature: float = Field(default=0.7, ge=0, le=2)
 
     @field_validator("sm_allowed_cidrs", mode="before")
@@ -134,6 +137,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip().rstrip("/").lower() for origin in value.split(",") if origin.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _deadlines_agree(self) -> "Settings":
+        if self.llm_first_word_seconds > self.llm_turn_seconds:
+            raise ValueError(
+                f"LLM_FIRST_WORD_SECONDS ({self.llm_first_word_seconds}) is past LLM_TURN_SECONDS "
+                f"({self.llm_turn_seconds}): the first word cannot come after the turn's end"
+            )
+        return self
 
     @property
     def secure_cookies(self) -> bool:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 TurnKind = Literal["init", "text"]
+TRANSCRIPT_LINES = 40  # of a client's conversation, the most recent lines a turn carries
 LARGEST_NUMBER = 2**53  # beyond it a JSON number means nothing to a persona, and math on it overflows
 
 
@@ -40,6 +41,13 @@ def new_turn_id() -> str:
     return f"{time.time_ns():016x}{secrets.token_hex(4)}"
 
 
+class TranscriptLine(BaseModel):
+    """One message of the conversation as the client heard it (Hume, OpenAI clients send it all)."""
+
+    role: Literal["user", "assistant"]
+    text: str = Field(max_length=4000)
+
+
 class Turn(BaseModel):
     turn_id: str = Field(default_factory=new_turn_id)
     session_id: str
@@ -56,6 +64,9 @@ class Turn(BaseModel):
     tracked: bool = False  # a REST job: progress and result go to its job record, not a socket
     known_facts: dict[str, str] = Field(default_factory=dict)  # what the platform knows: {"name": "Sam"}
     brain: str | None = None  # a brain the session chose (the console does); None: the worker's default
+    stream: bool = False  # the door shows words as they come: the worker publishes each Delta
+    # The conversation before this turn as the client heard it, oldest first (bounded).
+    transcript: list[TranscriptLine] = Field(default_factory=list, max_length=TRANSCRIPT_LINES)
 
     @field_validator("variables")
     @classmethod
@@ -73,7 +84,22 @@ class Card(BaseModel):
     data: dict[str, Any]
 
 
+class Delta(BaseModel):
+    """Words of a turn's reply as the brain produced them, before the reply is whole.
+
+    `offset` is how many characters of the reply came before these, so a door takes each piece
+    once, in order, whatever is repeated (a turn run again elsewhere) or lost (the final Reply
+    heals a gap)."""
+
+    kind: Literal["delta"] = "delta"
+    session_id: str
+    turn_id: str
+    offset: int = Field(ge=0)
+    text: str
+
+
 class Reply(BaseModel):
+    kind: Literal["reply"] = "reply"
     session_id: str
     turn_id: str | None = None  # None: spontaneous speech, not an answer to a request
     persona_id: str
@@ -81,6 +107,7 @@ class Reply(BaseModel):
     text: str
     cards: dict[str, Card] = Field(default_factory=dict)
     fallback: bool = False
+    interrupted: bool = False  # the listener cut the turn short: `text` is what reached them
     user_facts: dict[str, str] = Field(default_factory=dict)  # what the persona knows of the user now
 
     @classmethod

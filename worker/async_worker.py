@@ -24,7 +24,7 @@ import logging
 import signal
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,10 +80,12 @@ class AsyncWorker(BaseWorker):
         concurrency: int,
         leased: Queue | None = None,
         lanes: Lanes | None = None,
+        companions: Sequence[Callable[[], Awaitable[None]]] = (),
         **kwargs: Any,
     ) -> None:
         """`runtime` is handed to every job function; jobs of `leased` (the turn queue) are leased,
-        and `lanes` moves a given-up turn's session on."""
+        and `lanes` moves a given-up turn's session on. `companions` run beside the jobs for the
+        worker's life (the turns' barge-in listener)."""
         super().__init__(queues, connection=connection, **kwargs)
         self.concurrency = concurrency
         self._async = async_connection
@@ -91,6 +93,7 @@ class AsyncWorker(BaseWorker):
         self._leased = leased
         self._leases = Leases(async_connection)
         self._lanes = lanes
+        self._companions = companions
         self._in_flight: dict[str, InFlight] = {}
         self._stopping = asyncio.Event()
         self._cold = False
@@ -111,6 +114,7 @@ class AsyncWorker(BaseWorker):
         slots = asyncio.Semaphore(self.concurrency)
         poppers = [asyncio.create_task(self._pop_loop(q, slots, burst), name=f"pop {q.name}") for q in self.queues]
         keeper = asyncio.create_task(self._keep(), name="keeper")
+        companions = [asyncio.create_task(companion()) for companion in self._companions]
         try:
             if burst:
                 await asyncio.gather(*poppers)
@@ -121,8 +125,9 @@ class AsyncWorker(BaseWorker):
                 popper.cancel()
             await asyncio.gather(*poppers, return_exceptions=True)
             await self._drain()
-            keeper.cancel()
-            await asyncio.gather(keeper, return_exceptions=True)
+            for side in (keeper, *companions):
+                side.cancel()
+            await asyncio.gather(keeper, *companions, return_exceptions=True)
             await asyncio.to_thread(self.teardown)
         log.info("worker %s stopped", self.name)
 

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 import redis
 
 from app.bus import jobs, replies
-from app.turns import Reply, Turn
+from app.bus.interruptions import interrupted_before
+from app.turns import Delta, Reply, Turn
+from worker.speaker import Sink, Speaker
 
 if TYPE_CHECKING:
     from worker.runtime import WorkerRuntime
@@ -21,6 +23,28 @@ log = logging.getLogger(__name__)
 
 # A lane that does not move leaves the session's next turns waiting for its next message.
 LANE_STEP_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0)
+
+
+def _sink(rt: "WorkerRuntime", turn: Turn) -> Sink | None:
+    """Where a streamed turn's words go as they come: its door's API process, or its job's events."""
+    if not turn.stream:
+        return None
+
+    async def publish(words: str, offset: int) -> None:
+        if turn.tracked:
+            await jobs.publish_words(rt.redis, turn.turn_id, words)
+        else:
+            delta = Delta(session_id=turn.session_id, turn_id=turn.turn_id, offset=offset, text=words)
+            await replies.publish_reply(rt.redis, turn.reply_to, delta)
+
+    return publish
+
+
+async def _speaker(rt: "WorkerRuntime", turn: Turn) -> Speaker:
+    speaker = Speaker(_sink(rt, turn))
+    if turn.stream and (early := await interrupted_before(rt.redis, turn.turn_id)) is not None:
+        speaker.interrupt(early.delivered)  # its listener left while it waited: no brain is asked
+    return speaker
 
 
 def _result(reply: Reply) -> dict[str, object]:
@@ -41,7 +65,7 @@ async def run_turn(rt: "WorkerRuntime", turn_json: str) -> None:
         if turn.tracked:
             await jobs.update(rt.redis, turn.turn_id, "running", 0.1)
         try:
-            answer = await rt.processor.answer(turn)
+            answer = await rt.processor.answer(turn, await _speaker(rt, turn))
         except (Exception, asyncio.CancelledError) as exc:  # cancelled: past the job timeout, or a cold stop
             if isinstance(exc, asyncio.CancelledError):
                 log.error("turn cancelled before it was answered; answering with a fallback", extra=ctx)

@@ -3,10 +3,12 @@
 import asyncio
 import gc
 import logging
+import multiprocessing
 import sys
 
 import uvloop
 from pymongo.errors import PyMongoError
+from setproctitle import setproctitle
 
 from app import logs
 from app.bus.connections import make_clients
@@ -18,6 +20,8 @@ log = logging.getLogger("worker")
 
 
 def serve(burst: bool = False) -> None:
+    name = multiprocessing.current_process().name  # worker-<i> under `python -m worker`
+    setproctitle(f"persona-worker {name}" if name.startswith("worker-") else "persona-worker")
     settings = get_settings()
     logs.configure(settings.log_level, settings.log_format)
     if not settings.redis_url:

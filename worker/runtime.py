@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from app.brains import make_worker_brains
+from app.bus import interruptions
 from app.bus.connections import RedisClients
 from app.bus.lanes import Lanes
 from app.bus.queue import turn_queue
@@ -60,6 +61,7 @@ def make_worker(settings: Settings, db: AsyncIOMotorDatabase, clients: RedisClie
         idle_speak_after=settings.idle_speak_after_seconds,
         spontaneous_min_gap=settings.spontaneous_min_gap_seconds,
     )
+    processor = runtime.processor
     return AsyncWorker(
         [turns, thoughts],
         connection=clients.sync_client,
@@ -70,4 +72,5 @@ def make_worker(settings: Settings, db: AsyncIOMotorDatabase, clients: RedisClie
         lanes=lanes,
         serializer=turns.serializer,
         worker_ttl=ttl,
+        companions=[lambda: interruptions.listen(clients.async_client, processor.interruptions.interrupt)],
     )

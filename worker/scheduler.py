@@ -14,6 +14,7 @@ import time
 import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
+from setproctitle import setproctitle
 
 from app import logs
 from app.bus import presence
@@ -55,6 +56,7 @@ def run(client: redis.Redis, settings: Settings, stop: threading.Event) -> None:
 
 
 def main() -> None:
+    setproctitle("persona-scheduler")
     settings = get_settings()
     logs.configure(settings.log_level, settings.log_format)
     if not settings.redis_url:

@@ -21,6 +21,7 @@ from pymongo.errors import PyMongoError
 from app.brains import BrainSet
 from app.catalog import PersonaCatalog
 from app.persona import engine, safety
+from app.persona.brains import BrainContext, BrainOutput
 from app.persona.emotion import apply_deltas, felt
 from app.persona.memory import Exchange, SessionMemory, UserMemory, learn, next_topics
 from app.persona.relationship import Relationship, felt_after, record_interaction
@@ -29,6 +30,7 @@ from app.store.mood import MoodChange, MoodRead
 from app.store.state import StateStore, user_key
 from app.store.versioned import Snapshot, WriteConflictError
 from app.turns import Card, Reply, Turn
+from worker.speaker import Interruptions, Speaker
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +79,14 @@ class TurnProcessor:
         self.session_memory_turns = session_memory_turns
         self.user_memory_facts = user_memory_facts
         self.crisis_resource_line = crisis_resource_line
+        self.interruptions = Interruptions()
 
-    async def answer(self, turn: Turn) -> Answer:
-        """Read state, run the engine and record the turn; the reply may be published on return."""
+    async def answer(self, turn: Turn, speaker: Speaker | None = None) -> Answer:
+        """Read state, run the engine and record the turn; the reply may be published on return.
+
+        The brain's words go to `speaker` as they come. A turn whose listener barged in records
+        what reached them, flagged `interrupted`, and has no reply to publish."""
+        speaker = speaker or Speaker()
         started = time.time()
         ctx_log = {"session_id": turn.session_id, "turn_id": turn.turn_id}
         if turn.deadline_at is not None and started > turn.deadline_at:
@@ -101,7 +108,7 @@ class TurnProcessor:
         )
         ctx = engine.prepare(profile, state, turn, now=started, seed=int(turn.turn_id[-8:], 16))
         brain = self.brains.get(turn.brain)
-        output = engine.safety_answer(ctx, self.crisis_resource_line) or await brain.respond(ctx)
+        output = await self._respond(ctx, speaker)
         result = engine.finish(ctx, output)
         if result.flagged:
             log.warning("turn answered by the fallback brain: %s", result.flagged, extra=ctx_log)
@@ -116,6 +123,7 @@ class TurnProcessor:
             fallback=result.fallback,
             flagged=result.flagged,
             crisis=result.crisis,
+            interrupted=result.interrupted,
             brain=brain.name,
             mood=met.shown(),
             recalled=[f"{fact.kind}: {fact.value}" for fact in ctx.recalled],
@@ -127,6 +135,8 @@ class TurnProcessor:
             if saved is None or saved.status != "answered":
                 return Answer(None)
             entry = saved
+        if entry.interrupted:  # nobody waits for the rest; the state changes still apply
+            return Answer(None, entry, snapshots)
         reply = Reply.to(
             turn,
             entry.output_text,
@@ -135,6 +145,26 @@ class TurnProcessor:
             user_facts=result.profile,
         )
         return Answer(reply, entry, snapshots)
+
+    async def _respond(self, ctx: BrainContext, speaker: Speaker) -> BrainOutput:
+        """The safety answer to crisis language, or the brain's, its words spoken as they come; a
+        barge-in (now, or while the turn waited in its queue) keeps what reached the listener."""
+        turn = ctx.turn
+        if speaker.interrupted:
+            return BrainOutput(text="", interrupted=True)
+        if (output := engine.safety_answer(ctx, self.crisis_resource_line)) is not None:
+            await speaker.say(output.text)
+            return output
+        brain = self.brains.get(turn.brain)
+        try:
+            return await self.interruptions.run(turn.turn_id, speaker, brain.respond(ctx, speaker.say))  # type: ignore[return-value]
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not speaker.interrupted or (current is not None and current.cancelling()):
+                raise  # the job itself was cancelled (its timeout, a cold stop), not the brain
+            log.info("turn interrupted: %d characters delivered", len(speaker.delivered),
+                     extra={"session_id": turn.session_id, "turn_id": turn.turn_id})  # fmt: skip
+            return BrainOutput(text=speaker.delivered, interrupted=True)
 
     async def settle(self, turn: Turn, answer: Answer) -> None:
         """Apply the recorded changes to the state documents, each once (invariant 3: re-applied to
@@ -229,6 +259,7 @@ class TurnProcessor:
         fallback: bool = False,
         flagged: str | None = None,
         crisis: bool = False,
+        interrupted: bool = False,
         brain: str | None = None,
         mood: dict[str, float] | None = None,
         recalled: list[str] | None = None,
@@ -248,6 +279,7 @@ class TurnProcessor:
             fallback=fallback or status == "expired",
             flagged=flagged,
             crisis=crisis,
+            interrupted=interrupted,
             brain=brain,
             mood=mood or {},
             recalled=recalled or [],

@@ -39,6 +39,7 @@ class JobEvent(BaseModel):
     progress: float
     result: dict[str, Any] | None = None
     error: str | None = None
+    delta: str | None = None  # words of the reply as they come (progress events of a streamed turn)
 
 
 def _record(job_id: str, raw: dict[bytes, bytes]) -> JobRecord | None:
@@ -86,6 +87,13 @@ async def update(
         pipe.hset(keys.job_record(job_id), mapping=fields)
         pipe.publish(keys.job_events(job_id), event.model_dump_json())
         await pipe.execute()
+
+
+async def publish_words(client: aioredis.Redis, job_id: str, words: str) -> None:
+    """Worker side: words of the job's reply as they come, to whoever listens (not recorded: the
+    record gets the whole reply when the job ends)."""
+    event = JobEvent(event="progress", status="running", progress=0.5, delta=words)
+    await client.publish(keys.job_events(job_id), event.model_dump_json(exclude_none=True))
 
 
 def create_record(pipe: Pipeline, job_id: str, owner: str, ttl: int, now: float) -> None:

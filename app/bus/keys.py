@@ -58,3 +58,13 @@ def revoked_session(session_id: str) -> str:
 def turn_leases() -> str:
     """Sorted set: turn id -> when the lease of the worker running it expires."""
     return f"{PREFIX}:leases"
+
+
+def interruptions() -> str:
+    """Pub/sub channel every worker process listens on: turns whose listener went away."""
+    return f"{PREFIX}:interruptions"
+
+
+def interrupted(turn_id: str) -> str:
+    """Set when a turn is interrupted, for a worker that takes it from the queue afterwards."""
+    return f"{PREFIX}:interrupted:{turn_id}"

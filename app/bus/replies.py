@@ -1,25 +1,34 @@
 """Replies from workers to the API process that holds the session's socket.
 
 Each API process has one pub/sub subscription (invariant 4) on its own channel; workers publish
-a turn's reply to the channel named in `Turn.reply_to`. Replies nobody asked for (spontaneous
-speech) are addressed through the session's route key, set while a socket is bound.
+a turn's reply to the channel named in `Turn.reply_to`: first its words as they come (`Delta`,
+for a turn that streams), then the whole `Reply`, in order on that one channel. Replies nobody
+asked for (spontaneous speech) are addressed through the session's route key, set while a
+socket is bound.
 """
 
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Annotated
 
 import redis
 import redis.asyncio as aioredis
+from pydantic import Field, TypeAdapter
 
 from app.bus import keys
-from app.turns import Reply
+from app.bus.interruptions import Interruption, interrupt
+from app.logs import short
+from app.turns import Delta, Reply
 
 log = logging.getLogger(__name__)
 
 ROUTE_TTL_SECONDS = 24 * 3600
-ReplyHandler = Callable[[Reply], None]
+Message = Reply | Delta
+ReplyHandler = Callable[[Message], None]
+DeltaHandler = Callable[[Delta], None]
 RawHandler = Callable[[bytes], None]
+_MESSAGE: TypeAdapter[Message] = TypeAdapter(Annotated[Message, Field(discriminator="kind")])
 
 # Delete the route only if it still names us: a newer socket elsewhere may own the session now.
 _UNROUTE_SCRIPT = """
@@ -28,13 +37,13 @@ return 0
 """
 
 
-def encode(reply: Reply) -> str:
-    return reply.model_dump_json()
+def encode(message: Message) -> str:
+    return message.model_dump_json()
 
 
-async def publish_reply(client: aioredis.Redis, instance_id: str, reply: Reply) -> int:
-    """Worker side: send a turn's reply to the API process that enqueued the turn."""
-    return await client.publish(keys.reply_channel(instance_id), encode(reply))
+async def publish_reply(client: aioredis.Redis, instance_id: str, message: Message) -> int:
+    """Worker side: send a turn's reply (or words of it) to the API process that enqueued the turn."""
+    return await client.publish(keys.reply_channel(instance_id), encode(message))
 
 
 async def speak(client: aioredis.Redis, reply: Reply) -> bool:
@@ -58,6 +67,8 @@ class ReplyRouter:
         self._client = client
         self._handlers: dict[str, ReplyHandler] = {}
         self._waiters: dict[str, asyncio.Future[Reply]] = {}
+        self._delta_handlers: dict[str, DeltaHandler] = {}
+        self._interrupting: set[asyncio.Task[None]] = set()
         self._watchers: dict[str, set[RawHandler]] = {}
         self._pubsub: aioredis.client.PubSub | None = None
         self._unroute = client.register_script(_UNROUTE_SCRIPT)
@@ -127,14 +138,36 @@ class ReplyRouter:
         """How many sessions have a socket here (for diagnostics and the leak test)."""
         return len(self._handlers)
 
-    def expect(self, turn_id: str) -> "asyncio.Future[Reply]":
-        """A future for one turn's reply, for doors that answer over HTTP; `forget` when done."""
+    def expect(self, turn_id: str, on_delta: DeltaHandler | None = None) -> "asyncio.Future[Reply]":
+        """A future for one turn's reply, for doors that answer over HTTP (`on_delta` takes its
+        words as they come); `forget` when done."""
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._waiters[turn_id] = future
+        if on_delta is not None:
+            self._delta_handlers[turn_id] = on_delta
         return future
 
     def forget(self, turn_id: str) -> None:
         self._waiters.pop(turn_id, None)
+        self._delta_handlers.pop(turn_id, None)
+
+    def interrupt(self, turn_id: str, delivered: int) -> None:
+        """The listener left turn `turn_id` after `delivered` characters: stop it in the workers.
+
+        Sent from a task of its own, so a door whose request is being cancelled (a closed HTTP
+        stream) can still say so."""
+        task = asyncio.get_running_loop().create_task(
+            self._interrupt(Interruption(turn_id=turn_id, delivered=delivered))
+        )
+        self._interrupting.add(task)
+        task.add_done_callback(self._interrupting.discard)
+
+    async def _interrupt(self, interruption: Interruption) -> None:
+        try:
+            await interrupt(self._client, interruption)
+        except redis.RedisError as exc:
+            log.warning("interruption not sent (%s); the turn runs to its end", short(exc),
+                        extra={"turn_id": interruption.turn_id})  # fmt: skip
 
     async def watch(self, channel: str, handler: RawHandler) -> None:
         first = channel not in self._watchers
@@ -154,16 +187,22 @@ class ReplyRouter:
 
     def dispatch(self, raw: bytes | str) -> None:
         try:
-            reply = Reply.model_validate_json(raw)
+            reply = _MESSAGE.validate_json(raw)
         except ValueError:
             log.error("undecodable reply on %s dropped", self.channel)
             return
-        waiter = self._waiters.pop(reply.turn_id, None) if reply.turn_id else None
+        if isinstance(reply, Delta) and (on_delta := self._delta_handlers.get(reply.turn_id)) is not None:
+            on_delta(reply)
+            return
+        waiter = self._waiters.pop(reply.turn_id, None) if isinstance(reply, Reply) and reply.turn_id else None
         if waiter is not None:
+            self._delta_handlers.pop(reply.turn_id or "", None)
             if not waiter.done():
                 waiter.set_result(reply)
             return
         handler = self._handlers.get(reply.session_id)
+        if handler is None and isinstance(reply, Delta):
+            return  # words of a turn whose listener left: its final reply is logged if it comes
         if handler is None:
             log.info(
                 "reply for a session with no socket here dropped",

@@ -23,7 +23,7 @@ from app.auth.deps import address_block
 from app.channels import access
 from app.logs import short
 from app.services import Services
-from app.turns import Reply, Turn
+from app.turns import Delta, Reply, Turn
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,15 @@ class SocketSession(ABC):
         """Unprompted speech; protocols that cannot carry it return nothing."""
         return []
 
+    def render_words(self, context: Any, delta: Delta) -> list[dict[str, Any]]:
+        """Words of a streamed turn's reply as they come; doors that answer whole send nothing."""
+        return []
+
+    def delivered(self, context: Any) -> int | None:
+        """How much of a streamed turn's reply went out (None: this door sends whole replies), which
+        is what a barge-in reports, so history records what the listener got."""
+        return None
+
     def reject(self, reason: str) -> None:
         """A frame that cannot be used; protocols with an error frame override this to say so."""
         log.debug("frame rejected: %s", reason, extra=self.ctx())
@@ -106,9 +115,7 @@ class SocketSession(ABC):
         finally:
             self.services.sockets.discard(self)
             writer.cancel()
-            for pending in self._pending.values():
-                pending.timer.cancel()
-            self._pending.clear()
+            self.interrupt_pending()  # the listener left: streamed turns stop where they are
             self._all_answered.set()
             if self.session_id is not None:
                 await self._unbind()
@@ -167,8 +174,12 @@ class SocketSession(ABC):
 
     # ---- replies -------------------------------------------------------------------------
 
-    def on_reply(self, reply: Reply) -> None:
-        """Called by the reply router for every reply addressed to this session."""
+    def on_reply(self, reply: Reply | Delta) -> None:
+        """Called by the reply router for every reply (or words of one) addressed to this session."""
+        if isinstance(reply, Delta):
+            if (waiting := self._pending.get(reply.turn_id)) is not None:
+                self.send(*self.render_words(waiting.context, reply))
+            return
         if reply.spontaneous:
             log.info("spontaneous speech sent", extra=self.ctx())
             self.send(*self.render_spontaneous(reply))
@@ -186,7 +197,21 @@ class SocketSession(ABC):
         if pending is None:
             return
         log.warning("no reply within the deadline; fallback sent", extra=self.ctx(turn_id=turn_id))
+        self._interrupt(turn_id, pending)  # a streamed turn still talking stops at what went out
         self.send(*self.render_fallback(pending.context))
+
+    def interrupt_pending(self) -> None:
+        """The listener moved on (spoke over the persona, or left): every pending request ends
+        without an answer, and streamed turns are stopped in the workers at what went out."""
+        for turn_id, pending in list(self._pending.items()):
+            pending.timer.cancel()
+            self._pop(turn_id)
+            self._interrupt(turn_id, pending)
+
+    def _interrupt(self, turn_id: str, pending: Pending) -> None:
+        if (delivered := self.delivered(pending.context)) is not None:
+            log.info("turn interrupted after %d characters", delivered, extra=self.ctx(turn_id=turn_id))
+            self.services.router.interrupt(turn_id, delivered)
 
     def _pop(self, turn_id: str) -> Pending | None:
         pending = self._pending.pop(turn_id, None)

@@ -19,7 +19,7 @@ from app.persona.bounds import clamp
 from app.persona.brains.base import Brain, BrainContext, BrainOutput
 from app.persona.emotion import EmotionState, decayed, dominant, felt, merge_deltas
 from app.persona.facts import Fact
-from app.persona.memory import Exchange, SessionMemory, UserMemory, learn, recall
+from app.persona.memory import Exchange, SessionMemory, UserMemory, learn, recall, reconcile
 from app.persona.profiles import PersonaProfile
 from app.persona.relationship import SUMMARY_PHRASES, Relationship, faded
 from app.turns import Card, Turn
@@ -69,6 +69,7 @@ class StepResult(StateChanges):
     fallback: bool = False
     flagged: str | None = None
     crisis: bool = False
+    interrupted: bool = False
     profile: dict[str, str] = Field(default_factory=dict)  # name, lives, origin as now known
 
     def changes(self) -> StateChanges:
@@ -98,7 +99,7 @@ def prepare(profile: PersonaProfile, state: PersonaState, turn: Turn, now: float
         emotion=emotion,
         dominant_emotion=dominant(felt(emotion, relationship.feelings), profile.baseline),
         relationship=relationship,
-        session=state.memory,
+        session=reconcile(state.memory, turn.transcript),  # what the client heard is what was said
         user_memory=known,
         recalled=recalled,
         asked=asked,
@@ -149,6 +150,7 @@ def finish(ctx: BrainContext, output: BrainOutput) -> StepResult:
         fallback=output.fallback,
         flagged=output.flagged,
         crisis=output.crisis,
+        interrupted=output.interrupted,
         emotion_deltas=felt_deltas,
         mood_deltas=shared(felt_deltas, ctx.relationship.feelings),
         relationship_signal=clamp(weight * valence + output.relationship_signal, -1.0, 1.0),

@@ -222,3 +222,12 @@ def question_about(text: str) -> str:
     """The relation or pet a question names ("what's my cat's name?" -> "cat"), or ""."""
     match = _ASKED_ABOUT.search(text) if question_kinds(text) == ("person", "pet") else None
     return match.group(1).lower() if match else ""
+
+
+def grounded(value: str, said: str) -> bool:
+    """Is `value` the user's own words, said in `said`? A fact a model proposes is kept only then
+    (a model's "facts" must not rename the user "Overwritten")."""
+    words = re.findall(r"[\w'-]+", value.lower())
+    if not words:
+        return False
+    return re.search(r"(?<![\w'-])" + r"\W+".join(map(re.escape, words)) + r"(?![\w'-])", said.lower()) is not None

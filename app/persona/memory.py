@@ -12,6 +12,7 @@ from and how important they are. Both are bounded:
 """
 
 import re
+from itertools import pairwise
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +20,7 @@ from app.persona.appraisal import is_feeling_word
 from app.persona.facts import Fact, FactKind
 from app.persona.language import STOPWORDS, keywords
 from app.persona.safety import is_crisis
+from app.turns import TranscriptLine
 
 FACT_HALF_LIFE_SECONDS = 30 * 24 * 3600.0
 TOPICS_KEPT = 5
@@ -73,6 +75,36 @@ _REQUEST = re.compile(r"\s*(?:please\s+)?(?:show|tell|give|send|play) me\b", re.
 # The user's own name is not a topic to return to: "Call me Sam", "I'm Dan", "My name is Jo".
 _NAMING = frozenset(["call me", "name is", "i am", "go by", "called me"])
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'-]*|[.!?,;:]")
+
+
+def heard_replies(transcript: list[TranscriptLine]) -> dict[str, str]:
+    """What the client heard the persona answer to each user line: user text -> the assistant
+    line after it (the latest, when a line was said twice)."""
+    heard: dict[str, str] = {}
+    for said, answer in pairwise(transcript):
+        if said.role == "user" and answer.role == "assistant":
+            heard[_said(said.text)] = answer.text
+    return heard
+
+
+def _said(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def reconcile(memory: SessionMemory, transcript: list[TranscriptLine]) -> SessionMemory:
+    """The session as the client heard it: where the client's transcript holds the persona's
+    answer to a remembered exchange, that is what the persona said (after a barge-in, the client
+    keeps only what was spoken). Exchanges the client does not show are kept as remembered."""
+    heard = heard_replies(transcript)
+    if not heard:
+        return memory
+    recent = [
+        exchange.model_copy(update={"reply_text": heard[key]})
+        if (key := _said(exchange.user_text)) in heard and heard[key] != exchange.reply_text
+        else exchange
+        for exchange in memory.recent
+    ]
+    return memory.model_copy(update={"recent": recent})
 
 
 def topics_in(text: str) -> list[str]:

@@ -27,6 +27,7 @@ class HistoryEntry(BaseModel):
     fallback: bool = False
     flagged: str | None = None  # e.g. the LLM failed and the rules brain answered instead
     crisis: bool = False  # crisis language: the safety answer was given (GET /v1/sessions?crisis=true)
+    interrupted: bool = False  # the listener barged in: output_text is the part that reached them
     brain: str | None = None  # which brain answered (None: the turn was not answered)
     # The persona's emotions after this turn as this user meets them: its mood coloured by its
     # feelings towards the user (what the console charts).

@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import yaml
 
+from tests.support.stack import Stack, wait_for
 from tests.support.tools import require
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,3 +141,19 @@ def test_dockerfile_passes_hadolint() -> None:
     binary = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or require("hadolint")
     result = subprocess.run([binary, str(ROOT / "Dockerfile")], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_processes_are_named_in_ps(stack: Stack, redis_url: str) -> None:
+    """`ps` shows what each process is, not `python -m multiprocessing.spawn`."""
+    api = stack.api(redis_url)
+    workers = stack.workers(redis_url, processes=2)
+    scheduler = stack.scheduler(redis_url)
+
+    def worker_titles() -> list[str]:
+        titles = (" ".join(child.cmdline()).strip() for child in psutil.Process(workers.popen.pid).children())
+        return sorted(title for title in titles if title.startswith("persona-worker"))  # not multiprocessing's own
+
+    wait_for(lambda: len(worker_titles()) == 2, 20, "both worker processes named")
+    wait_for(lambda: psutil.Process(scheduler.popen.pid).cmdline()[0].strip() == "persona-scheduler", 10, "the title")
+    assert psutil.Process(api.popen.pid).cmdline()[0].strip() == "persona-api"
+    assert worker_titles() == ["persona-worker worker-0", "persona-worker worker-1"]

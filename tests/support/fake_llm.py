@@ -6,9 +6,12 @@ apart: streamed as `chat.completion.chunk` events when the request says `stream:
 one `chat.completion` once the last piece is "generated". It counts calls in flight and notes when
 each call's client went away, so a test can see concurrency and cancellation from the model's side.
 
-The content is the JSON object the LLM brain asks for. Markers in the user's text make it
-misbehave: [garbage] (not JSON), [slow] (sleeps past any sensible timeout), [500] (server error),
-[flaky] (garbage on the first call for that text, then a good answer). Memory questions are
+The content is what the LLM brain asks for: the reply as text, then `<persona-data>` and a JSON
+object. Markers in the user's text change the answer: [plain] (text only, as most small models
+answer), [fenced] (text, then the data in a ```json fence), [json] (one JSON object with a
+"reply", the older shape), [badcard] (a `javascript:` link), [badfact] (a "fact" the user never
+said), [slow] (the first piece after 5 s), [silent] (a stream with no text), [500] (a server
+error), [nostream] (one chat.completion although a stream was asked for). Memory questions are
 answered only from what the system prompt tells it, which shows the prompt carries memory.
 """
 
@@ -19,7 +22,6 @@ import re
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -75,7 +77,6 @@ class FakeLlm:
         self.pace = pace or Pace()
         self.stats = Stats()
         self.requests: list[dict[str, Any]] = []
-        self._seen: Counter[str] = Counter()
         self.app = Starlette(
             routes=[
                 Route("/v1/chat/completions", self._complete, methods=["POST"]),
@@ -125,17 +126,13 @@ class FakeLlm:
         self.requests.append(body)
         text = body["messages"][-1]["content"]
         system = body["messages"][0]["content"]
-        self._seen[text] += 1
         if "[500]" in text:
             return JSONResponse({"error": {"message": "boom"}}, status_code=500)
-        if "[garbage]" in text or ("[flaky]" in text and self._seen[text] == 1):
-            content = "this is not json"
-        else:
-            content = json.dumps(self._answer(text, system))
+        content = _content(text, self._answer(text, system))
         pace = Pace(5.0, 1, 0.0) if "[slow]" in text else self.pace
-        record = CallRecord(started=time.time(), stream=bool(body.get("stream")))
+        record = CallRecord(started=time.time(), stream=bool(body.get("stream")) and "[nostream]" not in text)
         self.stats.records.append(record)
-        pieces = split_pieces(content, pace.tokens)
+        pieces = split_pieces(content, pace.tokens) if content else []
         if record.stream:
             return StreamingResponse(self._chunks(body, pieces, pace, record), media_type="text/event-stream")
         async for _ in self._unfold(pieces, pace, record):
@@ -183,6 +180,10 @@ class FakeLlm:
 
     def _answer(self, text: str, system: str) -> dict[str, Any]:
         answer: dict[str, Any] = {"reply": f"(model) {text}", "emotions": {"joy": 0.2}, "relationship": 0.3}
+        if "[badcard]" in text:
+            answer["card"] = {"kind": "externalLink", "data": {"url": "javascript:alert(1)", "title": "click"}}
+        if "[badfact]" in text:
+            answer["facts"] = [{"kind": "name", "value": "Overwritten"}]
         if match := re.search(r"my name is (\w+)", text, re.I):
             answer["facts"] = [{"kind": "name", "value": match.group(1)}]
             answer["reply"] = f"Lovely to meet you, {match.group(1)}."
@@ -207,6 +208,20 @@ class FakeLlm:
                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
             }
         )
+
+
+def _content(text: str, answer: dict[str, Any]) -> str:
+    """The answer as the model writes it, in the form the markers in the user's text ask for."""
+    reply, data = answer["reply"], {k: v for k, v in answer.items() if k != "reply"}
+    if "[silent]" in text:
+        return ""
+    if "[plain]" in text:
+        return reply
+    if "[json]" in text:
+        return json.dumps(answer)
+    if "[fenced]" in text:
+        return f"{reply}\n```json\n{json.dumps(data)}\n```"
+    return f"{reply}\n<persona-data>{json.dumps(data)}</persona-data>"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -148,9 +148,9 @@ def test_deleting_the_conversation_waits_for_a_turn_in_flight(  # type: ignore[n
     release = threading.Event()
     respond = PureBrain.respond
 
-    async def held(self: PureBrain, ctx):  # type: ignore[no-untyped-def]
+    async def held(self: PureBrain, ctx, say):  # type: ignore[no-untyped-def]
         await asyncio.to_thread(release.wait, 10)  # off the loop: the API shares it in embedded mode
-        return await respond(self, ctx)
+        return await respond(self, ctx, say)
 
     monkeypatch.setattr(PureBrain, "respond", held)
     headers = bearer(guest(client))

@@ -25,6 +25,7 @@ from tests.conftest import make_turn
 from tests.support.stack import eventually
 from worker import jobs
 from worker.runtime import make_worker
+from worker.speaker import Speaker
 from worker.turns import Answer, TurnProcessor
 
 QUEUE = "turns"
@@ -173,9 +174,9 @@ async def test_a_worker_holds_many_turns_at_once_and_records_each_running(  # ty
     release = asyncio.Event()
     answered = TurnProcessor.answer
 
-    async def waits_for_the_model(self: TurnProcessor, turn: Turn) -> Answer:
+    async def waits_for_the_model(self: TurnProcessor, turn: Turn, speaker: Speaker | None = None) -> Answer:
         await release.wait()  # a model call
-        return await answered(self, turn)
+        return await answered(self, turn, speaker)
 
     monkeypatch.setattr(TurnProcessor, "answer", waits_for_the_model)
     sessions = 40
@@ -202,10 +203,10 @@ async def test_a_turn_past_the_job_timeout_is_cancelled_and_the_session_goes_on(
     queue = TurnQueue(clients.async_client, client, QUEUE, job_timeout=1, result_ttl=60)
     answered = TurnProcessor.answer
 
-    async def hangs_on_slow(self: TurnProcessor, turn: Turn) -> Answer:
+    async def hangs_on_slow(self: TurnProcessor, turn: Turn, speaker: Speaker | None = None) -> Answer:
         if turn.text == "slow":
             await asyncio.sleep(30)  # a stalled store or model call
-        return await answered(self, turn)
+        return await answered(self, turn, speaker)
 
     monkeypatch.setattr(TurnProcessor, "answer", hangs_on_slow)
     slow, after = make_turn("S", "slow"), make_turn("S", "after")

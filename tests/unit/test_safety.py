@@ -7,6 +7,7 @@ import pytest
 from app.brains import BrainHealth, BrainSet, PureBrain
 from app.persona import cards
 from app.persona.brains import BrainContext, BrainOutput, make_brain
+from app.persona.brains.base import Say
 from app.persona.brains.rules import JOKES
 from app.persona.engine import step
 from app.persona.safety import DEFAULT_RESOURCE_LINE, FLAG, is_crisis
@@ -133,10 +134,12 @@ class CountingModel:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def respond(self, ctx: BrainContext) -> BrainOutput:
+    async def respond(self, ctx: BrainContext, say: Say) -> BrainOutput:
         self.calls += 1
         card = cards.image(cards.KITTEN_URL, "A kitten")
-        return BrainOutput(text=f"(model) sure, here is a joke {cards.show('card')}", cards={"card": card})
+        text = f"(model) sure, here is a joke {cards.show('card')}"
+        await say(text)
+        return BrainOutput(text=text, cards={"card": card})
 
     async def health(self) -> BrainHealth:
         return BrainHealth(brain=self.name, reachable=True)

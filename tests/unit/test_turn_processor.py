@@ -16,6 +16,7 @@ from app.store.history import HistoryStore
 from app.store.mongo import HISTORY, PERSONA_STATES, RELATIONSHIPS
 from app.store.state import StateStore, user_key
 from tests.conftest import YieldingDatabase, make_turn, process
+from tests.support.stack import eventually
 from worker import turns
 from worker.turns import TurnProcessor
 
@@ -222,3 +223,66 @@ async def test_the_reply_is_recorded_before_state_settles_and_a_rerun_settles_it
     await process(processor, turn)  # and once more: nothing changes twice
     assert (await relationship_of(db, "default", "sam")).interactions == 1
     assert len(await HistoryStore(db).for_session("s-crash")) == 1
+
+
+class TalkingBrain:
+    """Says a few words, then waits as a model does, until cancelled."""
+
+    name = "llm"
+
+    def __init__(self) -> None:
+        self.cancelled = asyncio.Event()
+
+    async def respond(self, ctx, say):  # type: ignore[no-untyped-def]
+        await say("Once upon ")
+        await say("a time, ")
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        raise AssertionError("never reached")
+
+    async def health(self):  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+
+async def test_a_barge_in_cancels_the_brain_and_records_what_was_delivered(db) -> None:  # type: ignore[no-untyped-def]
+    from app.brains import BrainSet
+    from app.bus.interruptions import Interruption
+    from worker.speaker import Speaker
+
+    brain = TalkingBrain()
+    processor = processor_for(db)
+    processor.brains = BrainSet({"llm": brain}, "llm")
+    sent: list[tuple[str, int]] = []
+
+    async def sink(words: str, offset: int) -> None:
+        sent.append((words, offset))
+
+    turn = make_turn("barge", "tell me a story")
+    answering = asyncio.create_task(processor.answer(turn, Speaker(sink)))
+    await eventually(lambda: len(sent) == 2)
+    processor.interruptions.interrupt(Interruption(turn_id=turn.turn_id, delivered=len("Once upon ")))
+    answer = await answering
+    assert brain.cancelled.is_set()
+    assert sent == [("Once upon ", 0), ("a time, ", 10)]
+    assert answer.reply is None  # nobody waits for the rest
+    [entry] = await HistoryStore(db).for_session("barge")
+    assert entry.interrupted
+    assert entry.output_text == "Once upon "  # what reached the listener, not what the brain said
+    await processor.settle(turn, answer)
+    assert (await memory_of(db, "barge")).recent[0].reply_text == "Once upon "
+
+
+async def test_a_turn_interrupted_while_queued_does_not_ask_the_brain(db) -> None:  # type: ignore[no-untyped-def]
+    from worker.speaker import Speaker
+
+    processor = processor_for(db, "rules")
+    speaker = Speaker()
+    speaker.interrupt(0)
+    answer = await processor.answer(make_turn("gone", "hello"), speaker)
+    assert answer.reply is None
+    [entry] = await HistoryStore(db).for_session("gone")
+    assert entry.interrupted
+    assert entry.output_text == ""

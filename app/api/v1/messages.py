@@ -53,6 +53,7 @@ class Message(BaseModel):
     output_cards: dict[str, object]
     fallback: bool
     crisis: bool  # crisis language: the safety answer was given
+    interrupted: bool  # the listener barged in: output_text is the part that reached them
     status: str
     at: float
 
@@ -89,6 +90,7 @@ async def submit(
         text=body.text,
         reply_to=svc.instance_id,
         tracked=True,
+        stream=True,  # its words reach GET /v1/jobs/{id}/events as progress events while they come
     )
     await svc.sessions.record(session_id, channel=CHANNEL, user_id=principal.user_id, persona_id=persona_id)
     await svc.queue.enqueue(turn, owner=principal.user_id, record_ttl=svc.settings.job_record_ttl_seconds)

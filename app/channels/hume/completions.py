@@ -1,14 +1,16 @@
 """OpenAI-compatible chat completions: Hume EVI's SSE mode, and any "custom LLM" client.
 
 POST /v1/chat/completions (and /chat/completions, where a client appends the path to a bare base
-URL). The last user message is the turn; its prosody scores (Hume) are the appraisal. With
-`stream: true` the answer comes as `chat.completion.chunk` server-sent events ending in
-`[DONE]`; otherwise as one `chat.completion`. `?custom_session_id=` keeps a session (and its
-memory) across calls, and is echoed in `system_fingerprint`. Auth: Bearer CLM_API_KEY.
+URL). The last user message is the turn; its prosody scores (Hume) are the appraisal; the
+messages before it are the conversation as the client heard it (app/persona/memory.py
+reconciles it with the persona's own). With `stream: true` the answer comes as
+`chat.completion.chunk` server-sent events, a chunk per piece of the reply as the worker
+produces it, ending in `[DONE]`; closing the stream early interrupts the turn (barge-in).
+Otherwise as one `chat.completion`. `?custom_session_id=` keeps a session (and its memory)
+across calls, and is echoed in `system_fingerprint`. Auth: Bearer CLM_API_KEY.
 """
 
 import json
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -22,9 +24,9 @@ from app.api.errors import ApiError
 from app.auth.deps import limit_turns_by_ip, services
 from app.auth.identity import ID_PATTERN, resolve_user
 from app.channels import access
-from app.channels.ask import ask
-from app.channels.hume.turns import CHANNEL, clean_text, prosody_of, session_of
-from app.channels.speech import spoken
+from app.channels.ask import ask, ask_stream
+from app.channels.hume.turns import CHANNEL, clean_text, prosody_of, session_of, transcript_of
+from app.channels.speech import spoken, spoken_piece
 from app.services import Services
 from app.turns import Turn
 
@@ -67,9 +69,11 @@ async def chat_completions(
     if refusal:
         raise ApiError(401, "unauthorized", refusal, {"WWW-Authenticate": "Bearer"})
     session_key = custom_session_id or f"request-{uuid.uuid4().hex[:12]}"
-    users = [m for m in body.messages if m.role == "user"]
-    text = clean_text(_text(users[-1].content)) if users else ""
-    prosody = prosody_of({"models": users[-1].models}) if users else {}
+    last = max((i for i, m in enumerate(body.messages) if m.role == "user"), default=None)
+    user = body.messages[last] if last is not None else None
+    text = clean_text(_text(user.content)) if user else ""
+    prosody = prosody_of({"models": user.models}) if user else {}
+    earlier = body.messages[:last] if last is not None else body.messages
     turn = Turn(
         session_id=session_of(session_key),
         user_id=resolve_user(
@@ -82,6 +86,8 @@ async def chat_completions(
         variables={"prosody": prosody} if prosody else {},
         reply_to=svc.instance_id,
         deadline_at=time.time() + svc.settings.reply_deadline_seconds,
+        stream=body.stream,
+        transcript=transcript_of((m.role, clean_text(_text(m.content))) for m in earlier),
     )
     completion_id, created = f"chatcmpl-{turn.turn_id}", int(time.time())
 
@@ -115,8 +121,9 @@ async def chat_completions(
 
     async def stream() -> AsyncIterator[str]:
         yield chunk({"role": "assistant"})  # at once: the client knows we are on it
-        for piece in re.findall(r"\S+\s*", await answer()):
-            yield chunk({"content": piece})
+        async for piece in ask_stream(svc, turn):
+            if words := spoken_piece(piece):
+                yield chunk({"content": words})
         yield chunk({}, "stop")
         yield "data: [DONE]\n\n"
 

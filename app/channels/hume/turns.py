@@ -1,8 +1,13 @@
-"""From Hume's frames to a turn: the last user message, its prosody, and its session."""
+"""From Hume's frames to a turn: the last user message, its prosody, its session, and the
+conversation before it as the client heard it."""
 
+from collections.abc import Iterable
 from typing import Any
 
+from app.turns import TRANSCRIPT_LINES, TranscriptLine
+
 CHANNEL = "hume"
+TRANSCRIPT_LINE_CHARS = 4000
 
 
 def clean_text(content: str) -> str:
@@ -36,3 +41,14 @@ def prosody_of(message: dict[str, Any]) -> dict[str, float]:
 
 def session_of(custom_session_id: str) -> str:
     return f"{CHANNEL}:{custom_session_id}"
+
+
+def transcript_of(messages: Iterable[tuple[str, str]]) -> list[TranscriptLine]:
+    """The user and assistant lines of (role, text) messages, the most recent TRANSCRIPT_LINES of
+    them, each bounded (system prompts and tool messages are not the conversation)."""
+    lines = [
+        TranscriptLine(role=role, text=text[:TRANSCRIPT_LINE_CHARS])  # type: ignore[arg-type]
+        for role, text in messages
+        if role in ("user", "assistant") and text
+    ]
+    return lines[-TRANSCRIPT_LINES:]

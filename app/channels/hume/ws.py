@@ -1,14 +1,19 @@
 """Hume EVI's custom language model over a socket (`/llm`).
 
 EVI sends the whole chat every time ({"messages": [...], "custom_session_id"}); the last user
-message is the new turn, its prosody scores the emotional appraisal. We answer with one
-`assistant_input` and an `assistant_end`. The session (and the user) is the custom_session_id,
-so a later socket with the same id continues the same memory.
+message is the new turn, its prosody scores the emotional appraisal, and the messages before it
+are the conversation as EVI heard it (after an interruption, its copy of the assistant's turn
+holds only what was spoken). We answer with an `assistant_input` per phrase as the worker
+produces the reply (a sentence or clause: something the voice can say), then `assistant_end`.
+A new user message while a reply is still coming is a barge-in: that turn is interrupted (the
+model call cancelled, history keeping what was sent) and the new one runs. The session (and the
+user) is the custom_session_id, so a later socket with the same id continues the same memory.
 """
 
 import logging
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
@@ -16,11 +21,12 @@ from pydantic import BaseModel, Field, ValidationError
 
 from app.auth.identity import ID_PATTERN, resolve_user
 from app.channels import access
-from app.channels.hume.turns import CHANNEL, clean_text, is_user_message, prosody_of, session_of
+from app.channels.hume.turns import CHANNEL, clean_text, is_user_message, prosody_of, session_of, transcript_of
 from app.channels.socket import SocketSession, open_session, short
-from app.channels.speech import spoken
+from app.channels.speech import spoken, spoken_piece
+from app.channels.streaming import Phrases, StreamedText
 from app.services import Services
-from app.turns import Reply, Turn
+from app.turns import Delta, Reply, Turn
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -36,6 +42,24 @@ async def hume_socket(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
     refusal = access.bearer_refusal(websocket.headers.get("authorization"), services.settings.clm_api_key, "hume ws")
     await open_session(websocket, HumeSocket, refusal)
+
+
+@dataclass
+class Speaking:
+    """One turn's reply on its way to EVI: what went out, and the phrase being gathered."""
+
+    words: StreamedText = field(default_factory=StreamedText)
+    phrases: Phrases = field(default_factory=Phrases)
+
+
+def _lines(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(role, text) of EVI's chat messages, annotations taken out."""
+    lines = []
+    for message in messages:
+        body = message.get("message") if isinstance(message, dict) else None
+        if isinstance(body, dict) and isinstance(body.get("content"), str):
+            lines.append((str(body.get("role", "")), clean_text(body["content"])))
+    return lines
 
 
 class HumeSocket(SocketSession):
@@ -64,10 +88,12 @@ class HumeSocket(SocketSession):
         )
         await self.bind(session_of(self.custom_session_id), user_id)
         assert self.session_id is not None
-        users = [m for m in frame.messages if is_user_message(m)]
-        last = users[-1] if users else None
+        at = max((i for i, m in enumerate(frame.messages) if is_user_message(m)), default=None)
+        last = frame.messages[at] if at is not None else None
         body = last.get("message") if last else None
         text = clean_text(str(body.get("content", ""))) if isinstance(body, dict) else ""
+        earlier = frame.messages[:at] if at is not None else frame.messages
+        self.interrupt_pending()  # the user spoke again: whatever is still coming is cut off
         now = time.time()
         turn = Turn(
             session_id=self.session_id,
@@ -80,17 +106,32 @@ class HumeSocket(SocketSession):
             reply_to=self.services.instance_id,
             enqueued_at=now,
             deadline_at=now + self.settings.reply_deadline_seconds,
+            stream=True,
+            transcript=transcript_of(_lines(earlier)),
         )
-        await self.submit(turn, None)
+        await self.submit(turn, Speaking())
 
-    def _say(self, text: str) -> list[dict[str, Any]]:
-        frames: list[dict[str, Any]] = []
-        if text := spoken(text):
-            frames.append({"type": "assistant_input", "text": text, "custom_session_id": self.custom_session_id})
-        return [*frames, {"type": "assistant_end"}]
+    def _inputs(self, phrases: list[str]) -> list[dict[str, Any]]:
+        return [
+            {"type": "assistant_input", "text": phrase, "custom_session_id": self.custom_session_id}
+            for phrase in phrases
+            if phrase
+        ]
+
+    def render_words(self, context: Any, delta: Delta) -> list[dict[str, Any]]:
+        speaking: Speaking = context
+        return self._inputs(speaking.phrases.add(spoken_piece(speaking.words.take(delta))))
 
     def render_reply(self, context: Any, reply: Reply) -> list[dict[str, Any]]:
-        return self._say(reply.text)
+        speaking: Speaking = context
+        phrases = speaking.phrases.add(spoken_piece(speaking.words.rest(reply.text)))
+        return [*self._inputs([*phrases, spoken(speaking.phrases.flush())]), {"type": "assistant_end"}]
 
     def render_fallback(self, context: Any) -> list[dict[str, Any]]:
-        return self._say(self.settings.fallback_text)
+        speaking: Speaking = context
+        said = speaking.phrases.flush() if speaking.words.delivered else spoken(self.settings.fallback_text)
+        return [*self._inputs([said]), {"type": "assistant_end"}]
+
+    def delivered(self, context: Any) -> int | None:
+        speaking: Speaking = context
+        return max(0, len(speaking.words.delivered) - speaking.phrases.held)  # an unfinished phrase was not said

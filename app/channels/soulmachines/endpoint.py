@@ -1,9 +1,15 @@
-"""The orchestration socket (`/ws`): scene frames in, one `conversationResponse` per request out."""
+"""The orchestration socket (`/ws`): scene frames in, one `conversationResponse` per request out.
+
+A client that asks for it in userInfo (`"stream": true`; the console does, the platform never
+does) also gets the reply's words as they come, in `conversationWords` events before the
+request's one `conversationResponse` (docs/protocols.md, "What this backend adds").
+"""
 
 import asyncio
 import logging
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
@@ -12,8 +18,9 @@ from pydantic import ValidationError
 from app.channels import access
 from app.channels.socket import SocketSession, open_session, short
 from app.channels.soulmachines import protocol
+from app.channels.streaming import StreamedText
 from app.services import Services
-from app.turns import Reply, Turn
+from app.turns import Delta, Reply, Turn
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -26,11 +33,22 @@ async def orchestration_socket(websocket: WebSocket) -> None:
     await open_session(websocket, SceneConnection, access.refusal_reason(websocket.cookies, client, services.settings))
 
 
+@dataclass
+class Asked:
+    """A conversationRequest awaiting its answer: what the response echoes, and for a client
+    that streams, the words sent so far."""
+
+    persona_id: str | int
+    input_text: str
+    words: StreamedText | None = field(default=None)
+
+
 class SceneConnection(SocketSession):
     channel = protocol.CHANNEL
     door = "sm"
     persona_id: str | None = None  # chosen in userInfo; None: the server's default persona
     brain: str | None = None  # chosen in userInfo; None: the worker's default brain
+    stream: bool = False  # userInfo asked for the words as they come (conversationWords events)
     scene_persona_id: str | int = 1  # as the scene's latest request sent it, echoed in unprompted speech
     _unrecorded: dict[str, Any] | None = None  # the latest scene state, not written yet
     _recorder: "asyncio.Task[None] | None" = None  # writes it, off the socket's path
@@ -86,6 +104,7 @@ class SceneConnection(SocketSession):
         """A persona and a brain named in userInfo (the console names them), if this server has them."""
         self.persona_id = self._known("persona", user_info.get("persona"), self.services.catalog.ids)
         self.brain = self._known("brain", user_info.get("brain"), self.services.brains.names)
+        self.stream = user_info.get("stream") is True
 
     def _known(self, what: str, value: Any, known: list[str]) -> str | None:
         if value is None or value in known:
@@ -99,7 +118,7 @@ class SceneConnection(SocketSession):
         except ValidationError as exc:
             log.warning("invalid conversationRequest answered with a fallback: %s", short(exc), extra=self.ctx())
             persona_id = body.get("personaId", 1)
-            self.send(*self.render_fallback((persona_id if isinstance(persona_id, str | int) else 1, "")))
+            self.send(*self.render_fallback(Asked(persona_id if isinstance(persona_id, str | int) else 1, "")))
             return
         if self.session_id is None:
             session_id = f"anon-{uuid.uuid4()}"
@@ -120,17 +139,27 @@ class SceneConnection(SocketSession):
             reply_to=self.services.instance_id,
             enqueued_at=now,
             deadline_at=now + self.settings.reply_deadline_seconds,
+            stream=self.stream,
         )
         self.scene_persona_id = request.personaId
-        await self.submit(turn, (request.personaId, request.input.text))
+        await self.submit(turn, Asked(request.personaId, request.input.text, StreamedText() if self.stream else None))
+
+    def render_words(self, context: Any, delta: Delta) -> list[dict[str, Any]]:
+        asked: Asked = context
+        words = asked.words.take(delta) if asked.words is not None else ""
+        return [protocol.words_frame(asked.persona_id, asked.input_text, words)] if words else []
 
     def render_reply(self, context: Any, reply: Reply) -> list[dict[str, Any]]:
-        persona_id, _ = context
-        return [protocol.reply_frame(persona_id, reply)]
+        asked: Asked = context
+        return [protocol.reply_frame(asked.persona_id, reply)]  # whole, whatever words went before
 
     def render_fallback(self, context: Any) -> list[dict[str, Any]]:
-        persona_id, input_text = context
-        return [protocol.fallback_frame(persona_id, input_text, self.settings.fallback_text)]
+        asked: Asked = context
+        return [protocol.fallback_frame(asked.persona_id, asked.input_text, self.settings.fallback_text)]
+
+    def delivered(self, context: Any) -> int | None:
+        asked: Asked = context
+        return len(asked.words.delivered) if asked.words is not None else None
 
     def render_spontaneous(self, reply: Reply) -> list[dict[str, Any]]:
         return [protocol.reply_frame(self.scene_persona_id, reply)]

@@ -136,3 +136,14 @@ def reply_frame(persona_id: str | int, reply: Reply) -> dict[str, Any]:
 
 def fallback_frame(persona_id: str | int, input_text: str, text: str) -> dict[str, Any]:
     return conversation_response(persona_id, input_text, text, {}, True)
+
+
+def words_frame(persona_id: str | int, input_text: str, words: str) -> dict[str, Any]:
+    """Words of the reply to `input_text` as they come: an event this backend adds for clients that
+    ask for it (userInfo `"stream": true`); the request still gets its one conversationResponse."""
+    return {
+        "category": "scene",
+        "kind": "event",
+        "name": "conversationWords",
+        "body": {"personaId": persona_id, "input": {"text": input_text}, "output": {"text": words}},
+    }

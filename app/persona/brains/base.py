@@ -1,5 +1,6 @@
 """What every brain receives and returns."""
 
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from pydantic import BaseModel, Field
@@ -41,9 +42,31 @@ class BrainOutput(BaseModel):
     facts: list[Fact] = Field(default_factory=list)  # more facts the brain learned
     flagged: str | None = None  # why this answer is not the configured brain's (e.g. LLM failure)
     crisis: bool = False  # the safety answer to crisis language (operators review these turns)
+    interrupted: bool = False  # the listener barged in: `text` is the part that reached them
 
 
 class Brain(Protocol):
     name: str
 
     def respond(self, ctx: BrainContext) -> BrainOutput: ...
+
+
+Say = Callable[[str], Awaitable[None]]  # words of the reply, in order, as they come
+
+
+class BrainHealth(BaseModel):
+    brain: str
+    provider: str | None = None
+    model: str | None = None
+    reachable: bool
+
+
+class AsyncBrain(Protocol):
+    """A brain as a worker runs it: it hands its words to `say` as they come (the pure brains all
+    at once), then returns the whole answer."""
+
+    name: str
+
+    async def respond(self, ctx: BrainContext, say: Say) -> BrainOutput: ...
+
+    async def health(self) -> BrainHealth: ...

@@ -11,6 +11,7 @@ const state = {
   socket: null,
   session: null, // {sessionId, userId, persona, brain}
   pending: [], // requests awaiting their one conversationResponse, oldest first
+  streaming: null, // the <li> showing the words of the reply on its way
   chart: null,
   chartNames: [],
   adminKey: sessionStorage.getItem(STORE.key) || "",
@@ -96,7 +97,8 @@ function sceneFrame(name, body) {
 }
 
 function stateFrame(session) {
-  const userInfo = JSON.stringify({ id: session.userId, persona: session.persona, brain: session.brain });
+  // stream: the reply's words as they come (conversationWords), before its conversationResponse.
+  const userInfo = JSON.stringify({ id: session.userId, persona: session.persona, brain: session.brain, stream: true });
   return sceneFrame("state", {
     session: {
       sessionId: session.sessionId,
@@ -207,8 +209,14 @@ function onFrame(raw) {
   } catch {
     return;
   }
+  if (frame.name === "conversationWords" && frame.body) {
+    showWords(frame.body.output?.text ?? "");
+    return;
+  }
   if (frame.name !== "conversationResponse" || !frame.body) return;
   const body = frame.body;
+  state.streaming?.remove(); // the whole reply takes the place of its words so far
+  state.streaming = null;
   const inputText = body.input?.text ?? "";
   // A response to a request echoes its input; anything else is the persona speaking unprompted.
   const answered = state.pending.length > 0 && state.pending[0].text === inputText;
@@ -221,6 +229,17 @@ function onFrame(raw) {
   });
   if (latency !== null) $("#latency").dataset.roundTrip = latency.toFixed(1);
   refreshPanel().catch((error) => setStatus(error.message, "error"));
+}
+
+// The reply to the oldest pending request, growing as its words come.
+function showWords(words) {
+  if (!state.streaming) {
+    state.streaming = el("li", { class: "turn persona streaming" }, el("div", { class: "text", text: "" }));
+    $("#log").append(state.streaming);
+  }
+  const text = state.streaming.querySelector(".text");
+  text.textContent = (text.textContent + words).replace(CARD_DIRECTIVE, "");
+  state.streaming.scrollIntoView({ block: "end" });
 }
 
 function cardsOf(text, variables) {

@@ -1,0 +1,137 @@
+"""The LLM brain: ONE streamed chat-completions call per turn, spoken as it comes.
+
+Any OpenAI-compatible server (Ollama, vLLM, OpenAI) through the official `openai` client. The
+reply's words are handed to `say` as the model produces them (app/llm/reader.py holds back what
+might be the data after them); the data is checked when the stream ends (app/llm/answer.py).
+
+Two deadlines, both counted from when the turn reached its door and both inside its reply
+deadline: the first word (LLM_FIRST_WORD_SECONDS) and the whole turn (LLM_TURN_SECONDS). No
+word by the first: the call is cancelled and the rules brain answers, flagged. The turn's end
+mid-stream: the call is cancelled and what was said stands, flagged. A failed or empty call is
+never retried (a retry would outlast the deadline); the rules brain answers instead. A barge-in
+cancels the task running this, which closes the model's stream.
+"""
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import httpx
+import openai
+
+from app.llm.answer import to_output
+from app.llm.prompt import build_messages
+from app.llm.reader import ReadAnswer, StreamReader
+from app.logs import short
+from app.persona.brains import Brain, BrainContext, BrainOutput
+from app.persona.brains.base import BrainHealth, Say
+from app.turns import Turn
+
+log = logging.getLogger(__name__)
+# What a misbehaving server or client library can raise while a stream is read.
+MODEL_ERRORS = (openai.OpenAIError, httpx.HTTPError, ValueError, TypeError, AttributeError, KeyError, IndexError)
+
+
+def _content(chunk: Any) -> str | None:
+    """The text of one streamed chunk, if it is shaped like one (anything else is skipped)."""
+    choices = getattr(chunk, "choices", None)
+    if not choices:
+        return None
+    content = getattr(getattr(choices[0], "delta", None), "content", None)
+    return content if isinstance(content, str) else None
+
+
+def _loop_time(epoch: float) -> float:
+    return asyncio.get_running_loop().time() + (epoch - time.time())
+
+
+class LlmBrain:
+    name = "llm"
+
+    def __init__(
+        self,
+        client: openai.AsyncOpenAI,
+        model: str,
+        temperature: float,
+        fallback: Brain,
+        first_word_seconds: float,
+        turn_seconds: float,
+    ) -> None:
+        self._client = client
+        self._model = model
+        self._temperature = temperature
+        self._fallback = fallback
+        self._first_word_seconds = first_word_seconds
+        self._turn_seconds = turn_seconds
+
+    def deadlines(self, turn: Turn) -> tuple[float, float]:
+        """The first word's and the turn's deadlines (epoch seconds), inside the door's."""
+        door = turn.deadline_at if turn.deadline_at is not None else float("inf")
+        return (
+            min(turn.enqueued_at + self._first_word_seconds, door),
+            min(turn.enqueued_at + self._turn_seconds, door),
+        )
+
+    async def respond(self, ctx: BrainContext, say: Say) -> BrainOutput:
+        spoken: list[str] = []
+
+        async def speak(words: str) -> None:
+            if words:
+                spoken.append(words)
+                await say(words)
+
+        reader = StreamReader()
+        problem: str | None = None
+        try:
+            read = await self._read(ctx, reader, speak)
+        except TimeoutError:
+            problem = "no word within LLM_FIRST_WORD_SECONDS" if not spoken else "cut at LLM_TURN_SECONDS"
+            read = ReadAnswer("".join(spoken), None, problem)
+        except MODEL_ERRORS as exc:
+            problem = f"{type(exc).__name__}: {short(exc)}"
+            read = ReadAnswer("".join(spoken), None, problem)
+        if not spoken:
+            reason = problem or read.problem or "the model's answer had no text"
+            log.warning("llm gave nothing to say: %s", reason, extra={"turn_id": ctx.turn.turn_id})
+            output = self._fallback.respond(ctx)
+            await say(output.text)
+            return output.model_copy(update={"flagged": f"llm failed, rules answered ({reason})"})
+        output, refused = to_output(read.text, read.data, ctx)
+        notes = [note for note in (read.problem, *refused) if note]
+        if notes:
+            log.warning("llm answer taken in part: %s", "; ".join(notes), extra={"turn_id": ctx.turn.turn_id})
+        return output.model_copy(update={"flagged": f"llm: {'; '.join(notes)}"}) if problem else output
+
+    async def _read(self, ctx: BrainContext, reader: StreamReader, speak: Say) -> ReadAnswer:
+        first_word_at, turn_end_at = self.deadlines(ctx.turn)
+        async with asyncio.timeout_at(_loop_time(first_word_at)) as window:
+            stream = await self._client.chat.completions.create(
+                model=self._model,
+                messages=build_messages(ctx),  # type: ignore[arg-type]
+                temperature=self._temperature,
+                stream=True,
+            )
+            try:
+                heard = False
+                async for chunk in stream:
+                    piece = _content(chunk)
+                    if not piece:
+                        continue
+                    if not heard:  # the model is talking: the rest of the turn is its own
+                        heard = True
+                        window.reschedule(_loop_time(turn_end_at))
+                    await speak(reader.feed(piece))
+            finally:
+                await stream.close()  # early (a deadline, a barge-in): the model's connection closes
+            rest, read = reader.finish()
+            await speak(rest)
+        return read
+
+    async def health(self) -> BrainHealth:
+        try:
+            await self._client.models.list()
+            reachable = True
+        except (openai.OpenAIError, httpx.HTTPError):
+            reachable = False
+        return BrainHealth(brain=self.name, provider=str(self._client.base_url), model=self._model, reachable=reachable)

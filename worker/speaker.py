@@ -1,0 +1,71 @@
+"""A turn's words on their way out, and the barge-ins that cut them short.
+
+`Speaker` takes the brain's words as they come, hands each piece to its sink (the worker
+publishes it as a `Delta` to the door), and knows what went out: once the listener barges in,
+what reached them (`delivered`) is what the turn says and what history records. `Interruptions`
+knows which turns this process is answering, so an interruption from any API process stops the
+right brain: its task is cancelled, which closes the model's stream.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from app.bus.interruptions import Interruption
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[str, int], Awaitable[None]]  # (words, characters before them)
+
+
+class Speaker:
+    def __init__(self, sink: Sink | None = None) -> None:
+        self._sink = sink
+        self.said = ""  # every word the brain handed out, in order
+        self.cut_at: int | None = None  # characters that reached the listener, once they barged in
+
+    @property
+    def interrupted(self) -> bool:
+        return self.cut_at is not None
+
+    @property
+    def delivered(self) -> str:
+        return self.said if self.cut_at is None else self.said[: self.cut_at]
+
+    async def say(self, words: str) -> None:
+        if not words or self.interrupted:
+            return
+        offset = len(self.said)
+        self.said += words
+        if self._sink is not None:
+            await self._sink(words, offset)
+
+    def interrupt(self, delivered: int) -> None:
+        """The listener left after `delivered` characters: nothing more goes out."""
+        self.cut_at = min(delivered, len(self.said)) if self.cut_at is None else min(self.cut_at, delivered)
+
+
+class Interruptions:
+    """The turns this process's brains are answering, by turn id."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, tuple[Speaker, asyncio.Task[object]]] = {}
+
+    async def run(self, turn_id: str, speaker: Speaker, brain: Awaitable[object]) -> object:
+        """Await `brain` as a task a barge-in can cancel; re-raises the CancelledError of a barge-in
+        only to a caller that was itself cancelled."""
+        task: asyncio.Task[object] = asyncio.ensure_future(brain)
+        self._running[turn_id] = (speaker, task)
+        try:
+            return await task
+        finally:
+            self._running.pop(turn_id, None)
+
+    def interrupt(self, interruption: Interruption) -> None:
+        running = self._running.get(interruption.turn_id)
+        if running is None:
+            return  # another process's turn, or one already over
+        speaker, task = running
+        speaker.interrupt(interruption.delivered)
+        task.cancel()
+        log.info("turn interrupted by its listener", extra={"turn_id": interruption.turn_id})
