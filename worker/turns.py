@@ -195,6 +195,7 @@ class TurnProcessor:
                 exchange,
                 next_topics(snapshots.session.topics, exchange),
                 self.session_memory_turns,
+                user_id=turn.user_id,
             ),
         }
         if mood_deltas := engine.shared(changes.emotion_deltas):

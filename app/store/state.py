@@ -19,6 +19,7 @@ from app.persona.memory import UserMemory
 from app.persona.relationship import Relationship
 from app.store.mongo import PERSONA_STATES, RELATIONSHIPS, USER_MEMORIES
 from app.store.mood import MoodStore
+from app.store.retention import DEFAULT_RETENTION, Retention
 from app.store.session_memory import SessionMemoryStore
 from app.store.versioned import VersionedModel
 
@@ -29,8 +30,8 @@ def user_key(persona_id: str, user_id: str) -> str:
 
 
 class StateStore:
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncIOMotorDatabase, retention: Retention = DEFAULT_RETENTION) -> None:
         self.mood = MoodStore(db[PERSONA_STATES])
         self.relationship = VersionedModel(db[RELATIONSHIPS], "relationship", Relationship)
         self.user_memory = VersionedModel(db[USER_MEMORIES], "memory", UserMemory)
-        self.session_memory = SessionMemoryStore(db)
+        self.session_memory = SessionMemoryStore(db, retention)
