@@ -76,6 +76,12 @@ def test_compose_validates_and_wires_the_stack(compose_config: dict[str, Any]) -
     assert services["mongo"]["healthcheck"]["test"]
     assert "--appendonly" in services["redis"]["command"]
     assert any("/data/db" in str(v) for v in services["mongo"]["volumes"])
+    mongo = services["mongo"]
+    assert mongo["command"][mongo["command"].index("--replSet") + 1] == "rs0"  # a single-node replica set
+    assert "--keyFile" in mongo["command"]  # access control on a replica set needs one
+    assert "rs.initiate" in " ".join(mongo["healthcheck"]["test"])  # the init step, until it is initiated
+    for app in ("api", "worker", "scheduler"):
+        assert "replicaSet=rs0" in services[app]["environment"]["MONGO_URL"]
     assert services["api"]["environment"]["FORWARDED_ALLOW_IPS"] == "172.28.0.0/24"
 
 
