@@ -115,9 +115,10 @@ def test_caddyfile_is_valid_for_the_real_caddy() -> None:
 
 @pytest.mark.timeout(600)
 def test_the_images_install_step_works_in_a_fresh_virtualenv(tmp_path: Path) -> None:
-    """The Dockerfile's dependency layer (`pip install -r requirements.txt`), exercised without Docker."""
+    """The Dockerfile's dependency layer (the lock, hash-checked), exercised without Docker: it
+    fails if the lock misses a package anything pulls in."""
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "RUN pip install -r requirements.txt" in dockerfile
+    assert "RUN pip install --require-hashes -r requirements.lock" in dockerfile
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -129,8 +130,9 @@ def test_the_images_install_step_works_in_a_fresh_virtualenv(tmp_path: Path) -> 
             "install",
             "-q",
             "--disable-pip-version-check",
+            "--require-hashes",
             "-r",
-            str(ROOT / "requirements.txt"),
+            str(ROOT / "requirements.lock"),
         ],
         capture_output=True,
         text=True,
