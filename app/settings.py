@@ -107,9 +107,9 @@ class Settings(BaseSettings):
     crisis_resource_line: str = Field(default=DEFAULT_RESOURCE_LINE, min_length=1, max_length=500)
 
     # Retention: MongoDB's TTL indexes delete these (docs/operations.md); what is written next follows
-    # a change. Sessions that name nobody (anonymous, e.g. `sm-session:<id>`) and their memory, after
-    # their last activity; an unclaimed guest account, after its sign-in (REFRESH_TOKEN_TTL_SECONDS)
-    # expired; a persona's thoughts. Sign-ins themselves go at REFRESH_TOKEN_TTL_SECONDS.
+    # a change. An anonymous user's (one per session, e.g. `sm-session:<id>`) session, its memory and
+    # what the persona keeps about the user, after their last write; an unclaimed guest account, after
+    # its sign-in (REFRESH_TOKEN_TTL_SECONDS) expired; a persona's thoughts. Sign-ins go at their TTL.
     anonymous_retention_seconds: int = Field(default=ANONYMOUS_RETENTION_SECONDS, ge=3600)
     guest_retention_seconds: int = Field(default=GUEST_RETENTION_SECONDS, ge=0)
     thought_retention_seconds: int = Field(default=THOUGHT_RETENTION_SECONDS, ge=3600)

@@ -115,7 +115,7 @@ def _expire_like_a_server() -> None:
 
 
 # Documents with an `expires_at` date: the server deletes each once past it (store/retention.py).
-EXPIRING = (AUTH_SESSIONS, ACCOUNTS, SESSIONS, SESSION_MEMORIES, THOUGHTS)
+EXPIRING = (AUTH_SESSIONS, ACCOUNTS, SESSIONS, SESSION_MEMORIES, RELATIONSHIPS, USER_MEMORIES, THOUGHTS)
 
 
 async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:

@@ -35,12 +35,13 @@ def after(seconds: float, start: datetime | None = None) -> datetime:
 class Retention:
     """How long each kind of expiring document is kept (the settings of the same names)."""
 
-    anonymous_seconds: int = ANONYMOUS_RETENTION_SECONDS  # after the session's last activity
+    anonymous_seconds: int = ANONYMOUS_RETENTION_SECONDS  # after the anonymous user's last activity
     guest_seconds: int = GUEST_RETENTION_SECONDS  # after the unclaimed guest's sign-in expired
     thought_seconds: int = THOUGHT_RETENTION_SECONDS  # after the thought
 
-    def session_expiry(self, user_id: str) -> datetime | None:
-        """When a session (or its memory) written now expires: only anonymous ones do."""
+    def anonymous_expiry(self, user_id: str) -> datetime | None:
+        """When a document of this user's written now expires (a session, its memory, what the
+        persona keeps about the user): only an anonymous user's do."""
         return after(self.anonymous_seconds) if is_anonymous(user_id) else None
 
     def guest_expiry(self, created_at: datetime, sign_in_seconds: int) -> datetime:

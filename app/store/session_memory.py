@@ -34,7 +34,7 @@ class SessionMemoryStore:
     async def append(self, session_id: str, exchange: Exchange, topics: list[str], limit: int, *, user_id: str) -> None:
         """Remember one exchange (once, whatever the number of calls) and the topics after it."""
         fields = {"topics": topics, "updated_at": time.time()}
-        expires_at = self._retention.session_expiry(user_id)
+        expires_at = self._retention.anonymous_expiry(user_id)
         if expires_at is not None:
             fields[EXPIRES_AT] = expires_at
         with contextlib.suppress(DuplicateKeyError):  # a memory that took this exchange in already

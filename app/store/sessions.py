@@ -40,7 +40,7 @@ class SessionStore:
             "user_info": user_info,
             "updated_at": now,
         }
-        expires_at = self._retention.session_expiry(user_id)
+        expires_at = self._retention.anonymous_expiry(user_id)
         if expires_at is not None:
             fields[EXPIRES_AT] = expires_at
         for _ in range(2):  # a concurrent first insert can make the upsert collide once

@@ -13,6 +13,8 @@ run one at a time, its lane, and a user's rarely interleave). Session memory has
 time (its session's lane) and lives apart, in `session_memory.py`.
 """
 
+from datetime import datetime
+
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from app.persona.memory import UserMemory
@@ -29,9 +31,17 @@ def user_key(persona_id: str, user_id: str) -> str:
     return f"{persona_id}|{user_id}"
 
 
+def _user_of(key: str) -> str:
+    return key.split("|", 1)[1]
+
+
 class StateStore:
     def __init__(self, db: AsyncIOMotorDatabase, retention: Retention = DEFAULT_RETENTION) -> None:
         self.mood = MoodStore(db[PERSONA_STATES])
-        self.relationship = VersionedModel(db[RELATIONSHIPS], "relationship", Relationship)
-        self.user_memory = VersionedModel(db[USER_MEMORIES], "memory", UserMemory)
+
+        def expiry(key: str) -> datetime | None:  # what the persona keeps about an anonymous user
+            return retention.anonymous_expiry(_user_of(key))
+
+        self.relationship = VersionedModel(db[RELATIONSHIPS], "relationship", Relationship, expiry=expiry)
+        self.user_memory = VersionedModel(db[USER_MEMORIES], "memory", UserMemory, expiry=expiry)
         self.session_memory = SessionMemoryStore(db, retention)

@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 
 from app.channels.soulmachines.protocol import user_id_for
-from app.persona.memory import Exchange
+from app.persona.memory import Exchange, UserMemory
+from app.persona.relationship import Relationship
 from app.persona.thoughts import Thought
 from app.settings import Settings
 from app.store import mongo
@@ -14,7 +15,7 @@ from app.store.accounts import AccountStore, Refresh
 from app.store.mongo import AUTH_SESSIONS, EXPIRING, SESSIONS, ensure_indexes
 from app.store.retention import Retention, is_anonymous
 from app.store.sessions import SessionStore
-from app.store.state import StateStore
+from app.store.state import StateStore, user_key
 from app.store.thoughts import ThoughtStore
 
 RETENTION = Retention(anonymous_seconds=3 * 3600, guest_seconds=2 * 3600, thought_seconds=5 * 3600)
@@ -35,7 +36,8 @@ async def test_every_expiring_collection_has_a_ttl_index_and_sessions_one_by_rec
         index = (await db[name].index_information())["expiry"]
         assert index["key"] == [("expires_at", 1)]
         assert index["expireAfterSeconds"] == 0
-    assert set(EXPIRING) == {"auth_sessions", "accounts", "sessions", "session_memories", "thoughts"}
+    expiring = {"auth_sessions", "accounts", "sessions", "session_memories", "relationships", "user_memories"}
+    assert set(EXPIRING) == expiring | {"thoughts"}
     assert (await db[SESSIONS].index_information())["recent"]["key"] == [("updated_at", -1)]
     await ensure_indexes(db)  # idempotent: a second start-up changes nothing
 
@@ -91,6 +93,18 @@ async def test_a_named_users_session_and_memory_are_kept(db) -> None:  # type: i
     await StateStore(db, RETENTION).session_memory.append("s1", exchange, [], 6, user_id=named)
     assert "expires_at" not in await db[SESSIONS].find_one({"_id": "s1"})
     assert "expires_at" not in await db["session_memories"].find_one({"_id": "s1"})
+
+
+@pytest.mark.parametrize(("user", "expires"), [("sm-session:scene-1", True), ("sm:sam", False), ("u-0a1b", False)])
+async def test_what_the_persona_keeps_about_an_anonymous_user_expires_with_it(db, user: str, expires: bool) -> None:  # type: ignore[no-untyped-def]
+    state = StateStore(db, RETENTION)
+    key = user_key("default", user)
+    await state.relationship.update(key, Relationship, lambda r: r, "t1")
+    await state.user_memory.update(key, UserMemory, lambda m: m, "t1")
+    await state.relationship.update(key, Relationship, lambda r: r, "t2")  # the update path, not only the insert
+    for collection in ("relationships", "user_memories"):
+        doc = await db[collection].find_one({"_id": key})
+        assert near(doc.get("expires_at"), hours(3)) if expires else "expires_at" not in doc
 
 
 async def test_a_thought_expires_after_its_retention(db) -> None:  # type: ignore[no-untyped-def]
