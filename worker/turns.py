@@ -194,6 +194,7 @@ class TurnProcessor:
                 exchange,
                 next_topics(snapshots.session.topics, exchange),
                 self.session_memory_turns,
+                user_id=turn.user_id,
             ),
         }
         if changes.mood_deltas:
