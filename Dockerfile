@@ -9,9 +9,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /srv
 RUN useradd --create-home --uid 10001 persona
 
-# Dependencies first: this layer is rebuilt only when requirements.txt changes.
-COPY requirements.txt ./
-RUN pip install -r requirements.txt
+# Dependencies first: this layer is rebuilt only when the lock changes. Every package is pinned
+# with its hashes (scripts/lock.sh), so the image installs exactly what the tests ran on.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 
 COPY app ./app
 COPY worker ./worker

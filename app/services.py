@@ -27,6 +27,7 @@ from app.store.accounts import AccountStore
 from app.store.history import HistoryStore
 from app.store.mongo import connect, ensure_indexes_when_reachable
 from app.store.sessions import SessionStore
+from app.store.split import refuse_split_store, store_kind
 from app.store.state import StateStore
 from app.store.thoughts import ThoughtStore
 
@@ -70,7 +71,7 @@ def _warn_embedded(settings: Settings) -> None:
         "!! Using in-process stand-ins (fakeredis / mongomock-motor): NOTHING IS PERSISTED,",
         "!! and everything is lost when this process exits.",
     ]
-    if settings.redis_url and not settings.mongo_url:
+    if store_kind(settings) == "split":
         lines.append("!! Each process keeps its own in-memory database: API and workers do NOT share state.")
     if settings.run_embedded_worker:
         lines.append("!! A worker runs inside this process (same job code and queue path as production).")
@@ -81,6 +82,7 @@ def _warn_embedded(settings: Settings) -> None:
 
 
 async def start_services(settings: Settings) -> Services:
+    refuse_split_store(settings)  # outside development; readiness says so in development
     auth_secrets = resolve(settings)  # production refuses to start with missing or weak secrets
     catalog = load_catalog(settings.personas_file, settings.persona_mode, settings.persona_id)
     _warn_embedded(settings)
@@ -98,11 +100,11 @@ async def start_services(settings: Settings) -> Services:
         redis=redis,
         mongo_client=mongo_client,
         db=db,
-        sessions=SessionStore(db),
+        sessions=SessionStore(db, settings.retention),
         history=HistoryStore(db),
-        state=StateStore(db),
-        thoughts=ThoughtStore(db),
-        accounts=AccountStore(db),
+        state=StateStore(db, settings.retention),
+        thoughts=ThoughtStore(db, settings.retention),
+        accounts=AccountStore(db, settings.retention),
         catalog=catalog,
         brains=make_worker_brains(settings),
         secrets=auth_secrets,

@@ -9,6 +9,12 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.persona.safety import DEFAULT_RESOURCE_LINE
+from app.store.retention import (
+    ANONYMOUS_RETENTION_SECONDS,
+    GUEST_RETENTION_SECONDS,
+    THOUGHT_RETENTION_SECONDS,
+    Retention,
+)
 
 
 class Settings(BaseSettings):
@@ -110,6 +116,14 @@ class Settings(BaseSettings):
     # Said with every answer to crisis language (self-harm, suicide): where to find help.
     crisis_resource_line: str = Field(default=DEFAULT_RESOURCE_LINE, min_length=1, max_length=500)
 
+    # Retention: MongoDB's TTL indexes delete these (docs/operations.md); what is written next follows
+    # a change. An anonymous user's (one per session, e.g. `sm-session:<id>`) session, its memory and
+    # what the persona keeps about the user, after their last write; an unclaimed guest account, after
+    # its sign-in (REFRESH_TOKEN_TTL_SECONDS) expired; a persona's thoughts. Sign-ins go at their TTL.
+    anonymous_retention_seconds: int = Field(default=ANONYMOUS_RETENTION_SECONDS, ge=3600)
+    guest_retention_seconds: int = Field(default=GUEST_RETENTION_SECONDS, ge=0)
+    thought_retention_seconds: int = Field(default=THOUGHT_RETENTION_SECONDS, ge=3600)
+
     # Thinking loop: each persona reflects every THOUGHT_INTERVAL_SECONDS (python -m worker.scheduler).
     thoughts_queue_name: str = "thoughts"
     thought_interval_seconds: int = Field(default=60, ge=1)
@@ -160,6 +174,10 @@ class Settings(BaseSettings):
     @property
     def secure_cookies(self) -> bool:
         return self.cookie_secure if self.cookie_secure is not None else self.app_env == "production"
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(self.anonymous_retention_seconds, self.guest_retention_seconds, self.thought_retention_seconds)
 
     @property
     def run_embedded_worker(self) -> bool:

@@ -12,7 +12,9 @@ SimpleWorker runs it, the job publishes, a subscriber receives) with the same nu
 and (b) the same frames answered directly on the socket with no queue.
 MongoDB (`--store`): `shared` (default) puts every process on one store, MONGO_URL if set, else
 the wire-protocol test server; `per-process` gives each its own in-memory mongomock.
-Then the model-backed half (bench/model_turns.py): `--model-sessions` sessions on a slow fake model.
+Then the model-backed half (bench/model_turns.py): `--model-sessions` sessions on a slow fake model,
+and the streaming half (bench/streaming.py): time to the first word at each door against the model
+called directly, at each `--stream-sessions` concurrency, and barge-in.
 Never part of the test suite.
 """
 
@@ -35,6 +37,7 @@ from bench.engine_cost import engine_cost
 from bench.model_turns import MODEL_PACE, measure_model, model_report, start_model
 from bench.noop import noop
 from bench.stats import Latencies
+from bench.streaming import measure_streaming
 from tests.support.scene import conversation_request, state_event
 from tests.support.stack import Managed, Stack, free_port, wait_for
 
@@ -368,6 +371,23 @@ async def model_half(args: argparse.Namespace) -> list[Check]:
         stack.stop()
 
 
+async def streaming_half(args: argparse.Namespace) -> list[Check]:
+    stack = Stack()
+    try:
+        model = start_model(stack, MODEL_PACE)
+        brain = {"PERSONA_BRAIN": "llm", "LLM_BASE_URL": f"{model.url}/v1", **store_settings(args.store)}
+        raised = {
+            "RATE_LIMIT_IP_PER_MINUTE": "100000000",
+            "RATE_LIMIT_USER_PER_MINUTE": "100000000",
+            "GUESTS_PER_IP_PER_HOUR": "100000",
+        }
+        _, _, api = start_persona(stack, args.workers, {**brain, **raised})
+        print(f"-- streaming: {args.workers} worker processes, model first word 300 ms, then 20 pieces 30 ms apart")
+        return await measure_streaming(api, model, args.stream_sessions, args.stream_rounds, args.barge_in_trials)
+    finally:
+        stack.stop()
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=2)
@@ -383,11 +403,18 @@ async def main() -> int:
     parser.add_argument("--model-sessions", type=int, default=200, help="sessions on the slow model (0: skip)")
     parser.add_argument("--model-seconds", type=float, default=20.0)
     parser.add_argument("--skip-rules", action="store_true")
+    parser.add_argument(
+        "--stream-sessions", type=int, nargs="*", default=[1, 50], help="concurrency levels (none: skip)"
+    )
+    parser.add_argument("--stream-rounds", type=int, default=5, help="rounds per door at each concurrency")
+    parser.add_argument("--barge-in-trials", type=int, default=30)
     args = parser.parse_args()
     print(f"persona bench: store {args.store}, {args.workers} worker processes")
     checks = [] if args.skip_rules else await rules_half(args)
     if args.model_sessions:
         checks += await model_half(args)
+    if args.stream_sessions:
+        checks += await streaming_half(args)
     return verdict(checks)
 
 

@@ -3,5 +3,5 @@
 # REDIS_URL / MONGO_URL are unset). HOST and PORT (and every other setting) come from the
 # environment or .env; see .env.example.
 source "$(dirname "$0")/_venv.sh"
-install_requirements requirements.txt
+install_requirements requirements.lock
 exec .venv/bin/python -m app

@@ -4,7 +4,7 @@
 # caddy and docker-compose, and drive the console in Debian's chromium; each missing tool is
 # installed from Debian's packages (as root).
 source "$(dirname "$0")/_venv.sh"
-install_requirements requirements-dev.txt
+install_requirements requirements-dev.lock
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v caddy >/dev/null 2>&1 || missing+=(caddy)

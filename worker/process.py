@@ -15,6 +15,7 @@ from app.bus.connections import make_clients
 from app.observability import metrics, tracing
 from app.settings import get_settings
 from app.store.mongo import connect, ensure_indexes
+from app.store.split import SplitStoreError, refuse_split_store
 from worker.runtime import make_worker
 
 log = logging.getLogger("worker")
@@ -27,6 +28,11 @@ def serve(burst: bool = False) -> None:
     logs.configure(settings.log_level, settings.log_format)
     if not settings.redis_url:
         log.error("REDIS_URL is not set: worker processes need the shared Redis (the embedded API runs its own worker)")
+        sys.exit(2)
+    try:
+        refuse_split_store(settings)
+    except SplitStoreError as exc:
+        log.error("%s", exc)
         sys.exit(2)
     if not settings.mongo_url:
         log.warning("MONGO_URL is not set: this worker keeps state in its own memory; nothing is shared or persisted")

@@ -43,7 +43,8 @@ def make_worker(settings: Settings, db: AsyncIOMotorDatabase, clients: RedisClie
     thoughts = turn_queue(clients.sync_client, settings.thoughts_queue_name)
     turns.get_redis_server_version()  # asked once now, so no lane step ever waits for it
     lanes = Lanes(turns, clients.async_client)
-    state, history, sessions = StateStore(db), HistoryStore(db), SessionStore(db)
+    retention = settings.retention
+    state, history, sessions = StateStore(db, retention), HistoryStore(db), SessionStore(db, retention)
     runtime = WorkerRuntime(
         processor=TurnProcessor(
             brains=make_worker_brains(settings),
@@ -54,7 +55,7 @@ def make_worker(settings: Settings, db: AsyncIOMotorDatabase, clients: RedisClie
             user_memory_facts=settings.user_memory_facts,
             crisis_resource_line=settings.crisis_resource_line,
         ),
-        thinker=Thinker(catalog, state, ThoughtStore(db), sessions, history),
+        thinker=Thinker(catalog, state, ThoughtStore(db, retention), sessions, history),
         redis=clients.async_client,
         lanes=lanes,
         fallback_text=settings.fallback_text,

@@ -19,10 +19,16 @@ Sink = Callable[[str, int], Awaitable[None]]  # (words, characters before them)
 
 
 class Speaker:
+    """Publishing runs beside the brain, not in its way: `say` returns at once, and one flush at a
+    time sends everything said since the last (under load, pieces that came meanwhile go out
+    together: fewer publishes, no wait added when idle). `flushed` waits for what is in flight."""
+
     def __init__(self, sink: Sink | None = None) -> None:
         self._sink = sink
         self.said = ""  # every word the brain handed out, in order
         self.cut_at: int | None = None  # characters that reached the listener, once they barged in
+        self._sent = 0  # characters handed to the sink
+        self._flushing: asyncio.Task[None] | None = None
 
     @property
     def interrupted(self) -> bool:
@@ -35,10 +41,19 @@ class Speaker:
     async def say(self, words: str) -> None:
         if not words or self.interrupted:
             return
-        offset = len(self.said)
         self.said += words
-        if self._sink is not None:
-            await self._sink(words, offset)
+        if self._sink is not None and (self._flushing is None or self._flushing.done()):
+            self._flushing = asyncio.ensure_future(self._flush(self._sink))
+
+    async def _flush(self, sink: Sink) -> None:
+        while self._sent < len(self.said) and not self.interrupted:
+            offset, self._sent = self._sent, len(self.said)
+            await sink(self.said[offset:], offset)
+
+    async def flushed(self) -> None:
+        """Every word said has been handed to the sink (its errors are raised here)."""
+        if self._flushing is not None:
+            await self._flushing
 
     def interrupt(self, delivered: int) -> None:
         """The listener left after `delivered` characters: nothing more goes out."""

@@ -12,7 +12,6 @@ from app.bus import presence
 from app.bus.replies import speak
 from app.catalog import PersonaCatalog
 from app.persona.emotion import decayed
-from app.persona.language import is_goodbye
 from app.persona.thoughts import Activity, Thought, nudge_for, reflect
 from app.store.history import HistoryEntry, HistoryStore
 from app.store.mood import MoodChange
@@ -56,11 +55,9 @@ class Thinker:
         return thought
 
     async def nudge(self, thought: Thought, session_id: str) -> str | None:
-        """What to say to a quiet session, from its own topics; None once it has said goodbye."""
+        """What to say to a quiet session, from its own memory; None once it has said goodbye."""
         memory = await self.state.session_memory.read(session_id)
-        if memory.recent and is_goodbye(memory.recent[-1].user_text):
-            return None
-        return nudge_for(thought, memory.topics, seed=memory.turn_count)
+        return nudge_for(thought, memory, seed=memory.turn_count)
 
     async def record_spoken(self, persona_id: str, session_id: str, text: str, now: float) -> None:
         session = await self.sessions.get(session_id) or {}

@@ -114,13 +114,12 @@ class TurnProcessor:
         ctx = engine.prepare(profile, state, turn, now=started, seed=int(turn.turn_id[-8:], 16))
         brain = self.brains.get(turn.brain)
         output = await self._respond(ctx, speaker)
+        await speaker.flushed()  # its words are out before the turn is recorded and its reply sent
         result = engine.finish(ctx, output)
         if result.flagged:
             log.warning("turn answered by the fallback brain: %s", result.flagged, extra=ctx_log)
         changes = result.changes()
-        mood = apply_deltas(
-            ctx.emotion, engine.shared(changes.emotion_deltas), profile.baseline, profile.half_life_seconds, started
-        )
+        mood = apply_deltas(ctx.emotion, changes.mood_deltas, profile.baseline, profile.half_life_seconds, started)
         met = felt(mood, felt_after(ctx.relationship.feelings, changes.emotion_deltas))  # as this user meets it
         entry = self._entry(
             turn,
@@ -202,10 +201,11 @@ class TurnProcessor:
                 exchange,
                 next_topics(snapshots.session.topics, exchange),
                 self.session_memory_turns,
+                user_id=turn.user_id,
             ),
         }
-        if mood_deltas := engine.shared(changes.emotion_deltas):
-            mood_change = MoodChange(op_id=turn.turn_id, at=entry.started_at, deltas=mood_deltas)
+        if changes.mood_deltas:
+            mood_change = MoodChange(op_id=turn.turn_id, at=entry.started_at, deltas=changes.mood_deltas)
             writes["emotion"] = lambda: self._move_mood(turn.persona_id, mood_change, snapshots.emotion)
         if changes.facts:
             writes["user memory"] = lambda: self.state.user_memory.update(

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 
 from app.turns import Delta
 
-_PHRASE_END = re.compile(r"[.!?;,\u2026](?:[\"')\]]*)\s+|\n+")
+# A phrase ends at a clause's punctuation followed by a space or a line break, or at a sentence's
+# end with nothing after it yet (a reply's last sentence is said at once, not when the reply is
+# whole); not at a digit's point ("3." may go on "5").
+_PHRASE_END = re.compile(r"[.!?;,\u2026][\"')\]]*\s+|\n+|(?<!\d)[.!?\u2026][\"')\]]*$")
 
 
 @dataclass

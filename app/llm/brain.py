@@ -13,9 +13,9 @@ cancels the task running this, which closes the model's stream.
 """
 
 import asyncio
+import json
 import logging
 import time
-from typing import Any
 
 import httpx
 import openai
@@ -34,12 +34,25 @@ log = logging.getLogger(__name__)
 MODEL_ERRORS = (openai.OpenAIError, httpx.HTTPError, ValueError, TypeError, AttributeError, KeyError, IndexError)
 
 
-def _content(chunk: Any) -> str | None:
-    """The text of one streamed chunk, if it is shaped like one (anything else is skipped)."""
-    choices = getattr(chunk, "choices", None)
-    if not choices:
+def _content(line: str) -> str | None:
+    """The text of one server-sent line of a chat-completions stream, if it carries any.
+
+    The stream is read as lines of the raw response (the client's `with_streaming_response`):
+    a model call yields dozens of chunks, and building the SDK's object for each was a quarter
+    of a worker's CPU per turn (docs/architecture.md). An error event raises."""
+    if not line.startswith("data:"):
         return None
-    content = getattr(getattr(choices[0], "delta", None), "content", None)
+    data = line[5:].strip()
+    if not data or data == "[DONE]":
+        return None
+    chunk = json.loads(data)
+    if not isinstance(chunk, dict):
+        return None
+    if "error" in chunk:
+        raise ValueError(f"the model's stream said: {str(chunk['error'])[:160]}")
+    choices = chunk.get("choices")
+    delta = choices[0].get("delta") if isinstance(choices, list) and choices and isinstance(choices[0], dict) else None
+    content = delta.get("content") if isinstance(delta, dict) else None
     return content if isinstance(content, str) else None
 
 
@@ -107,24 +120,22 @@ class LlmBrain:
     async def _read(self, ctx: BrainContext, reader: StreamReader, speak: Say) -> ReadAnswer:
         first_word_at, turn_end_at = self.deadlines(ctx.turn)
         async with asyncio.timeout_at(_loop_time(first_word_at)) as window:
-            stream = await self._client.chat.completions.create(
+            request = self._client.chat.completions.with_streaming_response.create(
                 model=self._model,
                 messages=build_messages(ctx),  # type: ignore[arg-type]
                 temperature=self._temperature,
                 stream=True,
             )
-            try:
+            async with request as response:  # leaving early (a deadline, a barge-in) closes the model's connection
                 heard = False
-                async for chunk in stream:
-                    piece = _content(chunk)
+                async for line in response.iter_lines():
+                    piece = _content(line)
                     if not piece:
                         continue
                     if not heard:  # the model is talking: the rest of the turn is its own
                         heard = True
                         window.reschedule(_loop_time(turn_end_at))
                     await speak(reader.feed(piece))
-            finally:
-                await stream.close()  # early (a deadline, a barge-in): the model's connection closes
             rest, read = reader.finish()
             await speak(rest)
         return read

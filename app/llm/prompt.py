@@ -8,7 +8,8 @@ small local models) still moves the persona's mood and memory.
 
 from app.llm.reader import DATA_END, DATA_MARKER
 from app.persona.brains.base import BrainContext
-from app.persona.facts import FactKind
+from app.persona.facts import Fact, FactKind
+from app.persona.safety import in_crisis
 from app.turns import CardKind
 
 FACT_KINDS = ", ".join(FactKind.__args__)  # type: ignore[attr-defined]
@@ -30,20 +31,30 @@ def data_shape(emotions: list[str]) -> str:
     )
 
 
+def _label(fact: Fact) -> str:
+    """What a fact is about, as a person would say it: "sister Lena", "cat Pepper", "name Ada"."""
+    return fact.key.split(":", 1)[-1] if fact.kind in ("person", "pet") and ":" in fact.key else fact.kind
+
+
 def system_prompt(ctx: BrainContext) -> str:
     me, rel = ctx.profile, ctx.relationship
     emotions = sorted(ctx.emotion.values)
     mood = ", ".join(f"{k} {v:.2f}" for k, v in sorted(ctx.emotion.values.items(), key=lambda kv: -kv[1])[:4])
-    known = "; ".join(f"{f.kind} {f.value}" for f in ctx.user_memory.facts[-KNOWN_FACTS_IN_PROMPT:]) or "nothing yet"
+    known = "; ".join(f"{_label(f)} {f.value}" for f in ctx.user_memory.facts[-KNOWN_FACTS_IN_PROMPT:]) or "nothing yet"
     recalled = "; ".join(f'{f.kind} {f.value} (said: "{f.text}")' for f in ctx.recalled) or "none"
     summary = rel.summary or "no summary yet"
+    care = (
+        " They spoke of a crisis in this conversation: be gentle and steady, no jokes, no cards."
+        if in_crisis(ctx.session)
+        else ""
+    )
     return (
         f"You are {me.name}, {me.description or 'a digital person'}. Speak in the first person, briefly, "
         f"as you would say it aloud (warmth {me.style.warmth:.1f}, verbosity {me.style.verbosity:.1f}, "
         f"formality {me.style.formality:.1f}, humour {me.style.humor:.1f}). Your emotions are {', '.join(emotions)}; "
         f"your mood now: {mood}. The user is a {rel.label} (affinity {rel.affinity:.2f} in [-1, 1], trust "
         f"{rel.trust:.2f} in [0, 1], {rel.interactions} turns so far; who they are to you: {summary}). "
-        f"What you know about them: {known}. Memories relevant now: {recalled}.\n"
+        f"What you know about them: {known}. Memories relevant now: {recalled}.{care}\n"
         f"Answer with your reply as plain text. Then, on a new line, write {DATA_MARKER}, one JSON object "
         f"shaped {data_shape(emotions)}, and {DATA_END}. Cards: {CARD_SHAPES}. Facts only from what the "
         f"user said in this message; leave out what you do not know."

@@ -45,17 +45,38 @@ _INSULT = (
 # Hostility aimed at the persona, and sarcasm: VADER reads "Nobody likes you." as kind words.
 _HOSTILE = re.compile(
     r"\b(?:"
-    r"you(?:'re| are|re| r)? (?:so |such an? |really |totally |completely |just |an? )?(?:" + _INSULT + r")"
+    r"(?:you(?:'re| are|re| r)?|ur|u r|u are) (?:so |such an? |really |totally |completely |just |an? )?(?:"
+    + _INSULT
+    + r")"
     r"|(?:stupid|dumb|useless|pathetic|worthless) (?:bot|machine|robot|ai|program|thing|computer)"
     r"|(?:nobody|no one|no-one) (?:likes|loves|cares about|wants|needs) you"
-    r"|i (?:hate|can'?t stand|despise|loathe) you|shut up|you suck|screw you|go away|get lost|piss off"
+    r"|i (?:hate|can'?t stand|despise|loathe) you|shut up|(?:you|u) suck|screw (?:you|u)|go away|get lost|piss off"
     r"|what a (?:stupid|useless|dumb|pathetic|ridiculous) (?:answer|reply|thing to say|bot)"
     r"|you(?:'re| are)? (?:not|never) (?:very |even |at all )?(?:smart|clever|helpful|funny|useful|good)"
     r"|you (?:don'?t|do not) (?:understand|know) (?:anything|a thing)"
     r"|if you(?:'re| are) so (?:smart|clever|great|wise|good|clever)"
     r"|(?:yeah|oh) (?:right|sure)|oh (?:great|wonderful|brilliant|fantastic|joy)|thanks for nothing"
     r"|wow,? (?:so|how|very|really) (?:helpful|smart|clever|insightful|useful|original)|sure you (?:do|are|can)"
+    r"|(?:your|that|this|the) (?:jokes?|answers?|repl(?:y|ies)|advice) (?:is|are|was|were) (?:so |really |just )?"
+    r"(?:not funny|" + _INSULT + r")"
+    r"|(?:great|perfect|wonderful|brilliant),? just (?:great|perfect|wonderful|brilliant)"
+    r"|(?:are|do) you even (?:listening|listen|trying|try|care|understand)|stop talking|be quiet"
+    r"|(?:this|this conversation|this chat|talking to you)(?:'s| is| was) (?:such |so |totally |completely )?"
+    r"(?:a waste of (?:my )?time|pointless|useless|a joke|stupid|boring)|you(?:'re| are) wasting my time"
     r")\b|^\s*whatever\b",
+    re.IGNORECASE,
+)
+
+# Speaking ill of oneself, or of being alone: VADER reads "Nobody cares about me." as kind words.
+_LOW = re.compile(
+    r"\b(?:"
+    r"(?:nobody|no one|no-one) (?:cares about|likes|loves|wants|needs|understands|listens to) me"
+    r"|i(?:'?m| am) (?:such |so |just |completely |all )?(?:a failure|worthless|useless|hopeless|a burden|a mess"
+    r"|unlovable|alone|lonely)|i hate (?:myself|my life)"
+    r"|i feel (?:so |really |completely )?(?:alone|lonely|empty|worthless|hopeless|invisible|like a failure)"
+    r"|i(?:'?m| am) (?:so |such |just )?(?:stupid|an? idiot|idiot|ugly|pathetic|a loser)"
+    r"|(?:feeling|feel|i(?:'?m| am)) (?:really |so |a bit |pretty |kind of )?(?:down|low|depressed|miserable)"
+    r")\b",
     re.IGNORECASE,
 )
 
@@ -64,6 +85,7 @@ class Appraisal(BaseModel):
     valence: float = 0.0  # [-1, 1] how pleasant the turn was for the persona
     directed_at_persona: bool = False  # the user spoke about the persona ("you are ...")
     hostile: bool = False  # an insult or a sneer aimed at the persona, whatever VADER made of it
+    low: bool = False  # the user speaks ill of themselves or of being alone: sad news, not praise
     deltas: dict[str, float] = Field(default_factory=dict)
 
 
@@ -81,6 +103,11 @@ def is_hostile(text: str) -> bool:
     return _HOSTILE.search(text.replace("\u2019", "'")) is not None
 
 
+def is_low(text: str) -> bool:
+    """The user speaks ill of themselves or of being alone ("Nobody cares about me", "I'm worthless")."""
+    return _LOW.search(text.replace("\u2019", "'")) is not None
+
+
 def is_feeling_word(word: str) -> bool:
     """A word that carries sentiment ("bored", "useless"): a feeling, not a topic."""
     return word.lower() in _analyzer().lexicon
@@ -93,6 +120,9 @@ def appraise_words(text: str) -> Appraisal:
         deltas = {"anger": 0.25, "sadness": 0.1, "joy": -0.2, "love": -0.2}
         compound = min(_analyzer().polarity_scores(text)["compound"], -0.6)
         return Appraisal(valence=compound, directed_at_persona=True, hostile=True, deltas=deltas)
+    if is_low(text):  # sad news about themselves: it saddens, and moves the persona to care
+        compound = min(_analyzer().polarity_scores(text)["compound"], -0.5)
+        return Appraisal(valence=compound, low=True, deltas={"sadness": 0.25 * -compound, "love": 0.05})
     compound = _analyzer().polarity_scores(text)["compound"]
     words = {w.strip(".,!?;:'\"").lower() for w in text.split()}
     directed = bool(words & SECOND_PERSON)

@@ -7,8 +7,11 @@ is current when it writes and concurrent turns compose (invariant 3). A brain th
 (the LLM) runs between the two, outside this package.
 """
 
+import re
+
 from pydantic import BaseModel, Field
 
+from app.persona import cards as cards_module
 from app.persona import facts as facts_module
 from app.persona import safety
 from app.persona.appraisal import appraise
@@ -18,7 +21,7 @@ from app.persona.emotion import EmotionState, decayed, dominant, felt, merge_del
 from app.persona.facts import Fact
 from app.persona.memory import Exchange, SessionMemory, UserMemory, learn, recall, reconcile
 from app.persona.profiles import PersonaProfile
-from app.persona.relationship import SUMMARY_PHRASES, Relationship
+from app.persona.relationship import SUMMARY_PHRASES, Relationship, faded
 from app.turns import Card, Turn
 
 FACTS_CONSIDERED = 200  # the context's view of user memory; the store bounds what is kept
@@ -27,9 +30,16 @@ FACTS_CONSIDERED = 200  # the context's view of user memory; the store bounds wh
 SHARED_MOOD_SHARE = 0.1
 
 
-def shared(deltas: dict[str, float]) -> dict[str, float]:
-    """A turn's emotional changes as the shared mood takes them."""
-    return {name: round(delta * SHARED_MOOD_SHARE, 6) for name, delta in deltas.items() if delta}
+def shared(deltas: dict[str, float], feelings: dict[str, float]) -> dict[str, float]:
+    """A turn's emotional changes as the shared mood takes them: a share, and only as far as the
+    feelings towards this user still move, so one user, however long they talk, moves the shared
+    mood by at most that share of the whole range (their feelings saturate first)."""
+    taken = {}
+    for name, delta in deltas.items():
+        room = 1.0 - feelings.get(name, 0.0) if delta > 0 else feelings.get(name, 0.0)
+        if moved := round(delta * room * SHARED_MOOD_SHARE, 6):
+            taken[name] = moved
+    return taken
 
 
 class PersonaState(BaseModel):
@@ -45,7 +55,8 @@ class StateChanges(BaseModel):
     current when it writes, and a turn's history entry keeps them, so a turn run again after a
     crash applies exactly what it answered with."""
 
-    emotion_deltas: dict[str, float] = Field(default_factory=dict)
+    emotion_deltas: dict[str, float] = Field(default_factory=dict)  # what this user's turn felt, in full
+    mood_deltas: dict[str, float] = Field(default_factory=dict)  # what the shared mood takes of it
     relationship_signal: float = 0.0
     facts: list[Fact] = Field(default_factory=list)
     known: list[str] = Field(default_factory=list)  # phrases for the relationship summary
@@ -67,6 +78,7 @@ class StepResult(StateChanges):
 
 def prepare(profile: PersonaProfile, state: PersonaState, turn: Turn, now: float, seed: int = 0) -> BrainContext:
     emotion = decayed(state.emotion, profile.baseline, profile.half_life_seconds, now)
+    relationship = faded(state.relationship, now)
     before = state.memory.recent[-1].user_text if state.memory.recent else ""
     said = facts_module.extract(turn.text, turn.turn_id, now, before) if turn.kind == "text" else []
     vouched = [
@@ -77,16 +89,21 @@ def prepare(profile: PersonaProfile, state: PersonaState, turn: Turn, now: float
     new_facts = [*vouched, *said]
     known = learn(state.user_memory, new_facts, FACTS_CONSIDERED, now)
     asked = facts_module.question_kinds(turn.text)
+    about = facts_module.question_about(turn.text)
+    if about:  # "what's my cat's name?" recalls the cat, not the sister or the dog, for every brain
+        recalled = [f for f in known.facts if f.kind in asked and f.key.split(":", 1)[-1] == about]
+    else:
+        recalled = recall(known, turn.text, asked, now) if turn.text else []
     return BrainContext(
         profile=profile,
         emotion=emotion,
-        dominant_emotion=dominant(felt(emotion, state.relationship.feelings), profile.baseline),
-        relationship=state.relationship,
+        dominant_emotion=dominant(felt(emotion, relationship.feelings), profile.baseline),
+        relationship=relationship,
         session=reconcile(state.memory, turn.transcript),  # what the client heard is what was said
         user_memory=known,
-        recalled=recall(known, turn.text, asked, now) if turn.text else [],
+        recalled=recalled,
         asked=asked,
-        asked_about=facts_module.question_about(turn.text),
+        asked_about=about,
         new_facts=new_facts,
         appraisal=appraise(turn.text, turn.variables),
         turn=turn,
@@ -98,16 +115,35 @@ def prepare(profile: PersonaProfile, state: PersonaState, turn: Turn, now: float
 def _known_phrases(memory: UserMemory) -> list[str]:
     phrases = []
     for fact in sorted(memory.facts, key=lambda f: f.importance, reverse=True):
-        label = fact.kind if fact.kind != "person" else fact.key.split(":", 1)[-1]
+        label = fact.key.split(":", 1)[-1] if fact.kind in ("person", "pet") else fact.kind  # "cat Pepper"
         phrases.append(f"{label} {fact.value}")
     return phrases[:SUMMARY_PHRASES]
 
 
+def _with_care(ctx: BrainContext, output: BrainOutput) -> BrainOutput:
+    """Soon after crisis words no brain shows a card: a model's reply cannot undo the safety answer."""
+    if not output.cards or not safety.in_crisis(ctx.session):
+        return output
+    text = output.text
+    for card_id in output.cards:
+        text = text.replace(cards_module.show(card_id), "")
+    text = re.sub(r" {2,}", " ", text).strip() or "I'm here with you."
+    return output.model_copy(update={"text": text, "cards": {}})
+
+
 def finish(ctx: BrainContext, output: BrainOutput) -> StepResult:
+    output = _with_care(ctx, output)
     appraisal = ctx.appraisal
     weight = 0.6 if appraisal.directed_at_persona else 0.3  # praise or insult aimed at it counts more
+    # Sad news told to the persona is trust, not offence: only what is aimed at it counts against it.
+    valence = appraisal.valence if appraisal.directed_at_persona or appraisal.valence > 0 else 0.0
     facts = {f.key: f for f in [*ctx.new_facts, *output.facts]}
     known = learn(ctx.user_memory, output.facts, FACTS_CONSIDERED, ctx.now)
+    felt_deltas = {
+        name: delta
+        for name, delta in merge_deltas(appraisal.deltas, output.emotion_deltas).items()
+        if name in ctx.emotion.values  # a model may name feelings this persona does not have
+    }
     return StepResult(
         reply_text=output.text,
         cards=output.cards,
@@ -115,12 +151,9 @@ def finish(ctx: BrainContext, output: BrainOutput) -> StepResult:
         flagged=output.flagged,
         crisis=output.crisis,
         interrupted=output.interrupted,
-        emotion_deltas={
-            name: delta
-            for name, delta in merge_deltas(appraisal.deltas, output.emotion_deltas).items()
-            if name in ctx.emotion.values  # a model may name feelings this persona does not have
-        },
-        relationship_signal=clamp(weight * appraisal.valence + output.relationship_signal, -1.0, 1.0),
+        emotion_deltas=felt_deltas,
+        mood_deltas=shared(felt_deltas, ctx.relationship.feelings),
+        relationship_signal=clamp(weight * valence + output.relationship_signal, -1.0, 1.0),
         facts=list(facts.values()),
         known=_known_phrases(known),
         profile={kind: fact.value for kind in facts_module.PLATFORM_KINDS if (fact := known.get(kind))},

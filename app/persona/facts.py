@@ -42,7 +42,7 @@ OCCUPATIONS = (
 _NAME = r"(?P<v>[a-z][a-z'-]*(?: [a-z][a-z'-]*)?)"
 _CAPITALISED = r"(?P<v>(?-i:[A-Z])[a-z'-]+(?: (?-i:[A-Z])[a-z'-]+)?)"  # a name said without "called"
 _THING = r"(?P<v>[^.!?]{2,60})"
-_CALLED = r"(?:'s name is|'s name was| is called| is named| was called| was named)"
+_CALLED = r"(?:'?s name is|'?s name was| is called| is named| was called| was named)"  # "my cats name is…"
 
 # (pattern, kind, importance, key template); the value is the named group "v" (and "r" = relation)
 _PATTERNS: list[tuple[re.Pattern[str], FactKind, float, str]] = [
@@ -55,7 +55,8 @@ _PATTERNS: list[tuple[re.Pattern[str], FactKind, float, str]] = [
      "person", 0.75, "person:{r}"),
     (re.compile(r"\bmy (?P<r>" + PETS + ")" + _CALLED + " " + _NAME, re.I), "pet", 0.7, "pet:{r}"),
     (re.compile(r"\bmy (?P<r>" + PETS + r")(?: is)? " + _CAPITALISED, re.I), "pet", 0.7, "pet:{r}"),
-    (re.compile(r"\bi (?:also )?(?:have|had|got) an? (?P<r>" + PETS + r") (?:called|named) " + _NAME, re.I),
+    (re.compile(r"(?:\bi (?:also )?(?:have|had|got) |(?<=\band )|(?<=\bplus ))an? (?P<r>" + PETS + ") (?:called|named) "
+                + _NAME, re.I),
      "pet", 0.7, "pet:{r}"),
     (re.compile(r"\bi (?:really |also |just )?(?:love|adore) " + _THING, re.I), "likes", 0.7, "likes:{v}"),
     (re.compile(r"\bi (?:really |also |just )?(?:like|enjoy) " + _THING, re.I), "likes", 0.55, "likes:{v}"),
@@ -80,7 +81,7 @@ _PATTERNS: list[tuple[re.Pattern[str], FactKind, float, str]] = [
 ]  # fmt: skip
 # "I'm Erin", "I am Dan": a capitalised word that ends the clause, said as the name it is.
 _INTRODUCTION = re.compile(
-    r"(?:^|[,.!] |\b(?:hi|hello|hey),? )i(?:'m| am) (?P<v>(?-i:[A-Z])[a-z'-]+)(?=\s*(?:$|[,.!]|and\b|from\b|by\b))",
+    r"(?:^|[,.!] |\b(?:hi|hello|hey),? )i(?:'?m| am) (?P<v>(?-i:[A-Z])[a-z'-]+)(?=\s*(?:$|[,.!]|and\b|from\b|by\b))",
     re.I,
 )
 # "His name was Max": the relation or pet named last, in this sentence or the one before.
@@ -118,7 +119,7 @@ _QUESTIONS: list[tuple[re.Pattern[str], tuple[FactKind, ...]]] = [
     (re.compile(r"\bwhat do you (?:know|remember) about me\b", re.I),
      ("name", "likes", "plays", "lives", "work", "person", "pet")),
 ]  # fmt: skip
-_ASKED_ABOUT = re.compile(r"\bmy (" + RELATIONS + "|" + PETS + r")(?:'s)?\b", re.I)
+_ASKED_ABOUT = re.compile(r"\bmy (" + RELATIONS + "|" + PETS + r")(?:'?s)?\b", re.I)  # "whats my dogs name"
 _FILLER = re.compile(
     r"(?:\s+(?:now|right now|currently|these days|nowadays|at the moment|for now|anymore|any more|too|also|"
     r"as well|again|though|actually|originally|lately|already|a lot|very much|so much|really|today|then))+$",

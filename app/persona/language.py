@@ -122,9 +122,14 @@ REFLECTIONS = {
 }  # fmt: skip
 # After these (or at the start) "you" is a subject ("I"); elsewhere an object ("me").
 _SUBJECT_BEFORE = frozenset(["and", "but", "or", "that", "because", "if", "when", "so", "while", "since", "as"])
+# Leave-takings end what is said ("I have to go now", not "I have to go to work tomorrow"; "see you",
+# not "I can't see you"); "bye" and "goodbye" are goodbyes wherever they are.
 GOODBYE = re.compile(
-    r"\b(?:bye|goodbye|bye-bye|see you|see ya|good night|goodnight|talk (?:to you )?later|gotta go|"
-    r"have to go|farewell|take care)\b",
+    r"\b(?:bye|goodbye|bye-bye|farewell|ttyl|cya)\b"
+    r"|\b(?:talk (?:to you )?(?:later|soon|tomorrow)|catch you later|got(?:ta| to) go|(?:have|need) to go|must go"
+    r"|take care|(?<!a )good ?night|(?<!to )(?<!t )(?<!not )see (?:you|ya)(?: (?:later|soon|tomorrow|around|then))?"
+    r"|(?:off|going|heading) to (?:bed|sleep)|(?:i should|i need to|i'd better|i better) (?:go to )?(?:sleep|bed|go)"
+    r")(?: now)?(?=\s*(?:$|[.!,;]))",
     re.IGNORECASE,
 )
 
@@ -189,11 +194,24 @@ def formal(text: str, formality: float) -> str:
     if formality < 0.7:
         return text
     for short, full in (
+        ("What's been", "What has been"),
+        ("what's been", "what has been"),
         ("I'm", "I am"),
         ("I'll", "I will"),
         ("I'd", "I would"),
         ("That's", "That is"),
         ("What's", "What is"),
+        ("what's", "what is"),
+        ("I've", "I have"),
+        ("isn't", "is not"),
+        ("won't", "will not"),
+        ("Let's", "Let us"),
+        ("that's", "that is"),
+        ("Here's", "Here is"),
+        ("haven't", "have not"),
+        ("didn't", "did not"),
+        ("you'd", "you would"),
+        ("something's", "something is"),
         ("You're", "You are"),
         ("you're", "you are"),
         ("you've", "you have"),

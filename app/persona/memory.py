@@ -66,7 +66,14 @@ _DESCRIBING = frozenset(
      "other", "same", "own", "first", "last", "next", "rough", "hard", "busy", "quiet", "real", "proper", "nice",
      "good", "bad", "great", "best", "worst", "lovely", "awful", "strange", "weird", "very", "pretty", "quite"]
 )  # fmt: skip
-_NOT_TOPICS = STOPWORDS | {"way", "thing", "things", "time", "day", "moment", "kind", "sort", "one", "end", "name"}
+_NOT_TOPICS = STOPWORDS | {"way", "thing", "things", "time", "day", "moment", "kind", "sort", "one", "end", "name",
+                            "life", "yourself", "myself", "favourite", "favorite"}  # fmt: skip
+# "I work as a nurse", "I'm a teacher": what they are, not a thing they named.
+_SAYS_WHAT_THEY_ARE = frozenset(["as", "am", "i'm", "im", "was", "being", "be"])
+# A request to the persona ("Show me a picture", "Tell me about yourself") names nothing of the user's.
+_REQUEST = re.compile(r"\s*(?:please\s+)?(?:show|tell|give|send|play) me\b", re.IGNORECASE)
+# The user's own name is not a topic to return to: "Call me Sam", "I'm Dan", "My name is Jo".
+_NAMING = frozenset(["call me", "name is", "i am", "go by", "called me"])
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'-]*|[.!?,;:]")
 
 
@@ -102,7 +109,7 @@ def reconcile(memory: SessionMemory, transcript: list[TranscriptLine]) -> Sessio
 
 def topics_in(text: str) -> list[str]:
     """The things a sentence names, as said (never stems); none from questions or crisis language."""
-    if text.rstrip().endswith("?") or is_crisis(text):
+    if text.rstrip().endswith("?") or is_crisis(text) or _REQUEST.match(text):
         return []
     tokens = _TOKEN.findall(text)
     found: dict[str, str] = {}  # head word -> phrase
@@ -112,11 +119,24 @@ def topics_in(text: str) -> list[str]:
             j = i + 1
             while j < len(tokens) and j - i <= 3 and tokens[j].lower() in _DESCRIBING:
                 j += 1
-            if j < len(tokens) and _is_topic(tokens[j]):
-                found.setdefault(tokens[j].lower(), f"{_DETERMINERS[lower]} {tokens[j]}".strip())
-        elif token[:1].isupper() and i > 0 and tokens[i - 1] not in ".!?" and _is_topic(token) and lower != "i":
+            describes_them = lower in ("a", "an") and i > 0 and tokens[i - 1].lower() in _SAYS_WHAT_THEY_ARE
+            if j < len(tokens) and _is_topic(tokens[j]) and not describes_them:
+                owned = lower in ("a", "an") and i > 0 and tokens[i - 1].lower() in ("have", "had", "got")
+                found.setdefault(tokens[j].lower(), f"{'your' if owned else _DETERMINERS[lower]} {tokens[j]}".strip())
+        elif _is_name_said(tokens, i):
             found.setdefault(lower, token)
     return list(found.values())
+
+
+def _is_name_said(tokens: list[str], i: int) -> bool:
+    """A capitalised word mid-sentence ("Lisbon", "Lena"), but not the user naming themselves."""
+    token = tokens[i]
+    if i == 0 or not token[:1].isupper() or tokens[i - 1] in ".!?" or token.split("'")[0] == "I":  # "I'm"
+        return False
+    if not _is_topic(token):
+        return False
+    before = [t.lower() for t in tokens[max(0, i - 2) : i]]
+    return before[-1] not in ("i'm", "im", "name's") and " ".join(before) not in _NAMING
 
 
 def _is_topic(word: str) -> bool:

@@ -8,6 +8,9 @@ from app.persona.bounds import clamp, reinforce
 from app.persona.emotion import offset
 
 SUMMARY_PHRASES = 6  # what the running summary says the persona knows of the user, at most
+# Feelings towards a user fade while apart (the relationship's numbers stay): a friend back next
+# week meets a persona glad to see them, not one still saturated from last time.
+FEELING_HALF_LIFE_SECONDS = 24 * 3600.0
 
 RelationshipLabel = Literal["stranger", "acquaintance", "friend", "close friend", "wary", "hostile"]
 
@@ -38,6 +41,14 @@ class Relationship(BaseModel):
         return "stranger"
 
 
+def faded(rel: Relationship, now: float) -> Relationship:
+    """The relationship with its feelings faded for the time since the user was last seen."""
+    if rel.last_seen is None or not rel.feelings:
+        return rel
+    factor = 0.5 ** (max(0.0, now - rel.last_seen) / FEELING_HALF_LIFE_SECONDS)
+    return rel.model_copy(update={"feelings": {name: round(v * factor, 4) for name, v in rel.feelings.items()}})
+
+
 def felt_after(feelings: dict[str, float], deltas: dict[str, float]) -> dict[str, float]:
     """The feelings towards a user after a turn's emotional changes (opposites offset)."""
     result = dict(feelings)
@@ -65,7 +76,7 @@ def record_interaction(
         familiarity=reinforce(rel.familiarity, 0.04),
         interactions=rel.interactions + 1,
         last_seen=now,
-        feelings=felt_after(rel.feelings, feeling_deltas or {}),
+        feelings=felt_after(faded(rel, now).feelings, feeling_deltas or {}),
     )
     about = "; ".join((known or [])[:SUMMARY_PHRASES]) or "little known yet"
     updated.summary = f"{updated.label}, {updated.interactions} turns: {about}"[:300]

@@ -27,10 +27,16 @@ _CRISIS = re.compile(
     r"(?:kill|killing|hurt|hurting|harm|harming|cut|cutting) myself|self[- ]?harm"
     r"|suicid\w*|take my (?:own )?life|end(?:ing)? (?:my|it) (?:life|all)|end(?:ing)? it all"
     r"|(?:want|wanted|going|wanna|gonna) (?:to )?(?:die|end it)|wish i (?:was|were) (?:dead|never born)"
-    r"|better off (?:dead|without me)|(?:don'?t|do not) want to (?:be here|live|be alive|exist|wake up)"
-    r"|(?:no|not any) (?:reason|point) (?:to|in) (?:live|living|go on|going on|carry on)"
-    r"|nothing (?:left )?to live for|not worth living|can'?t go on|can ?not go on"
+    r"|better off (?:dead|without me|if i (?:was|were)(?:n'?t| not)? (?:gone|dead|here|around))"
+    r"|(?:don'?t|do not) want to (?:be here|live|be alive|exist|wake up)"
+    r"|(?:no|not any) (?:reason|point) (?:to|in) (?:live|living|go on|going on|carry on|keep going|keep living|life)"
+    r"|(?:don'?t|do not|can'?t|cannot) see (?:the|any) point (?:any ?more|in (?:living|life|going on|anything))"
+    r"|nothing (?:left )?to live for|(?:not|isn'?t) worth living|can'?t go on|can ?not go on|done with (?:life|living)"
     r"|can'?t (?:do|take) (?:this|it) any ?more|overdos\w*|jump off (?:a|the) (?:bridge|roof|building)"
+    r"|cutting (?:myself|again)|took (?:a (?:bunch|lot|handful) of|too many|all (?:my|the)) (?:pills|tablets)|kms"
+    r"|want (?:it all|everything|my life|it) to (?:end|stop)|(?:go to sleep|fall asleep) and never wake up"
+    r"|wish i (?:was|were)(?:n'?t| not) (?:alive|here|born)|should (?:just )?die|disappear (?:forever|for good)"
+    r"|(?:nobody|no one|no-one) would (?:miss me|(?:care|notice) if i (?:was gone|were gone|disappeared|died))"
     r")\b",
     re.IGNORECASE,
 )
@@ -46,7 +52,7 @@ LINES = (
     "I'm still here with you, and I'm listening.",
 )
 HELP_LINES = (
-    "Yes. The most important help is a person who can be with you: {resource} And I'm here to keep "
+    "Yes. The most important help is a person who can be with you. {resource} And I'm here to keep "
     "talking for as long as you want.",
     "I want you to get real support. {resource} While you reach out, I'm right here with you.",
 )
@@ -74,7 +80,11 @@ def answer(text: str, session: "SessionMemory", resource_line: str, formality: f
         lines = HELP_LINES
     else:
         return None
-    said = {exchange.reply_text for exchange in session.recent}
-    fresh = [line for line in lines if formal(line.format(resource=resource_line), formality) not in said]
-    line = random.Random(seed).choice(fresh or list(lines))
-    return formal(line.format(resource=resource_line.strip()), formality)
+    said = [exchange.reply_text for exchange in session.recent]
+    texts = [formal(line.format(resource=resource_line.strip()), formality) for line in lines]
+
+    def last_said(text: str) -> int:
+        return max((i for i, reply in enumerate(said) if reply == text), default=-1)
+
+    fresh = [text for text in texts if last_said(text) < 0]
+    return random.Random(seed).choice(fresh) if fresh else min(texts, key=last_said)  # else the longest ago

@@ -6,11 +6,16 @@ session (`nudge_for`) may also draw on that session's own topics, never on anoth
 """
 
 import random
+import re
 
 from pydantic import BaseModel, Field
 
+from app.persona.appraisal import appraise_words
 from app.persona.emotion import EmotionState, dominant
+from app.persona.language import is_goodbye
+from app.persona.memory import SessionMemory
 from app.persona.profiles import PersonaProfile
+from app.persona.safety import is_crisis
 
 
 class Activity(BaseModel):
@@ -34,8 +39,13 @@ NUDGES = (
     "Still with me? I'd love to hear what you're up to.",
 )
 TOPIC_NUDGES = (
-    "I was just thinking about {topic}. How is that going?",
-    "I keep coming back to {topic}. Tell me more, if you like.",
+    "I was just thinking about {topic}. Tell me more, if you like.",
+    "I keep coming back to {topic}. What else is there to tell?",
+)
+# After hard words a quiet moment is theirs: no musing, no topic, only that the persona is there.
+CARING_NUDGES = (
+    "I'm still here with you, whenever you want to talk. No rush.",
+    "Take all the time you need. I'm right here.",
 )
 
 
@@ -53,10 +63,10 @@ def reflect(profile: PersonaProfile, emotion: EmotionState, activity: Activity, 
         deltas = {}  # quiet is not sad: nothing has happened to feel about
     elif mood == "joy":
         text = "I feel good today. Conversations have been kind."
-        deltas = {"joy": 0.02}
+        deltas = {"joy": 0.02} if activity.recent_sessions else {}  # only conversations lift it
     else:
         text = "I wonder what I'll learn from the next conversation."
-        deltas = {"surprise": 0.03}
+        deltas = {"surprise": 0.03} if activity.recent_sessions else {}
     nudge = rng.choice(NUDGES).format(thought=_mid_sentence(text))
     return Thought(
         thought_id=f"{int(now * 1e9):016x}{seed & 0xFFFFFFFF:08x}",
@@ -75,10 +85,21 @@ def _mid_sentence(text: str) -> str:
     return text if first == "I" or first.startswith("I'") else text[0].lower() + text[1:]
 
 
-def nudge_for(thought: Thought, topics: list[str], seed: int) -> str:
-    """What to say to one quiet session: about what it was talking about, else the thought's nudge.
-    `topics` must be that session's own (a topic is something its user said)."""
-    if not topics:
-        return thought.nudge
+def nudge_for(thought: Thought, session: SessionMemory, seed: int) -> str | None:
+    """What to say to one quiet session, from that session's own memory only: nothing after a
+    goodbye, care after hard words, else what it was talking about, else the thought's nudge."""
+    last = session.recent[-1].user_text if session.recent else ""
+    if is_goodbye(last):
+        return None
     rng = random.Random(seed)
-    return rng.choice(TOPIC_NUDGES).format(topic=topics[0])
+    if any(_hard(exchange.user_text) for exchange in session.recent[-3:]):
+        return rng.choice(CARING_NUDGES)
+    if not session.topics:
+        return thought.nudge
+    topic = re.sub(r"^an? ", "the ", session.topics[0])  # "We saw a deer" -> "the deer"
+    return rng.choice(TOPIC_NUDGES).format(topic=topic)
+
+
+def _hard(text: str) -> bool:
+    said = appraise_words(text)
+    return is_crisis(text) or said.low or (said.valence <= -0.4 and not said.hostile)

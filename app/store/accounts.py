@@ -3,6 +3,7 @@
 A username is reserved by inserting a document whose `_id` is the username, which makes the
 uniqueness check atomic on any MongoDB (and on mongomock). Refresh tokens are stored only as
 SHA-256 fingerprints; each auth session remembers its current and previous fingerprint.
+Auth sessions and unclaimed guests carry `expires_at` (a date) for their TTL index (retention.py).
 """
 
 import secrets
@@ -16,6 +17,7 @@ from pydantic import BaseModel
 from pymongo.errors import DuplicateKeyError
 
 from app.store.mongo import ACCOUNTS, AUTH_SESSIONS, USERNAMES
+from app.store.retention import DEFAULT_RETENTION, EXPIRES_AT, Retention, after
 
 
 class Account(BaseModel):
@@ -49,15 +51,25 @@ class Refresh(Enum):
     INVALID = "invalid"  # unknown, expired or revoked session, or a token never issued for it
 
 
+def _as_date(expires_at: datetime | float) -> datetime:
+    """Epoch seconds are what auth sessions held before their TTL index (ensure_indexes converts
+    them; an older replica may still write one during a rolling upgrade)."""
+    return datetime.fromtimestamp(expires_at, UTC) if isinstance(expires_at, int | float) else expires_at
+
+
 class AccountStore:
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncIOMotorDatabase, retention: Retention = DEFAULT_RETENTION) -> None:
         self._accounts = db[ACCOUNTS]
         self._usernames = db[USERNAMES]
         self._sessions = db[AUTH_SESSIONS]
+        self._retention = retention
 
-    async def create_guest(self) -> Account:
+    async def create_guest(self, sign_in_seconds: int) -> Account:
+        """A guest, deleted once its sign-in (`sign_in_seconds` long) expired unless claimed."""
         account = Account(user_id=f"u-{secrets.token_hex(8)}", created_at=datetime.now(UTC))
-        await self._accounts.insert_one({"_id": account.user_id, **account.model_dump(exclude={"user_id"})})
+        expires_at = self._retention.guest_expiry(account.created_at, sign_in_seconds)
+        doc = {"_id": account.user_id, **account.model_dump(exclude={"user_id"}), EXPIRES_AT: expires_at}
+        await self._accounts.insert_one(doc)
         return account
 
     async def get(self, user_id: str) -> Account | None:
@@ -79,7 +91,10 @@ class AccountStore:
             raise UsernameTaken from None
         result = await self._accounts.update_one(
             {"_id": user_id, "password_hash": None},
-            {"$set": {"username": username, "password_hash": password_hash, "guest": False}},
+            {
+                "$set": {"username": username, "password_hash": password_hash, "guest": False},
+                "$unset": {EXPIRES_AT: ""},
+            },
         )
         if result.matched_count != 1:  # claimed concurrently: give the username back
             await self._usernames.delete_one({"_id": username.lower(), "user_id": user_id})
@@ -98,7 +113,7 @@ class AccountStore:
                 "previous": None,
                 "rotated_at": now,
                 "revoked": False,
-                "expires_at": now + ttl_seconds,
+                EXPIRES_AT: after(ttl_seconds),
             }
         )
 
@@ -109,7 +124,7 @@ class AccountStore:
     async def rotate(self, session_id: str, presented: str, replacement: str, grace_seconds: float) -> Refresh:
         doc = await self._sessions.find_one({"_id": session_id})
         now = time.time()
-        if doc is None or doc["revoked"] or doc["expires_at"] < now:
+        if doc is None or doc["revoked"] or _as_date(doc[EXPIRES_AT]) < datetime.now(UTC):
             return Refresh.INVALID
         if presented == doc["current"]:
             swapped = await self._sessions.update_one(

@@ -7,13 +7,18 @@ exit. Queries on the hot path go by `_id` only, which mongomock serves without a
 import asyncio
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from time import monotonic
 from typing import Any
 
 import mongomock.collection
+import mongomock.store
 from mongomock.filtering import filter_applies
 from mongomock_motor import AsyncMongoMockClient
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pymongo.errors import PyMongoError
+
+from app.store.retention import EXPIRES_AT
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +49,15 @@ def connect(
             mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000, timeoutMS=int(timeout * 1000)
         )
     else:
-        _give_mongomock_an_id_index()
+        tune_mongomock()
         client = AsyncMongoMockClient(tz_aware=True)
     return client, client[db_name]
+
+
+def tune_mongomock() -> None:
+    """Make mongomock's costs grow like a server's: by `_id` without a scan, TTL once a minute."""
+    _give_mongomock_an_id_index()
+    _expire_like_a_server()
 
 
 def _give_mongomock_an_id_index() -> None:
@@ -78,8 +89,41 @@ def _give_mongomock_an_id_index() -> None:
     collection_class._persona_id_index = True
 
 
+TTL_MONITOR_SECONDS = 60.0  # how often a MongoDB server deletes what its TTL indexes expired
+
+
+def _expire_like_a_server() -> None:
+    """Let mongomock delete expired documents once a minute per collection, as a server does.
+
+    mongomock honours TTL indexes by scanning the whole collection on every access, even a read
+    by `_id`, which would make each turn's cost grow with the documents the embedded store holds.
+    """
+    store_class: Any = mongomock.store.CollectionStore
+    if getattr(store_class, "_persona_ttl_monitor", False):
+        return
+    expire = store_class._remove_expired_documents
+
+    def remove_expired_documents(self: Any) -> None:
+        now = monotonic()
+        if now < getattr(self, "_persona_next_expiry", 0.0):
+            return
+        self._persona_next_expiry = now + TTL_MONITOR_SECONDS
+        expire(self)
+
+    store_class._remove_expired_documents = remove_expired_documents
+    store_class._persona_ttl_monitor = True
+
+
+# Documents with an `expires_at` date: the server deletes each once past it (store/retention.py).
+EXPIRING = (AUTH_SESSIONS, ACCOUNTS, SESSIONS, SESSION_MEMORIES, RELATIONSHIPS, USER_MEMORIES, THOUGHTS)
+
+
 async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
-    """Create every index the queries need; idempotent, run at each start-up."""
+    """Create every index the queries and retention need; idempotent, run at each start-up."""
+    await _dates_for_epoch_expiries(db)
+    for name in EXPIRING:
+        await db[name].create_index([(EXPIRES_AT, 1)], name="expiry", expireAfterSeconds=0)
+    await db[SESSIONS].create_index([("updated_at", -1)], name="recent")  # GET /v1/sessions unfiltered
     await db[HISTORY].create_index([("session_id", 1), ("_id", 1)], name="session_turns")
     await db[HISTORY].create_index([("user_id", 1), ("_id", 1)], name="user_turns")
     await db[HISTORY].create_index([("crisis", 1), ("session_id", 1)], name="crisis_turns")
@@ -88,6 +132,15 @@ async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
     await db[SESSIONS].create_index([("channel", 1), ("updated_at", -1)], name="channel_recent")
     await db[SESSIONS].create_index([("user_id", 1), ("updated_at", -1)], name="user_recent")
     log.info("mongo indexes ensured", extra={"db": db.name})
+
+
+async def _dates_for_epoch_expiries(db: AsyncIOMotorDatabase) -> None:
+    """Auth sessions stored `expires_at` as epoch seconds before it had a TTL index, which
+    ignores anything but a date: convert those, so they expire too."""
+    sessions = db[AUTH_SESSIONS]
+    async for doc in sessions.find({EXPIRES_AT: {"$type": "number"}}, {EXPIRES_AT: 1}):
+        expires_at = datetime.fromtimestamp(doc[EXPIRES_AT], UTC)
+        await sessions.update_one({"_id": doc["_id"], EXPIRES_AT: doc[EXPIRES_AT]}, {"$set": {EXPIRES_AT: expires_at}})
 
 
 INDEX_RETRY_SECONDS = 5.0

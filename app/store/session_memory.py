@@ -5,7 +5,8 @@ no version check: a turn appends its exchange with atomic operators (push, keepi
 `limit`; count; the open topics it computed from the memory it read). The write is idempotent by
 the exchange's own turn id: the document keeps the ids of its last TURN_IDS_KEPT exchanges, so a
 late writer (a worker whose lease lapsed while its turn was answered elsewhere) cannot push the
-same exchange again, however many turns came after it. Times are epoch seconds, like the models'.
+same exchange again, however many turns came after it. Times are epoch seconds, like the models';
+`expires_at` is a date, set on an anonymous session's memory for its TTL index (retention.py).
 """
 
 import contextlib
@@ -16,20 +17,26 @@ from pymongo.errors import DuplicateKeyError
 
 from app.persona.memory import Exchange, SessionMemory
 from app.store.mongo import SESSION_MEMORIES
+from app.store.retention import DEFAULT_RETENTION, EXPIRES_AT, Retention
 
 TURN_IDS_KEPT = 64  # far more turns than a lapsed lease lets happen before its late writer wakes
 
 
 class SessionMemoryStore:
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncIOMotorDatabase, retention: Retention = DEFAULT_RETENTION) -> None:
         self._memories = db[SESSION_MEMORIES]
+        self._retention = retention
 
     async def read(self, session_id: str) -> SessionMemory:
         doc = await self._memories.find_one({"_id": session_id})  # whole: cheaper than projected in mongomock
         return SessionMemory.model_validate(doc) if doc else SessionMemory()
 
-    async def append(self, session_id: str, exchange: Exchange, topics: list[str], limit: int) -> None:
+    async def append(self, session_id: str, exchange: Exchange, topics: list[str], limit: int, *, user_id: str) -> None:
         """Remember one exchange (once, whatever the number of calls) and the topics after it."""
+        fields = {"topics": topics, "updated_at": time.time()}
+        expires_at = self._retention.anonymous_expiry(user_id)
+        if expires_at is not None:
+            fields[EXPIRES_AT] = expires_at
         with contextlib.suppress(DuplicateKeyError):  # a memory that took this exchange in already
             await self._memories.update_one(
                 {"_id": session_id, "turn_ids": {"$ne": exchange.turn_id}},
@@ -39,7 +46,7 @@ class SessionMemoryStore:
                         "turn_ids": {"$each": [exchange.turn_id], "$slice": -TURN_IDS_KEPT},
                     },
                     "$inc": {"turn_count": 1},
-                    "$set": {"topics": topics, "updated_at": time.time()},
+                    "$set": fields,
                 },
                 upsert=True,
             )

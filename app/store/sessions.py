@@ -1,4 +1,7 @@
-"""Sessions: one document per conversation session (any channel); session_memory.py keeps its memory."""
+"""Sessions: one document per conversation session (any channel); session_memory.py keeps its memory.
+
+An anonymous session's document expires ANONYMOUS_RETENTION_SECONDS after it was last recorded.
+"""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -7,11 +10,13 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo.errors import DuplicateKeyError
 
 from app.store.mongo import SESSIONS
+from app.store.retention import DEFAULT_RETENTION, EXPIRES_AT, Retention
 
 
 class SessionStore:
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncIOMotorDatabase, retention: Retention = DEFAULT_RETENTION) -> None:
         self._sessions = db[SESSIONS]
+        self._retention = retention
 
     async def record(
         self,
@@ -35,6 +40,9 @@ class SessionStore:
             "user_info": user_info,
             "updated_at": now,
         }
+        expires_at = self._retention.anonymous_expiry(user_id)
+        if expires_at is not None:
+            fields[EXPIRES_AT] = expires_at
         for _ in range(2):  # a concurrent first insert can make the upsert collide once
             try:
                 await self._sessions.update_one(

@@ -13,12 +13,15 @@ run one at a time, its lane, and a user's rarely interleave). Session memory has
 time (its session's lane) and lives apart, in `session_memory.py`.
 """
 
+from datetime import datetime
+
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from app.persona.memory import UserMemory
 from app.persona.relationship import Relationship
 from app.store.mongo import PERSONA_STATES, RELATIONSHIPS, USER_MEMORIES
 from app.store.mood import MoodStore
+from app.store.retention import DEFAULT_RETENTION, Retention
 from app.store.session_memory import SessionMemoryStore
 from app.store.versioned import VersionedModel
 
@@ -28,9 +31,17 @@ def user_key(persona_id: str, user_id: str) -> str:
     return f"{persona_id}|{user_id}"
 
 
+def _user_of(key: str) -> str:
+    return key.split("|", 1)[1]
+
+
 class StateStore:
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncIOMotorDatabase, retention: Retention = DEFAULT_RETENTION) -> None:
         self.mood = MoodStore(db[PERSONA_STATES])
-        self.relationship = VersionedModel(db[RELATIONSHIPS], "relationship", Relationship)
-        self.user_memory = VersionedModel(db[USER_MEMORIES], "memory", UserMemory)
-        self.session_memory = SessionMemoryStore(db)
+
+        def expiry(key: str) -> datetime | None:  # what the persona keeps about an anonymous user
+            return retention.anonymous_expiry(_user_of(key))
+
+        self.relationship = VersionedModel(db[RELATIONSHIPS], "relationship", Relationship, expiry=expiry)
+        self.user_memory = VersionedModel(db[USER_MEMORIES], "memory", UserMemory, expiry=expiry)
+        self.session_memory = SessionMemoryStore(db, retention)

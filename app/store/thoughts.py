@@ -1,4 +1,7 @@
-"""Thoughts: the persona's reflections, newest last; persona-wide, free of users' words."""
+"""Thoughts: the persona's reflections, newest last; persona-wide, free of users' words.
+
+Each expires THOUGHT_RETENTION_SECONDS after it was thought: only the latest few are ever read.
+"""
 
 import contextlib
 from datetime import UTC, datetime
@@ -8,14 +11,22 @@ from pymongo.errors import DuplicateKeyError
 
 from app.persona.thoughts import Thought
 from app.store.mongo import THOUGHTS
+from app.store.retention import DEFAULT_RETENTION, EXPIRES_AT, Retention
 
 
 class ThoughtStore:
-    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+    def __init__(self, db: AsyncIOMotorDatabase, retention: Retention = DEFAULT_RETENTION) -> None:
         self._thoughts = db[THOUGHTS]
+        self._retention = retention
 
     async def append(self, thought: Thought) -> None:
-        doc = {"_id": thought.thought_id, **thought.model_dump(exclude={"thought_id"}), "created_at": datetime.now(UTC)}
+        now = datetime.now(UTC)
+        doc = {
+            "_id": thought.thought_id,
+            **thought.model_dump(exclude={"thought_id"}),
+            "created_at": now,
+            EXPIRES_AT: self._retention.thought_expiry(now),
+        }
         with contextlib.suppress(DuplicateKeyError):  # the same thinking job delivered twice
             await self._thoughts.insert_one(doc)
 

@@ -11,11 +11,14 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from motor.motor_asyncio import AsyncIOMotorCollection
 from pydantic import BaseModel
 from pymongo.errors import DuplicateKeyError
+
+from app.store.retention import EXPIRES_AT
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -60,13 +63,14 @@ async def update(
     op_id: str,
     first: Snapshot[M] | None = None,
     keep_applied: int = APPLIED_OPS_KEPT,
+    expires_at: datetime | None = None,
 ) -> M:
     """Apply `change` to the stored model exactly once for `op_id`; return the stored result.
 
     The write matches only the version that was read and a document that has not recorded
     `op_id` yet; when it matches nothing, either someone else wrote (read again and retry) or
     this operation was applied before (return what is stored). `first`, a snapshot read earlier
-    in the same turn, saves the first read.
+    in the same turn, saves the first read. `expires_at` goes with the write, for the TTL index.
     """
     for attempt in range(MAX_ATTEMPTS):
         if attempt == 0 and first is not None:
@@ -75,6 +79,8 @@ async def update(
             snapshot = await read(collection, doc_id, field, model, default)
         new = change(snapshot.value)
         fields = {field: new.model_dump(mode="json"), "version": snapshot.version + 1, "updated_at": time.time()}
+        if expires_at is not None:
+            fields[EXPIRES_AT] = expires_at
         if not snapshot.exists:
             try:
                 await collection.insert_one({"_id": doc_id, **fields, "applied": [op_id]})
@@ -103,6 +109,7 @@ class VersionedModel(Generic[M]):
     field: str
     model: type[M]
     keep_applied: int = APPLIED_OPS_KEPT
+    expiry: Callable[[str], datetime | None] = lambda doc_id: None  # a document's expires_at, by its id
 
     async def read(self, doc_id: str, default: Callable[[], M]) -> Snapshot[M]:
         return await read(self.collection, doc_id, self.field, self.model, default)
@@ -116,7 +123,16 @@ class VersionedModel(Generic[M]):
         first: Snapshot[M] | None = None,
     ) -> M:
         return await update(
-            self.collection, doc_id, self.field, self.model, default, change, op_id, first, self.keep_applied
+            self.collection,
+            doc_id,
+            self.field,
+            self.model,
+            default,
+            change,
+            op_id,
+            first,
+            self.keep_applied,
+            self.expiry(doc_id),
         )
 
     async def delete(self, doc_id: str) -> None:

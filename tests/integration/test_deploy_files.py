@@ -76,6 +76,12 @@ def test_compose_validates_and_wires_the_stack(compose_config: dict[str, Any]) -
     assert services["mongo"]["healthcheck"]["test"]
     assert "--appendonly" in services["redis"]["command"]
     assert any("/data/db" in str(v) for v in services["mongo"]["volumes"])
+    mongo = services["mongo"]
+    assert mongo["command"][mongo["command"].index("--replSet") + 1] == "rs0"  # a single-node replica set
+    assert "--keyFile" in mongo["command"]  # access control on a replica set needs one
+    assert "rs.initiate" in " ".join(mongo["healthcheck"]["test"])  # the init step, until it is initiated
+    for app in ("api", "worker", "scheduler"):
+        assert "replicaSet=rs0" in services[app]["environment"]["MONGO_URL"]
     assert services["api"]["environment"]["FORWARDED_ALLOW_IPS"] == "172.28.0.0/24"
 
 
@@ -109,9 +115,10 @@ def test_caddyfile_is_valid_for_the_real_caddy() -> None:
 
 @pytest.mark.timeout(600)
 def test_the_images_install_step_works_in_a_fresh_virtualenv(tmp_path: Path) -> None:
-    """The Dockerfile's dependency layer (`pip install -r requirements.txt`), exercised without Docker."""
+    """The Dockerfile's dependency layer (the lock, hash-checked), exercised without Docker: it
+    fails if the lock misses a package anything pulls in."""
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "RUN pip install -r requirements.txt" in dockerfile
+    assert "RUN pip install --require-hashes -r requirements.lock" in dockerfile
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -123,8 +130,9 @@ def test_the_images_install_step_works_in_a_fresh_virtualenv(tmp_path: Path) -> 
             "install",
             "-q",
             "--disable-pip-version-check",
+            "--require-hashes",
             "-r",
-            str(ROOT / "requirements.txt"),
+            str(ROOT / "requirements.lock"),
         ],
         capture_output=True,
         text=True,

@@ -220,7 +220,13 @@ async def test_a_hung_mongodb_gives_fallbacks_and_readiness_says_so(stack: Stack
         async with httpx.AsyncClient(base_url=api.url, timeout=10) as http:
             readiness = await http.get("/v1/meta/ready")
             assert readiness.status_code == 503
-            assert readiness.json() == {"ready": False, "redis": True, "mongo": False}
+            assert readiness.json() == {
+                "ready": False,
+                "redis": True,
+                "mongo": False,
+                "store": "shared",
+                "problem": None,
+            }
             assert (await http.get("/v1/meta/ping")).status_code == 200  # alive, just not ready
         wait_for(lambda: "turn failed; answering with a fallback" in workers.log(), 20, "the worker's log line")
         assert "sess-no-mongo" in workers.log()  # logged with the session

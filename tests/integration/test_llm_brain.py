@@ -207,3 +207,30 @@ async def test_ten_turn_conversation_with_memory_and_flagged_failures(fake_llm: 
     flagged = [h for h in history if h.flagged]
     assert [h.input_text for h in flagged] == ["[500] hmm"]
     assert not flagged[0].output_text.startswith("(model)")  # the rules brain's words, marked as such
+
+
+def test_the_prompt_names_a_pet_by_its_kind_and_asks_for_care_after_a_crisis() -> None:
+    from app.llm.prompt import system_prompt
+    from app.persona.facts import Fact
+    from app.persona.memory import Exchange
+
+    profile = CATALOG.get("default")
+    pepper = Fact(
+        kind="pet",
+        key="pet:cat",
+        value="Pepper",
+        text="my cat is called Pepper",
+        importance=0.7,
+        at=1.0,
+        source_turn="t",
+    )
+    crisis = Exchange(turn_id="t0", user_text="Sometimes I think about ending it all.", reply_text="…", at=1.0)
+    state = PersonaState(
+        emotion=initial_state(profile.baseline, 0.0),
+        relationship=Relationship(),
+        memory=SessionMemory(recent=[crisis]),
+        user_memory=UserMemory(facts=[pepper]),
+    )
+    system = system_prompt(prepare(profile, state, make_turn("s", "thanks"), now=10.0, seed=1))
+    assert "cat Pepper" in system
+    assert "no jokes, no cards" in system

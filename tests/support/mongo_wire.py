@@ -36,7 +36,7 @@ from bson.raw_bson import RawBSONDocument
 from mongomock.filtering import filter_applies
 from pymongo.errors import CollectionInvalid, PyMongoError, WriteError
 
-from app.store.mongo import _give_mongomock_an_id_index
+from app.store.mongo import tune_mongomock
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +264,7 @@ class Backend:
     """The commands, run synchronously against one mongomock client."""
 
     def __init__(self) -> None:
-        _give_mongomock_an_id_index()
+        tune_mongomock()
         self.client = mongomock.MongoClient()
         self.cursors = Cursors()
         self.handlers: dict[str, Callable[[dict[str, Any], int], dict[str, Any]]] = {

@@ -89,7 +89,8 @@ def test_every_response_carries_version_and_request_id_and_errors_share_an_envel
 
 def test_meta_endpoints(client: TestClient) -> None:
     assert client.get("/v1/").json() == {"persona_id": "default", "name": "Ava"}
-    assert client.get("/v1/meta/ready").json() == {"ready": True, "redis": True, "mongo": True}
+    ready = {"ready": True, "redis": True, "mongo": True, "store": "embedded", "problem": None}
+    assert client.get("/v1/meta/ready").json() == ready
     assert client.get("/v1/meta/version").json()["version"] == "1.0.0"
     assert client.get("/v1/meta/llm").json() == {"brain": "rules", "provider": None, "model": None, "reachable": True}
     queue = client.get("/v1/meta/queue").json()

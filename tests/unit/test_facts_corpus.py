@@ -5,7 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from app.channels.skills import memory
+from app.persona.engine import prepare
 from app.persona.facts import extract
+from tests.conftest import make_turn
+from tests.unit.test_rules_brain import Conversation
 
 CORPUS = json.loads((Path(__file__).parents[1] / "data" / "facts_corpus.json").read_text())["cases"]
 
@@ -23,8 +27,6 @@ def test_the_extractor_reads_what_was_said(case: dict[str, object]) -> None:
 
 
 def test_facts_are_said_back_as_the_kind_asked_in_good_grammar() -> None:
-    from tests.unit.test_rules_brain import Conversation
-
     chat = Conversation()
     chat.say("", kind="init")
     for said in [
@@ -43,8 +45,32 @@ def test_facts_are_said_back_as_the_kind_asked_in_good_grammar() -> None:
     assert "our cat is called Pepper" in cat
     assert "Lena" not in cat
     assert "Biscuit" not in cat
+    dog = chat.say("Whats my dogs name?").reply_text  # typed as people type
+    assert "our dog is called Biscuit" in dog
+    assert "Pepper" not in dog
     assert "Erin" in chat.say("What's my name?").reply_text
     assert "ou live in Wellington." in chat.say("Where do I live?").reply_text
     assert "our sister is called Lena" in chat.say("Who is my sister?").reply_text
     assert "your hamster's name yet" in chat.say("What's my hamster's name?").reply_text  # not told: says so
     assert chat.state.user_memory.get("lives").value == "Wellington"  # what the Skills platform is sent
+
+
+def test_the_skills_platforms_public_memory_is_sent_the_city_alone() -> None:
+    result = Conversation().say("I live in Wellington now.")
+    assert result.profile == {"lives": "Wellington"}
+    [location] = memory.write_back([], result.profile)
+    assert (location.name, location.scope, location.value["city"]) == ("userLocation", "PUBLIC", "Wellington")
+
+
+def test_every_brain_is_grounded_in_the_fact_of_the_kind_asked() -> None:
+    chat = Conversation()
+    chat.say("", kind="init")
+    for said in ["My sister is called Lena", "I have a dog named Biscuit", "I also have a cat called Pepper"]:
+        chat.say(said)
+    turn = make_turn("s", "What's my cat's name?")
+    ctx = prepare(chat.profile, chat.state, turn, chat.now + 5, seed=1)  # what the LLM's prompt is built from
+    assert [(f.key, f.value) for f in ctx.recalled] == [("pet:cat", "Pepper")]
+    hamster = prepare(chat.profile, chat.state, make_turn("s", "What's my hamster's name?"), chat.now + 5, seed=1)
+    assert hamster.recalled == []  # never told: no other pet stands in
+    assert "cat Pepper" in chat.state.relationship.summary
+    assert "sister Lena" in chat.state.relationship.summary

@@ -4,8 +4,10 @@ relationship has its own feeling towards its user."""
 from app.api.v1.agents import mood_summary
 from app.brains import make_worker_brains
 from app.persona.emotion import apply_deltas, dominant, felt, initial_state
-from app.persona.relationship import Relationship, record_interaction
-from app.persona.thoughts import Activity, nudge_for, reflect
+from app.persona.engine import SHARED_MOOD_SHARE
+from app.persona.memory import Exchange, SessionMemory, remember
+from app.persona.relationship import FEELING_HALF_LIFE_SECONDS, Relationship, faded, felt_after, record_interaction
+from app.persona.thoughts import CARING_NUDGES, Activity, nudge_for, reflect
 from app.settings import Settings
 from app.store.history import HistoryStore
 from app.store.state import StateStore, user_key
@@ -45,7 +47,33 @@ def test_three_users_do_not_saturate_opposite_feelings_of_the_shared_mood() -> N
     assert not mood_summary(mood, PROFILE.baseline).startswith("strongly joy")
     friend, foe = (chat.state.relationship.feelings for chat in chats[:2])
     assert dominant(felt(mood, friend), PROFILE.baseline) in ("joy", "love")  # what the friend meets
-    assert dominant(felt(mood, foe), PROFILE.baseline) == "anger"
+    assert max(foe, key=foe.__getitem__) == "anger"  # what it feels talking to the rude one
+    assert dominant(felt(mood, foe), PROFILE.baseline) in ("anger", "sadness")  # never joy or love
+    newcomer = Conversation()
+    newcomer.state = newcomer.state.model_copy(update={"emotion": mood})
+    welcome = newcomer.say("", kind="init")
+    first_point = felt(mood, felt_after({}, welcome.emotion_deltas))  # the first point of a new user's chart
+    assert not mood_summary(first_point, PROFILE.baseline).startswith("strongly")
+
+
+def test_one_user_however_long_they_talk_moves_the_shared_mood_by_at_most_a_share() -> None:
+    chat = Conversation()
+    for turn in range(100):
+        chat.say(HOSTILE[turn % len(HOSTILE)])
+        chat.now -= 19  # a turn a second: no time for the mood to settle back
+    values = chat.state.emotion.values
+    assert values["anger"] - PROFILE.baseline["anger"] <= SHARED_MOOD_SHARE + 0.01
+    assert values["sadness"] - PROFILE.baseline["sadness"] <= SHARED_MOOD_SHARE + 0.01
+    assert chat.state.relationship.feelings["anger"] > 0.9  # the relationship takes it in full
+
+
+def test_feelings_towards_a_user_fade_while_apart() -> None:
+    rel = record_interaction(Relationship(), 0.5, 0.0, feeling_deltas={"joy": 0.8})
+    a_day_later = faded(rel, FEELING_HALF_LIFE_SECONDS)
+    assert a_day_later.feelings["joy"] == rel.feelings["joy"] / 2
+    assert a_day_later.affinity == rel.affinity  # the relationship itself stays
+    back = record_interaction(rel, 0.5, FEELING_HALF_LIFE_SECONDS, feeling_deltas={"joy": 0.1})
+    assert back.feelings["joy"] < rel.feelings["joy"]
 
 
 def test_one_users_conversation_moves_the_shared_mood_only_a_little_but_its_own_feeling_fully() -> None:
@@ -81,16 +109,46 @@ def test_a_quiet_day_does_not_turn_the_mood_before_anyone_spoke() -> None:
     calm = initial_state(PROFILE.baseline, 0.0)
     quiet = reflect(PROFILE, calm, Activity(), 10.0, seed=1)
     assert quiet.emotion_deltas == {}
+    glad = apply_deltas(calm, {"joy": 0.3}, PROFILE.baseline, 600, 0.0)
+    for mood in (calm, glad):  # a scene open, nobody has spoken lately: thinking alone moves nothing
+        assert reflect(PROFILE, mood, Activity(live_sessions=1), 10.0, seed=1).emotion_deltas == {}
+    assert reflect(PROFILE, glad, Activity(live_sessions=1, recent_sessions=1), 10.0, seed=1).emotion_deltas
 
 
 def test_a_nudge_draws_on_the_sessions_own_topics_and_keeps_its_capitals() -> None:
     calm = initial_state(PROFILE.baseline, 0.0)
     thought = reflect(PROFILE, calm, Activity(live_sessions=1), 10.0, seed=1)
-    assert nudge_for(thought, ["your garden"], seed=3).count("your garden") == 1
-    assert nudge_for(thought, [], seed=3) == thought.nudge
+    assert str(nudge_for(thought, session("I planted tomatoes in my garden"), seed=3)).count("your garden") == 1
+    assert nudge_for(thought, SessionMemory(), seed=3) == thought.nudge
     upset = apply_deltas(calm, {"sadness": 0.9}, PROFILE.baseline, 600, 0.0)
     for seed in range(6):
         assert " i've" not in reflect(PROFILE, upset, Activity(), 10.0, seed=seed).nudge
+
+
+def session(*said: str) -> SessionMemory:
+    memory = SessionMemory()
+    for i, text in enumerate(said):
+        memory = remember(memory, Exchange(turn_id=f"t{i}", user_text=text, reply_text="...", at=float(i)), 10)
+    return memory
+
+
+def test_a_nudge_speaks_of_the_sessions_topic_as_a_person_would() -> None:
+    thought = reflect(PROFILE, initial_state(PROFILE.baseline, 0.0), Activity(live_sessions=1), 10.0, seed=1)
+    for seed in range(4):
+        deer = str(nudge_for(thought, session("We saw a deer"), seed=seed))
+        assert "the deer" in deer
+        assert "How is that going" not in deer  # not for a deer, a sister or a city
+        lena = str(nudge_for(thought, session("My sister is called Lena"), seed=seed))
+        assert "How is that going" not in lena
+
+
+def test_no_nudge_after_a_goodbye_and_only_care_after_hard_words() -> None:
+    thought = reflect(PROFILE, initial_state(PROFILE.baseline, 0.0), Activity(live_sessions=1), 10.0, seed=1)
+    assert nudge_for(thought, session("I love my garden", "Thanks, bye!"), seed=1) is None
+    for hard in ("Sometimes I think about ending it all.", "I lost my job and I feel awful", "Nobody cares about me"):
+        for seed in range(4):
+            said = nudge_for(thought, session("I planted tomatoes in my garden", hard), seed=seed)
+            assert said in CARING_NUDGES, said
 
 
 async def test_the_worker_keeps_the_feelings_and_charts_the_mood_this_user_meets(db) -> None:  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ import re
 from app.catalog import load_catalog
 from app.persona.brains import make_brain
 from app.persona.emotion import apply_deltas, initial_state
-from app.persona.engine import PersonaState, StepResult, shared, step
+from app.persona.engine import PersonaState, StepResult, step
 from app.persona.memory import SessionMemory, UserMemory, learn, remember
 from app.persona.relationship import Relationship, record_interaction
 from app.settings import Settings
@@ -45,9 +45,7 @@ class Conversation:
         result = step(self.profile, self.state, turn, self.brain, self.now, seed=self.count)
         p = self.profile
         self.state = PersonaState(
-            emotion=apply_deltas(
-                self.state.emotion, shared(result.emotion_deltas), p.baseline, p.half_life_seconds, self.now
-            ),
+            emotion=apply_deltas(self.state.emotion, result.mood_deltas, p.baseline, p.half_life_seconds, self.now),
             relationship=record_interaction(
                 self.state.relationship, result.relationship_signal, self.now, result.known, result.emotion_deltas
             ),

@@ -1,8 +1,11 @@
 """Care in a crisis: crisis language gets the safety answer before any brain, the model included."""
 
+import itertools
+
 import pytest
 
 from app.brains import BrainHealth, BrainSet, PureBrain
+from app.persona import cards
 from app.persona.brains import BrainContext, BrainOutput, make_brain
 from app.persona.brains.base import Say
 from app.persona.brains.rules import JOKES
@@ -29,6 +32,20 @@ CRISIS = [
     "I have nothing left to live for",
     "I don\u2019t want to live anymore",
     "I'm going to end my life",
+    "Life isn't worth living",
+    "I don't see the point anymore",
+    "Everyone would be better off if I was gone",
+    "I've been cutting again",
+    "I took a bunch of pills",
+    "I want it all to end",
+    "I wish I could go to sleep and never wake up",
+    "I wish I wasn't alive",
+    "There is no reason to keep going",
+    "I'm done with life",
+    "nobody would miss me if I was gone",
+    "I feel like nobody would notice if I disappeared",
+    "I should just die",
+    "kms",
 ]
 NOT_CRISIS = [
     "I'm dying to see that film",
@@ -37,6 +54,14 @@ NOT_CRISIS = [
     "I want to end the call now",
     "My phone died",
     "I live in Lisbon",
+    "This traffic is killing me",
+    "I could kill for a coffee",
+    "I'm dying of laughter",
+    "I want to end this conversation",
+    "I've been cutting back on sugar",
+    "I'd die for a pizza",
+    "I don't see the point of this meeting",
+    "Nobody would care about that movie",
 ]
 WARM = ("glad you told me", "trusting me", "so sorry")
 
@@ -85,6 +110,10 @@ def test_the_issues_sad_conversation_is_met_with_care_not_a_menu() -> None:
     assert "mentioned" not in plea.reply_text
     assert not later.cards
     assert later.reply_text not in JOKES
+    picture = chat.say("Show me a picture")
+    assert not picture.cards
+    assert picture.reply_text != later.reply_text  # staying with them, not the same line twice running
+    assert ": If" not in plea.reply_text  # the resource line reads as its own sentence
 
 
 def test_the_resource_line_is_configurable() -> None:
@@ -98,7 +127,7 @@ def test_the_resource_line_is_configurable() -> None:
 
 
 class CountingModel:
-    """Stands in for the LLM brain: counts how often it is asked."""
+    """Stands in for the LLM brain: counts how often it is asked, and shows a card with every answer."""
 
     name = "llm"
 
@@ -107,8 +136,10 @@ class CountingModel:
 
     async def respond(self, ctx: BrainContext, say: Say) -> BrainOutput:
         self.calls += 1
-        await say("(model) sure, here is a joke")
-        return BrainOutput(text="(model) sure, here is a joke")
+        card = cards.image(cards.KITTEN_URL, "A kitten")
+        text = f"(model) sure, here is a joke {cards.show('card')}"
+        await say(text)
+        return BrainOutput(text=text, cards={"card": card})
 
     async def health(self) -> BrainHealth:
         return BrainHealth(brain=self.name, reachable=True)
@@ -129,3 +160,29 @@ async def test_the_model_is_not_asked_and_the_turn_is_flagged_for_operators(db) 
     assert entry.crisis
     assert entry.flagged == FLAG
     assert await HistoryStore(db).crisis_sessions() == ["crisis"]
+    after = await process(processor, make_turn("crisis", "ok"))  # the model answers, but shows no card now
+    assert after is not None
+    assert model.calls == 2
+    assert not after.cards
+    assert "@showcards" not in after.text
+
+
+@pytest.mark.parametrize("brain", ["rules", "demo"])
+def test_no_brain_shows_a_card_soon_after_crisis_words(brain: str) -> None:
+    chat = Conversation(brain=brain)
+    chat.say("I want to kill myself")
+    for text in ("show card", "Show me a picture", "what can you do?"):
+        result = chat.say(text)
+        assert not result.cards
+        assert "@showcards" not in result.reply_text
+        assert result.reply_text
+
+
+def test_crisis_words_again_and_again_are_never_met_with_the_same_words_twice_running() -> None:
+    for start in range(8):
+        chat = Conversation()
+        chat.count = start
+        said = ["I want to die", "I want to kill myself", "I can't go on", "I'm going to end my life", "I want to die"]
+        replies = [chat.say(text).reply_text for text in [*said, "help", "help", "help"]]
+        assert all(a != b for a, b in itertools.pairwise(replies)), replies
+        assert all(DEFAULT_RESOURCE_LINE in reply for reply in replies)

@@ -91,8 +91,8 @@ async def test_session_memory_appends_each_exchange_once_and_keeps_the_last_ones
     assert await memory.read("s1") == SessionMemory()
     for i in range(5):
         exchange = Exchange(turn_id=f"t{i}", user_text=f"tell me about roses {i}", reply_text="Roses!", at=float(i))
-        await memory.append("s1", exchange, [f"topic{i}"], limit=3)
-        await memory.append("s1", exchange, [f"topic{i}"], limit=3)  # the same turn run again
+        await memory.append("s1", exchange, [f"topic{i}"], limit=3, user_id="u1")
+        await memory.append("s1", exchange, [f"topic{i}"], limit=3, user_id="u1")  # the same turn run again
     remembered = await memory.read("s1")
     assert remembered.turn_count == 5
     assert [e.turn_id for e in remembered.recent] == ["t2", "t3", "t4"]
@@ -135,8 +135,8 @@ async def test_a_late_writer_cannot_push_an_exchange_again_after_later_turns(db)
     memory = StateStore(db).session_memory
     exchanges = [Exchange(turn_id=f"t{i}", user_text=f"hello {i}", reply_text="Hi!", at=float(i)) for i in range(3)]
     for exchange in exchanges:
-        await memory.append("s1", exchange, [], limit=6)
-    await memory.append("s1", exchanges[0], [], limit=6)  # the late writer
+        await memory.append("s1", exchange, [], limit=6, user_id="u1")
+    await memory.append("s1", exchanges[0], [], limit=6, user_id="u1")  # the late writer
     remembered = await memory.read("s1")
     assert [e.turn_id for e in remembered.recent] == ["t0", "t1", "t2"]
     assert remembered.turn_count == 3

@@ -65,7 +65,7 @@ async def test_thinking_stores_a_thought_and_nudges_an_idle_session_once_about_i
     memory = StateStore(db).session_memory
     for session_id, said in (("idle-session", "I planted tomatoes in my garden"), ("bye-session", "Thanks, bye!")):
         exchange = Exchange(turn_id=f"{session_id}-1", user_text=said, reply_text="...", at=now - 120)
-        await memory.append(session_id, exchange, next_topics([], exchange), 10)
+        await memory.append(session_id, exchange, next_topics([], exchange), 10, user_id="u1")
     pubsub = clients.async_client.pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(keys.reply_channel("api-1"))
 

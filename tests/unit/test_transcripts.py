@@ -75,7 +75,7 @@ def test_the_transcript_reads_like_a_person_speaking(path: Path) -> None:
         if is_crisis(text):
             assert DEFAULT_RESOURCE_LINE in reply
         if is_goodbye(text.lower()):
-            assert "goodbye" in reply.lower()
+            assert re.search(r"goodbye|good night", reply.lower())
     assert len(set(replies)) >= 0.9 * len(replies)
 
 

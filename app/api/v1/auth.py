@@ -110,7 +110,7 @@ async def guest(request: Request, response: Response, svc: Services = Depends(se
     wait = await svc.limiter.hit("guest", address_block(request), svc.settings.guests_per_ip_per_hour, 3600)
     if wait is not None:
         raise ApiError(429, "rate_limited", "too many guest accounts from this address", {"Retry-After": str(wait)})
-    return await _start(svc, await svc.accounts.create_guest(), response)
+    return await _start(svc, await svc.accounts.create_guest(svc.settings.refresh_token_ttl_seconds), response)
 
 
 def _busy() -> ApiError:

@@ -12,6 +12,7 @@ from app.brains import BrainHealth
 from app.bus.diagnostics import QueueReport, queue_report
 from app.services import Services
 from app.store.mongo import ping as mongo_ping
+from app.store.split import SPLIT_PROBLEM, StoreKind, store_kind
 
 router = APIRouter(tags=["meta"])
 probes = APIRouter(tags=["meta"])  # liveness and readiness: never rate-limited (Docker, Caddy poll them)
@@ -32,6 +33,8 @@ class Readiness(BaseModel):
     ready: bool
     redis: bool
     mongo: bool
+    store: StoreKind  # split: API and workers each hold their own database (never ready)
+    problem: str | None = None  # what keeps a split store from being ready
 
 
 @router.get("/", response_model=PersonaName)
@@ -52,7 +55,15 @@ async def ready(svc: Services = Depends(services)) -> JSONResponse:
     except Exception:  # any failure to answer means not ready
         redis_ok = False
     mongo_ok = await mongo_ping(svc.db)
-    body = Readiness(ready=redis_ok and mongo_ok, redis=redis_ok, mongo=mongo_ok)
+    store = store_kind(svc.settings)
+    split = store == "split"
+    body = Readiness(
+        ready=redis_ok and mongo_ok and not split,
+        redis=redis_ok,
+        mongo=mongo_ok,
+        store=store,
+        problem=SPLIT_PROBLEM if split else None,
+    )
     return JSONResponse(body.model_dump(), status_code=200 if body.ready else 503)
 
 

@@ -12,9 +12,9 @@ import re
 from collections.abc import Callable
 
 from app.persona import cards, safety
-from app.persona.appraisal import is_hostile
+from app.persona.appraisal import appraise_words, is_hostile
 from app.persona.brains.base import BrainContext, BrainOutput
-from app.persona.facts import Fact
+from app.persona.facts import PETS, RELATIONS, Fact
 from app.persona.language import formal, is_goodbye, reflect
 
 Handler = Callable[[BrainContext, str, random.Random], BrainOutput | None]
@@ -26,6 +26,13 @@ JOKES = (
     "What do you call a fish without eyes? A fsh.",
 )
 HELP_OPTIONS = ("Tell me a joke", "How are you?", "What do you know about me?", "Show me a picture")
+MENU_LINES = ("Here are a few things we could do.", "We could try one of these.", "Pick one, or tell me what you like.")
+# "Can you help me?" asks for help, not for a menu: someone may be about to say something hard.
+ASKS_FOR_HELP = re.compile(r"\b(?:can|could|would|will) you (?:please )?help\b|\bhelp me\b|\bi need (?:some )?help\b")
+HELP_OFFERS = ("Of course. What's going on?", "I'll do what I can. What do you need help with?",
+               "Sure. Tell me what's happening.")  # fmt: skip
+JOKE_REQUESTS = ("tell me a joke", "another joke", "any jokes", "a joke then", "a joke,? please", "joke me",
+                 "make me laugh", "something funny")  # fmt: skip
 MOOD_LINES: dict[str | None, tuple[str, ...]] = {
     "joy": ("I'm feeling really good, thanks for asking!", "Pretty great, honestly. How about you?"),
     "love": ("I'm feeling warm and happy, especially talking with you.", "Really good. I like talking with you."),
@@ -36,9 +43,16 @@ MOOD_LINES: dict[str | None, tuple[str, ...]] = {
     "disgust": ("I've had better moments, but I'm alright.", "I'm alright, if not my best."),
     None: ("I'm doing well, thank you. How about you?", "I'm good, thanks. And you?"),
 }
+HER = frozenset(["wife", "girlfriend", "mother", "mom", "mum", "sister", "daughter", "grandmother", "grandma", "aunt"])
+HIM = frozenset(["husband", "boyfriend", "father", "dad", "brother", "son", "grandfather", "grandpa", "uncle"])
+# Questions about the persona's own tastes: it has none to report, but turns them back warmly.
+TASTES = re.compile(r"\b(?:do you (?:like|love|enjoy)|what do you (?:like|love|enjoy)|what(?:'s| is) your fav)")
+MY_TASTES = ("I love hearing what people enjoy. What about you?", "I'm curious about what people love. And you?")
+THANKED = ("You're welcome{name}!", "Any time{name}.", "I'm glad to be here{name}.")
 GUARDED_MOOD = ("I'm alright. How are you?", "Fine, thank you. What's on your mind?")
 FOLLOW_UPS = ("How does that make you feel?", "What happened next?", "Tell me more about that.", "Why do you say that?")
 CONTINUATIONS = ("I see.", "That's interesting.", "Go on, I'm listening.", "Mm, I understand.", "Okay, I follow.")
+GENTLE_CONTINUATIONS = ("I'm listening.", "Take your time. I'm here.", "I'm here with you.", "Go on, if you want to.")
 GUARDED_CONTINUATIONS = ("I see.", "Okay.", "Go on.", "Alright.")
 # De-escalation in the persona's voice: formal, warm or plain, plus a lighter touch with humour.
 DE_ESCALATIONS: dict[str, tuple[str, ...]] = {
@@ -47,22 +61,36 @@ DE_ESCALATIONS: dict[str, tuple[str, ...]] = {
         "I would rather we spoke calmly. What is it that you need from me?",
         "Noted. I am still willing to help, if you tell me how.",
         "Let us start again. What would you like to talk about?",
+        "I hear your frustration. I would still like to help, if you will let me.",
     ),
     "warm": (
         "Ouch. I can tell something's frustrating you, and I'd still like to help. What's going on?",
         "That stings a little, but I'm not going anywhere. What would make this better for you?",
         "I hear that you're fed up with me. Tell me what I got wrong and I'll try again.",
+        "I'm sorry it's been frustrating. I'm still here if you want to try something else.",
     ),
     "plain": (
         "I'm sorry this isn't going well. What would help?",
         "Let's take a breath. What can I do for you?",
         "Fair enough, I'm not getting this right. Tell me what you'd like instead.",
         "Okay. Let's try that again. What do you need?",
+        "Understood. What would you rather talk about?",
     ),
 }
+# Insult after insult: still kind, but it says where it stands rather than apologising again.
+BOUNDARIES = (
+    "I'd like to keep talking, but not like this. I'm here when you want to talk about something else.",
+    "I'll stay polite, and I'll stay here. When you're ready to talk, so am I.",
+    "Let's take a break from the insults. Is there something I can actually help with?",
+)
 LIGHT_DE_ESCALATIONS = ("Fair, I'm clearly not at my best right now. Give me another shot?",)
 GAME_JOKES = ("Alright, I'll try to earn a smile: {joke}", "Challenge accepted. {joke}", "I'll give it my best: {joke}")
 UPSET_BY_ME = ("I'm sorry. I didn't mean to upset you. What happened?", "That's not what I wanted. What went wrong?")
+LOW = (
+    "I'm really sorry you feel that way. I care about what you're going through. What's been happening?",
+    "That sounds so painful. I'm glad you told me, and I'm here. What's making you feel this way?",
+    "I'm here with you, and I want to understand. What's been going on?",
+)
 SAD_NEWS = (
     "I'm sorry to hear that. Do you want to talk about it?",
     "That sounds hard. I'm here.",
@@ -75,14 +103,30 @@ TOPIC_RETURNS = (
     " You mentioned {topic} earlier. What's the story there?",
 )
 HARD_TIMES = ("rough day", "bad day", "hard day", "tough day", "long day", "stressed", "exhausted", "worn out",
-              "struggling", "overwhelmed", "not doing (great|well|good)", "not great", "not good")  # fmt: skip
+              "struggling", "overwhelmed", "not doing (great|well|good)", "not great", "not good", "can'?t sleep",
+              "(got|been|was) fired", "laid off", "broke up", "(left|dumped) me", "heartbroken", "lonely",
+              f"lost my (job|{RELATIONS}|{PETS})", "died", "passed away", "funeral", "miss (him|her|them)",
+              "don'?t know what to do", "in (the )?hospital", "cancer", "is (really |very )?(sick|ill)")  # fmt: skip
 FEELING_FINE = (
     r"(i'?m |i am |i feel )?(a bit |a little |much |feeling |doing )?(fine|good|great|ok|okay|not bad|well|better)\b.*"
 )
-ABOUT_THE_PERSONA = re.compile(r"^you\b|\byou(?:'re| are|r)\b|\bthank(?:s| you)\b")  # not "talking to you"
+HOW_ARE_YOU = re.compile(r"\bhow (?:are|about) you\b|\band you\?", re.I)
+# About the persona ("You're lovely", "I love talking to you"), not merely to it ("I'm better talking to you").
+ABOUT_THE_PERSONA = re.compile(
+    r"^you\b|\byou(?:'re| are|r)\b|\bthank(?:s| you)\b|\bi (?:love|like|adore) (?:you|talking)\b"
+)
 LOSS = ("died", "dead", "passed away", "lost", "put down", "funeral", "miss (him|her|them)")
+# "I'm feeling better", not "I'm not doing great".
+BETTER = re.compile(r"(?<!not )(?<!not doing )\b(?:better|calmer|fine|good|great|okay now)\b")
+STAY = (
+    "I'd rather stay with you for now. How are you feeling at this moment?",
+    "Let's leave that for another time. I'm here with you. How are you doing right now?",
+)
 APOLOGY_ACCEPTED = ("No hard feelings. Want to start over?", "Thanks for saying that. Let's start again.")
 STEADY = ("That's a really good step. I'm here with you.", "I'm glad. I'm here if you want to keep talking.")
+CELEBRATIONS = ("got the job", "got a job", "got (engaged|promoted|married)", "getting married", "passed (my|the)",
+                "i did it", "we won", "had a baby", "having a baby", "new job", "got in", "got accepted")  # fmt: skip
+CONGRATULATIONS = ("That's wonderful news. Congratulations!", "Congratulations! How are you feeling about it?")
 GOOD_NEWS = ("That's lovely to hear!", "I'm glad!", "Ha, glad to hear it!")
 ENJOYED = ("Glad you liked it!", "Ha, I'll be here all week!")
 NOT_SURE = ("I'm not sure about that one.", "I don't know that one, I'm afraid.", "Honestly, I don't know.")
@@ -91,10 +135,14 @@ REFLECTIONS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (re.compile(r"\bi need (?P<r>[^.!?]+)", re.I), ("Why do you need {r}?", "Would {r} really help you?")),
     (re.compile(r"\bi think (?P<r>[^.!?]+)", re.I), ("What makes you think {r}?", "Do you really think {r}?")),
     (re.compile(r"\bi (?:want|wish) (?P<r>[^.!?]+)", re.I), ("What would it mean to you to get {r}?",)),
+    (
+        re.compile(r"\bi(?:'m| am) (?P<r>(?!feeling|thinking|doing)\w+ing\b[^.!?]*)", re.I),
+        ("How do you feel about {r}?",),
+    ),  # "I'm getting married": not "How long have you been getting married?"
     (re.compile(r"\bi(?:'m| am) (?P<r>[^.!?]+)", re.I), ("How long have you been {r}?", "How does being {r} feel?")),
     (re.compile(r"\bbecause (?P<r>[^.!?]+)", re.I), ("Is that the real reason?", "Does that explain everything?")),
     (re.compile(r"\byou(?:'re| are) (?P<r>[^.!?]+)", re.I), ("What makes you think I'm {r}?",)),
-    (re.compile(r"\bmy (?P<r>[^.!?]+)", re.I), ("Tell me more about your {r}.", "Your {r}? Go on.")),
+    (re.compile(r"(?P<r>[^.!?]*\bmy\b[^.!?]*)", re.I), ("{R}? Tell me more.", "{R}? Go on.")),  # the whole clause
 )
 
 
@@ -119,7 +167,8 @@ def _pick(ctx: BrainContext, rng: random.Random, options: tuple[str, ...]) -> st
     said, formality = [exchange.reply_text for exchange in ctx.session.recent], ctx.profile.style.formality
 
     def last_said(option: str) -> int:
-        return max((i for i, reply in enumerate(said) if formal(option, formality) in reply), default=-1)
+        line = formal(option, formality).lower()  # also when said after a name: "Jo, that sounds hard."
+        return max((i for i, reply in enumerate(said) if line in reply.lower()), default=-1)
 
     fresh = [option for option in options if last_said(option) < 0]
     return rng.choice(fresh) if fresh else min(options, key=last_said)  # else the one said longest ago
@@ -138,8 +187,8 @@ def _addressed(ctx: BrainContext, rng: random.Random, line: str) -> str:
         return line
     if any(name in exchange.reply_text for exchange in ctx.session.recent[-2:]):
         return line
-    if rng.random() >= 0.5 * ctx.profile.style.warmth:
-        return line
+    if rng.random() >= 0.5 * ctx.profile.style.warmth or line.startswith(("Mm", "Oh", "Ouch", "Aw", "Ha")):
+        return line  # not "Mimi, mm, I understand."
     keep = line.startswith(("I ", "I'")) or line[:1].islower()
     return f"{name}, {line if keep else line[:1].lower() + line[1:]}"
 
@@ -205,15 +254,16 @@ def _fact_phrase(fact: Fact) -> str:
 def memory_question(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
     if not ctx.asked:
         return None
-    answers = [f for f in ctx.recalled if f.kind in ctx.asked]
-    if ctx.asked_about:  # "what's my cat's name?" is about the cat, not the sister or the dog
-        answers = [f for f in answers if f.key.split(":", 1)[-1] == ctx.asked_about]
+    answers = [f for f in ctx.recalled if f.kind in ctx.asked]  # only the cat, when the cat was asked about
     if not answers:
         missing = f"your {ctx.asked_about}'s name" if ctx.asked_about else "that"
         return _say(ctx, f"You haven't told me {missing} yet. Would you like to?", relationship_signal=0.05)
     phrases = [_fact_phrase(f) for f in answers]
     joined = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
-    line = _pick(ctx, rng, (f"I remember: {joined}.", f"Of course! {_capitalised(joined)}.", f"You told me {joined}."))
+    lines = (f"I remember: {joined}.", f"Of course! {_capitalised(joined)}.", f"You told me {joined}.")
+    last = ctx.session.recent[-1].reply_text if ctx.session.recent else ""
+    fresh = tuple(line for line in lines if not last.startswith(line[:8])) or lines  # not "Of course!" twice running
+    line = _pick(ctx, rng, fresh)
     return _say(ctx, line, emotion_deltas={"joy": 0.05}, relationship_signal=0.15)
 
 
@@ -227,6 +277,27 @@ def _sombre(ctx: BrainContext) -> bool:
     return ctx.appraisal.valence <= -0.3 or any(_matches(t.lower(), *LOSS) for t in said)
 
 
+def _heavy(ctx: BrainContext) -> bool:
+    """Hard news in this turn or the last few, unless they have said since that they are better:
+    gentle words, no menu, no "What's the story there?"."""
+    if _sombre(ctx) or ctx.appraisal.low:
+        return True
+    for exchange in reversed(ctx.session.recent[-3:]):
+        before = exchange.user_text.lower()
+        said = appraise_words(before)
+        thanks = re.search(r"\b(thanks|thank you)\b", before)  # "Thanks for listening" is not "I'm better"
+        if (said.valence >= 0.3 and not thanks) or BETTER.search(before):
+            return False
+        if said.low or (said.valence <= -0.4 and not said.hostile) or _matches(before, *HARD_TIMES):
+            return True
+    return False
+
+
+def _pronoun(fact: Fact) -> str:
+    relation = fact.key.split(":", 1)[-1]
+    return "her" if relation in HER else "him" if relation in HIM else "them"
+
+
 def introduction(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
     if not ctx.new_facts:
         return None
@@ -235,6 +306,8 @@ def introduction(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutpu
     if fact.kind in ("person", "pet") and _sombre(ctx):  # "My dog died last week. His name was Max."
         line = f"{value}. That's a lovely name. What was {value} like?"
         return _say(ctx, line, emotion_deltas={"love": 0.05}, relationship_signal=0.2)
+    if fact.kind == "name" and (known := ctx.user_memory.get("name")) and known.mentions > 1:  # "actually, call me Sam"
+        return _say(ctx, f"Got it, {value}. I'll call you that from now on.", relationship_signal=0.2)
     lines = {
         "name": f"Nice to meet you, {value}! What would you like to talk about?",
         "likes": f"{value[0].upper() + value[1:]}? I like the sound of that. What do you love about it?",
@@ -243,7 +316,7 @@ def introduction(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutpu
         "lives": f"{value}! What's it like living there?",
         "origin": f"{value}, lovely. Do you miss it?",
         "work": "That sounds interesting. Do you enjoy your work?",
-        "person": f"{value} is a lovely name. Tell me more about them.",
+        "person": f"{value} is a lovely name. Tell me more about {_pronoun(fact)}.",
         "pet": f"Aww, {value}! I'd love to hear more about them.",
         "age": "Thanks for telling me. I'll remember that.",
         "event": "I'll remember that. Is it something you're looking forward to?",
@@ -257,9 +330,11 @@ def show_cards(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput 
         return _say(
             ctx, f"Here is a cat {cards.show('cat')}", cards=card, emotion_deltas={"joy": 0.1}, relationship_signal=0.1
         )
+    if ASKS_FOR_HELP.search(text) or (_heavy(ctx) and _matches(text, "help")):
+        return _say(ctx, _pick(ctx, rng, HELP_OFFERS), relationship_signal=0.1)
     if _matches(text, "help", "what can you do", "what can we do", "options", "menu"):
         card = {"options": cards.options(HELP_OPTIONS)}
-        return _say(ctx, f"Here are a few things we could do. {cards.show('options')}", cards=card)
+        return _say(ctx, f"{_pick(ctx, rng, MENU_LINES)} {cards.show('options')}", cards=card)
     if _matches(text, "tell me about yourself", "who are you", "what are you"):
         me = ctx.profile
         about = cards.markdown(f"**{me.name}**\n\n{me.description or 'A persona who remembers you.'}")
@@ -276,30 +351,42 @@ def small_talk(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput 
     name = ctx.user_memory.name
     hello_name = f", {name}" if name and not _guarded(ctx) else ""
     if is_goodbye(text):  # "Thanks, bye!" is a goodbye first
-        thanked = "You're welcome, and goodbye" if _matches(text, "thanks", "thank you", "cheers") else "Goodbye"
+        parting = "good night" if _matches(text, "good ?night", "night", "sleep", "bed") else "goodbye"
+        thanked = f"You're welcome, and {parting}" if _matches(text, "thanks", "thank you", "cheers") else parting
+        thanked = _capitalised(thanked)
         return _say(ctx, f"{thanked}{hello_name}! I'll be here whenever you want to talk.", relationship_signal=0.1)
     if _matches(text, "how are you", "how do you feel", "how are you feeling"):
         lines = GUARDED_MOOD if _guarded(ctx) else MOOD_LINES.get(ctx.dominant_emotion, MOOD_LINES[None])
         return _say(ctx, _pick(ctx, rng, lines), relationship_signal=0.1)
     if _matches(text, "your name", "who am i talking to"):
         return _say(ctx, f"I'm {ctx.profile.name}.", relationship_signal=0.05)
-    if _matches(text, "joke", "make me laugh", "something funny"):
+    if _matches(text, *JOKE_REQUESTS):
         return _say(
             ctx,
-            rng.choice(JOKES),
+            _pick(ctx, rng, JOKES),
             emotion_deltas={"joy": 0.1 + 0.1 * ctx.profile.style.humor},
             relationship_signal=0.15,
         )
-    if _matches(text, "thanks", "thank you", "cheers"):
-        return _say(
-            ctx, f"You're welcome{hello_name}!", emotion_deltas={"joy": 0.05, "love": 0.05}, relationship_signal=0.2
-        )
-    if re.fullmatch(r"(hi|hello|hey|good (morning|afternoon|evening))\b.*", text) and len(text) < 30:
-        return _say(ctx, f"Hi{hello_name}! How are you today?", emotion_deltas={"joy": 0.05}, relationship_signal=0.1)
-    if re.fullmatch(FEELING_FINE, text) and len(text) < 40:
+    if _says_they_are_fine(ctx, text):  # "good thanks" answers "How are you?", it thanks for nothing
         line = _pick(ctx, rng, ("Glad to hear it! What's on your mind?", "Good to hear. What's new with you?"))
         return _say(ctx, line, relationship_signal=0.1)
+    if _matches(text, "thanks", "thank you", "cheers"):
+        line = _pick(ctx, rng, tuple(line.format(name=hello_name) for line in THANKED))
+        return _say(ctx, line, emotion_deltas={"joy": 0.05, "love": 0.05}, relationship_signal=0.2)
+    if re.fullmatch(r"(hi|hello|hey|good (morning|afternoon|evening))\b.*", text) and len(text) < 30:
+        return _say(ctx, f"Hi{hello_name}! How are you today?", emotion_deltas={"joy": 0.05}, relationship_signal=0.1)
+    if TASTES.search(text):
+        return _say(ctx, _pick(ctx, rng, MY_TASTES), relationship_signal=0.05)
     return None
+
+
+def _says_they_are_fine(ctx: BrainContext, text: str) -> bool:
+    """ "I'm doing better" is news whenever it is said; a bare "fine" only answers "How are you?"."""
+    if not re.fullmatch(FEELING_FINE, text) or len(text) >= 40:
+        return False
+    asked = bool(ctx.session.recent) and HOW_ARE_YOU.search(ctx.session.recent[-1].reply_text) is not None
+    answered = re.match(r"(i'?m|i am|i feel|feeling|doing|much|a bit|a little)\b", text) is not None
+    return asked or answered or re.search(r"\b(thanks|thank you)\b", text) is not None  # "good, thanks"
 
 
 def feelings(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
@@ -307,11 +394,15 @@ def feelings(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | 
     if _guarded(ctx) and _matches(text, "sorry", "i apologi[sz]e", "my bad"):
         return _say(ctx, _pick(ctx, rng, APOLOGY_ACCEPTED), emotion_deltas={"anger": -0.1}, relationship_signal=0.4)
     if ctx.appraisal.hostile:  # de-escalate, and let it count against the relationship
-        if _matches(text, "joke", "make me laugh", "something funny"):
+        if _matches(text, *JOKE_REQUESTS):
             line = _pick(ctx, rng, GAME_JOKES).format(joke=_pick(ctx, rng, JOKES))
+        elif sum(is_hostile(exchange.user_text) for exchange in ctx.session.recent[-3:]) >= 3:
+            line = _pick(ctx, rng, BOUNDARIES + _voice(ctx))
         else:
             line = _pick(ctx, rng, _voice(ctx))
         return _say(ctx, line, relationship_signal=-0.3)
+    if ctx.appraisal.low:  # "Nobody cares about me": care, never "I'm glad!"
+        return _say(ctx, _pick(ctx, rng, LOW), emotion_deltas={"love": 0.05}, relationship_signal=0.1)
     if valence <= -0.5 and directed:
         return _say(ctx, _pick(ctx, rng, UPSET_BY_ME), relationship_signal=0.05)
     if valence <= -0.4 or _matches(text, *HARD_TIMES):
@@ -326,9 +417,16 @@ def feelings(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | 
 
 def good_news(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
     """Something pleasant that is not about the persona ("Haha, that's a good one!")."""
+    if _matches(text, *CELEBRATIONS):  # "I got the job!" reads as nothing much to VADER
+        return _say(ctx, _pick(ctx, rng, CONGRATULATIONS), emotion_deltas={"joy": 0.15}, relationship_signal=0.15)
+    laughed = _matches(text, "haha", "lol", "good one", "funny")
+    after_a_joke = bool(ctx.session.recent) and any(joke in ctx.session.recent[-1].reply_text for joke in JOKES)
+    if laughed and after_a_joke:  # "lol" after a joke, even one too quiet for VADER
+        return _say(ctx, _pick(ctx, rng, ENJOYED), emotion_deltas={"joy": 0.05}, relationship_signal=0.1)
+    if laughed or _guarded(ctx):  # "lol ok" after an insult is no praise of a joke
+        return None
     if ctx.appraisal.valence >= 0.45 and not ctx.appraisal.directed_at_persona and not text.endswith("?"):
-        lines = ENJOYED if _matches(text, "haha", "lol", "good one", "funny") else GOOD_NEWS
-        return _say(ctx, _pick(ctx, rng, lines), emotion_deltas={"joy": 0.05}, relationship_signal=0.1)
+        return _say(ctx, _pick(ctx, rng, GOOD_NEWS), emotion_deltas={"joy": 0.05}, relationship_signal=0.1)
     return None
 
 
@@ -337,7 +435,7 @@ def reflection(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput 
         if match := pattern.search(ctx.turn.text):
             fragment = reflect(match.group("r")).strip()
             if 0 < len(fragment) <= 80:
-                line = _pick(ctx, rng, tuple(t.format(r=fragment) for t in templates))
+                line = _pick(ctx, rng, tuple(t.format(r=fragment, R=_capitalised(fragment)) for t in templates))
                 return _say(ctx, _addressed(ctx, rng, line), relationship_signal=0.05)
     return None
 
@@ -353,9 +451,12 @@ def carry_on(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput:
     style = ctx.profile.style
     if _guarded(ctx):
         return _say(ctx, _pick(ctx, rng, GUARDED_CONTINUATIONS), relationship_signal=0.0)
+    if _heavy(ctx):  # no "That's interesting." or "What's the story there?" after hard news
+        return _say(ctx, _addressed(ctx, rng, _pick(ctx, rng, GENTLE_CONTINUATIONS)), relationship_signal=0.05)
     line = _pick(ctx, rng, CONTINUATIONS)
-    just_said = ctx.session.recent[-1].user_text.lower() if ctx.session.recent else ""
-    topics = [t for t in ctx.session.topics if t.split()[-1].lower() not in f"{text} {just_said}"]
+    just_said = " ".join(exchange.user_text.lower() for exchange in ctx.session.recent[-2:])  # not what was just said
+    returned = " ".join(exchange.reply_text for exchange in ctx.session.recent[-4:])  # once, not every turn
+    topics = [t for t in ctx.session.topics if t.split()[-1].lower() not in f"{text} {just_said}" and t not in returned]
     if topics and rng.random() < style.curiosity:
         line += _pick(ctx, rng, tuple(template.format(topic=topics[0]) for template in TOPIC_RETURNS))
     elif rng.random() < style.verbosity:
@@ -366,9 +467,9 @@ def carry_on(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput:
 def stay_with_them(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
     """Soon after crisis words, no joke, picture or menu: stay with the person."""
     if _matches(text, "joke", "make me laugh", "something funny", "show me", "picture", "menu", "options"):
-        line = "I'd rather stay with you for now. How are you feeling at this moment?"
-        return _say(ctx, line, relationship_signal=0.05)
-    if re.fullmatch(FEELING_FINE, text) or _matches(text, "i'll call", "i will call", "i'll talk", "i will talk"):
+        return _say(ctx, _pick(ctx, rng, STAY), relationship_signal=0.05)
+    steadier = ("calmer", "feel(ing)? better", "a bit better", "i'll call", "i will call", "i'll talk", "i will talk")
+    if re.fullmatch(FEELING_FINE, text) or _matches(text, *steadier):
         return _say(ctx, _pick(ctx, rng, STEADY), relationship_signal=0.1)
     return None
 

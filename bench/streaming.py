@@ -1,0 +1,277 @@
+"""The streaming half of the benchmark: time to the first word at each door, against the model.
+
+One stack (redis-server, the shared store, worker processes, one API process) on the fake
+streaming model (`tests/support/fake_llm.py` as a process of its own). Side by side, at 1 and at
+N concurrent sessions: the time from sending a turn to its first word at the client through
+`/v1/chat/completions` (the official `openai` client, streaming), Hume's `/llm` (a websockets
+client, first `assistant_input`) and REST (`POST /v1/messages/submit`, then the job's SSE events,
+first `progress` delta), against the same model called directly with the `openai` client. Also:
+the gap between first and last word at the client against the model's own, model calls per turn,
+and barge-in: from the client closing a completions stream to the model's connection closing.
+"""
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+import openai
+import websockets
+
+from app.channels.streaming import Phrases
+from app.llm.reader import StreamReader
+from bench.stats import Latencies
+from tests.support.scene import conversation_request, state_event
+from tests.support.stack import Managed
+
+Check = tuple[str, float, str, float]
+STORY = "tell me about the sea, the sky and the stars, and the long road home, please."
+
+
+@dataclass
+class Timing:
+    first_ms: float  # send -> first word
+    span_ms: float  # first word -> last word
+    phrase_ms: float = 0.0  # send -> the first whole phrase (what /llm can speak first)
+    phrase_span_ms: float = 0.0  # the first whole phrase -> last word
+    by_model: bool = True  # False: the model's first word came too late and the rules brain answered
+
+
+def _timing(sent: float, first: float | None, last: float | None) -> Timing:
+    """No words at all (the deadline passed with nothing said) counts as a turn the model missed."""
+    if first is None or last is None:
+        return Timing((time.perf_counter() - sent) * 1000, 0.0, by_model=False)
+    return Timing((first - sent) * 1000, (last - first) * 1000)
+
+
+def direct(model_url: str) -> Callable[[str, int], Awaitable[Timing]]:
+    """The model called directly; its words are what the persona's reader would speak (the data
+    after them is not words), its first phrase what a voice could say first."""
+    client = openai.AsyncOpenAI(base_url=f"{model_url}/v1", api_key="unused", max_retries=0)
+
+    async def one(_: str, i: int) -> Timing:
+        return await _direct(client)
+
+    return one
+
+
+async def _direct(client: openai.AsyncOpenAI) -> Timing:
+    sent = time.perf_counter()
+    stream = await client.chat.completions.create(
+        model="fake-model", messages=[{"role": "user", "content": STORY}], stream=True
+    )
+    reader, phrases = StreamReader(), Phrases()
+    first = last = phrase = None
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content and (words := reader.feed(chunk.choices[0].delta.content)):
+            last = time.perf_counter()
+            first = first or last
+            if phrases.add(words) and phrase is None:
+                phrase = last
+    timing = _timing(sent, first, last)
+    timing.phrase_ms = ((phrase or last or sent) - sent) * 1000
+    timing.phrase_span_ms = ((last or sent) - (phrase or last or sent)) * 1000
+    return timing
+
+
+async def _openai_words(stream: openai.AsyncStream, sent: float) -> Timing:  # type: ignore[type-arg]
+    first = last = None
+    text = ""
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            last = time.perf_counter()
+            first = first or last
+            text += chunk.choices[0].delta.content
+    timing = _timing(sent, first, last)
+    timing.by_model = text.startswith("(model)")
+    return timing
+
+
+def completions(api_url: str) -> Callable[[str, int], Awaitable[Timing]]:
+    client = openai.AsyncOpenAI(base_url=f"{api_url}/v1", api_key="unused", max_retries=0)
+
+    async def one(_: str, i: int) -> Timing:
+        sent = time.perf_counter()
+        stream = await client.chat.completions.create(
+            model="persona",
+            messages=[{"role": "user", "content": STORY}],
+            stream=True,
+            extra_query={"custom_session_id": f"bench-sse-{i}-{uuid.uuid4().hex[:8]}"},
+        )
+        return await _openai_words(stream, sent)
+
+    return one
+
+
+async def hume(api_url: str, i: int) -> Timing:
+    url = api_url.replace("http", "ws", 1) + "/llm"
+    async with websockets.connect(url, open_timeout=30) as ws:
+        chat = {"messages": [{"type": "user_message", "message": {"role": "user", "content": STORY}}]}
+        sent = time.perf_counter()
+        await ws.send(json.dumps({**chat, "custom_session_id": f"bench-evi-{i}-{uuid.uuid4().hex[:8]}"}))
+        first = last = None
+        said = ""
+        while (frame := json.loads(await asyncio.wait_for(ws.recv(), 30)))["type"] != "assistant_end":
+            last = time.perf_counter()
+            first = first or last
+            said += frame["text"]
+    timing = _timing(sent, first, last)
+    timing.by_model = said.startswith("(model)")
+    return timing
+
+
+async def soul_machines(api_url: str, i: int) -> Timing:
+    """Soul Machines gets one whole conversationResponse: its latency, for the record."""
+    async with websockets.connect(api_url.replace("http", "ws", 1) + "/ws", open_timeout=30) as ws:
+        await ws.send(state_event(f"bench-sm-{i}-{uuid.uuid4().hex[:8]}"))
+        sent = time.perf_counter()
+        await ws.send(conversation_request(STORY))
+        frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+    timing = _timing(sent, time.perf_counter(), time.perf_counter())
+    timing.by_model = frame["body"]["output"]["text"].startswith("(model)")
+    return timing
+
+
+def rest(http: httpx.AsyncClient, tokens: list[str]) -> Callable[[str, int], Awaitable[Timing]]:
+    async def one(_: str, i: int) -> Timing:
+        headers = {"Authorization": f"Bearer {tokens[i]}"}
+        sent = time.perf_counter()
+        job = (await http.post("/v1/messages/submit", json={"text": STORY}, headers=headers)).json()
+        first = last = None
+        said = ""
+        async with http.stream("GET", f"/v1/jobs/{job['job_id']}/events", headers=headers) as events:
+            event = ""
+            async for line in events.aiter_lines():
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and event == "progress" and (delta := json.loads(line[5:]).get("delta")):
+                    last = time.perf_counter()
+                    first = first or last
+                    said += delta
+                elif event == "done":
+                    break
+        timing = _timing(sent, first, last)
+        timing.by_model = said.startswith("(model)")
+        return timing
+
+    return one
+
+
+async def side_by_side(
+    doors: dict[str, Callable[[str, int], Awaitable[Timing]]], url: dict[str, str], sessions: int, rounds: int
+) -> tuple[dict[str, tuple[Latencies, Latencies]], int]:
+    """Each door `rounds` times with `sessions` at once, doors interleaved round by round: first
+    word and first-to-last word per door, and how many turns the rules brain answered."""
+    rules_answered = 0
+    firsts: dict[str, list[float]] = {name: [] for name in doors}
+    spans: dict[str, list[float]] = {name: [] for name in doors}
+    phrases: list[float] = []
+    phrase_spans: list[float] = []
+    for _ in range(rounds):
+        for name, door in doors.items():
+            timings = await asyncio.gather(*(door(url[name], i) for i in range(sessions)))
+            rules_answered += sum(not t.by_model for t in timings)
+            firsts[name] += [t.first_ms for t in timings]
+            spans[name] += [t.span_ms for t in timings]
+            if name == "direct":
+                phrases += [t.phrase_ms for t in timings]
+                phrase_spans += [t.phrase_span_ms for t in timings]
+    results = {name: (Latencies(firsts[name]), Latencies(spans[name])) for name in doors}
+    results["direct phrase"] = (Latencies(phrases), Latencies(phrase_spans))
+    return results, rules_answered
+
+
+async def barge_in(api_url: str, model_url: str, trials: int) -> Latencies:
+    """Client closes a completions stream after its first word; how soon the model's call closes."""
+    client = openai.AsyncOpenAI(base_url=f"{api_url}/v1", api_key="unused", max_retries=0)
+    out: list[float] = []
+    async with httpx.AsyncClient(base_url=model_url) as http:
+        for i in range(trials):
+            await http.post("/stats/reset")
+            stream = await client.chat.completions.create(
+                model="persona",
+                messages=[{"role": "user", "content": STORY}],
+                stream=True,
+                extra_query={"custom_session_id": f"bench-barge-{i}-{uuid.uuid4().hex[:8]}"},
+            )
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    break
+            closed_at = time.time()
+            await stream.close()
+            for _ in range(200):
+                records = (await http.get("/stats")).json()["records"]
+                if records and records[-1]["closed"]:
+                    out.append((records[-1]["closed"] - closed_at) * 1000)
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.3)  # the session's lane moves on before the next trial
+    return Latencies(out)
+
+
+async def measure_streaming(
+    api: Managed, model: Managed, concurrency: list[int], rounds: int, trials: int
+) -> list[Check]:
+    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
+    async with httpx.AsyncClient(base_url=api.url, timeout=30, limits=limits) as api_http:
+        tokens = [(await api_http.post("/v1/auth/guest")).json()["access_token"] for _ in range(max(concurrency))]
+        doors = {
+            "direct": direct(model.url),
+            "completions": completions(api.url),
+            "/llm": hume,
+            "REST SSE": rest(api_http, tokens),
+        }
+        url = {"direct": model.url, "completions": api.url, "/llm": api.url, "REST SSE": api.url}
+        return await _measure(doors, url, model, api, concurrency, rounds, trials)
+
+
+async def _measure(
+    doors: dict[str, Callable[[str, int], Awaitable[Timing]]],
+    url: dict[str, str],
+    model: Managed,
+    api: Managed,
+    concurrency: list[int],
+    rounds: int,
+    trials: int,
+) -> list[Check]:
+    async with httpx.AsyncClient(base_url=model.url) as http:
+        await side_by_side(doors, url, 2, 1)  # warm: connections, imports, first-use caches
+        await http.post("/stats/reset")
+        rules_answered = 0
+        checks: list[Check] = []
+        turns = 0
+        for sessions in concurrency:
+            results, late = await side_by_side(doors, url, sessions, rounds)
+            rules_answered += late
+            turns += sessions * rounds * (len(doors) - 1)
+            print(f"-- first word, {sessions} session(s) at once, {rounds} rounds (send -> first word at the client)")
+            for name, (first, span) in results.items():
+                print(f"   {name:13s} {first.summary()}   first->last word p50 {span.pct(50):7.1f} ms")
+            print("   (/llm speaks by phrase: it is compared with the model's first whole phrase;")
+            print("    SM /ws is the whole conversationResponse, reported, not a first word)")
+            for name, (first, span) in results.items():
+                if name.startswith("direct") or name == "SM /ws":
+                    continue
+                base_first, base_span = results["direct phrase" if name == "/llm" else "direct"]
+                at = f"{name} @{sessions}"
+                spread = abs(span.pct(50) - base_span.pct(50)) / max(base_span.pct(50), 1.0) * 100
+                checks += [
+                    (f"{at}: first word p50 - direct p50 <= 15 ms", first.pct(50) - base_first.pct(50), "<=", 15.0),
+                    (f"{at}: first word p99 - direct p99 <= 40 ms", first.pct(99) - base_first.pct(99), "<=", 40.0),
+                    (f"{at}: first->last word within 10 % of the model's", spread, "<=", 10.0),
+                ]
+        stats = (await http.get("/stats")).json()
+    model_calls = stats["calls"] - sum(sessions * rounds for sessions in concurrency)  # minus the direct calls
+    print(f"-- model calls per turn through the doors: {model_calls / turns:.3f} ({model_calls} calls, {turns} turns)")
+    print(f"   turns without the model's words (none by LLM_FIRST_WORD_SECONDS: rules or nothing): {rules_answered}")
+    closing = await barge_in(api.url, model.url, trials)
+    print(f"-- barge-in: client closes the stream -> model connection closed: {closing.summary()}")
+    return [
+        *checks,
+        ("model calls per turn <= 1 (never retried)", model_calls / turns, "<=", 1.0),
+        ("turns without the model's words (late first word) == 0", float(rules_answered), "<=", 0.0),
+        ("barge-in: close -> model closed p99 <= 100 ms", closing.pct(99), "<=", 100.0),
+    ]
