@@ -13,9 +13,8 @@ import signal
 import sys
 
 from app import logs
-from app.bus.connections import exit_unless_reachable
 from app.settings import get_settings
-from worker.process import serve
+from worker.process import preflight, serve
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,8 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = get_settings()
     logs.configure(settings.log_level, settings.log_format)
-    if settings.redis_url:  # unset: serve() says what is missing
-        exit_unless_reachable(settings.redis_url)
+    preflight(settings)
     count = args.processes or settings.worker_processes
     if count == 1:
         serve(args.burst)

@@ -11,9 +11,9 @@ from pymongo.errors import PyMongoError
 from setproctitle import setproctitle
 
 from app import logs
-from app.bus.connections import make_clients
+from app.bus.connections import exit_unless_reachable, make_clients
 from app.observability import metrics, tracing
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 from app.store.mongo import connect, ensure_indexes
 from app.store.split import SplitStoreError, refuse_split_store
 from worker.runtime import make_worker
@@ -21,11 +21,9 @@ from worker.runtime import make_worker
 log = logging.getLogger("worker")
 
 
-def serve(burst: bool = False) -> None:
-    name = multiprocessing.current_process().name  # worker-<i> under `python -m worker`
-    setproctitle(f"persona-worker {name}" if name.startswith("worker-") else "persona-worker")
-    settings = get_settings()
-    logs.configure(settings.log_level, settings.log_format)
+def preflight(settings: Settings) -> None:
+    """Said once, before any worker process starts: a setting that cannot work stops them all
+    with one line (exit status 2), and so does a Redis that does not answer."""
     if not settings.redis_url:
         log.error("REDIS_URL is not set: worker processes need the shared Redis (the embedded API runs its own worker)")
         sys.exit(2)
@@ -34,8 +32,16 @@ def serve(burst: bool = False) -> None:
     except SplitStoreError as exc:
         log.error("%s", exc)
         sys.exit(2)
+    exit_unless_reachable(settings.redis_url)
     if not settings.mongo_url:
-        log.warning("MONGO_URL is not set: this worker keeps state in its own memory; nothing is shared or persisted")
+        log.warning("MONGO_URL is not set: each worker keeps state in its own memory; nothing is shared or persisted")
+
+
+def serve(burst: bool = False) -> None:
+    name = multiprocessing.current_process().name  # worker-<i> under `python -m worker`
+    setproctitle(f"persona-worker {name}" if name.startswith("worker-") else "persona-worker")
+    settings = get_settings()
+    logs.configure(settings.log_level, settings.log_format)
     metrics.serve_worker(settings.metrics_host, settings.metrics_port)
     tracing.configure("persona-worker", settings.otel_exporter_otlp_endpoint, settings.trace_file)
     uvloop.run(_serve(burst))
