@@ -300,13 +300,13 @@ class AsyncWorker(BaseWorker):
                 if ttl != 0:
                     Result.create(job, Result.Type.SUCCESSFUL, ttl, worker_name=self.name, pipeline=pipe,
                                   execution_ended_at=job.ended_at, **span)  # fmt: skip
-                    job.finished_job_registry.add(job, ttl, pipeline=pipe)  # type: ignore[arg-type]
+                    job.finished_job_registry.add(job, ttl, pipeline=pipe)
                 job.cleanup(ttl, pipeline=pipe, remove_from_queue=False)  # type: ignore[arg-type]
                 self.increment_successful_job_count(pipeline=pipe)  # type: ignore[arg-type]
             else:
                 exc_string = "".join(traceback.format_exception(failure))
                 job.set_status(JobStatus.FAILED, pipeline=pipe)  # type: ignore[arg-type]
-                queue.failed_job_registry.add(job, ttl=job.failure_ttl, exc_string=exc_string, pipeline=pipe)  # type: ignore[arg-type]
+                queue.failed_job_registry.add(job, ttl=job.failure_ttl, exc_string=exc_string, pipeline=pipe)
                 Result.create_failure(job, job.failure_ttl, exc_string, worker_name=self.name, pipeline=pipe,
                                       execution_ended_at=job.ended_at, **span)  # fmt: skip
                 self.increment_failed_job_count(pipeline=pipe)  # type: ignore[arg-type]

@@ -59,7 +59,7 @@ async def recover(queue: Queue, client: aioredis.Redis, lanes: Lanes, turn_id: s
                 job,
                 ttl=FAILED_JOB_TTL_SECONDS,
                 exc_string="its worker died on every run",
-                pipeline=pipe,  # type: ignore[arg-type]
+                pipeline=pipe,
             )
         await pipe.execute()
     if retries < MAX_RETRIES:

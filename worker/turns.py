@@ -293,7 +293,7 @@ class TurnProcessor:
             mood=mood or {},
             recalled=recalled or [],
             changes=changes,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             enqueued_at=turn.enqueued_at,
             started_at=started,
             finished_at=time.time(),

@@ -49,7 +49,7 @@ def _record(job_id: str, raw: dict[bytes, bytes]) -> JobRecord | None:
     return JobRecord(
         job_id=job_id,
         owner=fields["owner"],
-        status=fields["status"],  # type: ignore[arg-type]
+        status=fields["status"],
         progress=float(fields.get("progress", 0)),
         created_at=float(fields["created_at"]),
         updated_at=float(fields.get("updated_at", fields["created_at"])),

@@ -102,7 +102,7 @@ class Lanes:
             async with self._client.pipeline() as pipe:
                 job.save(pipeline=pipe)  # type: ignore[arg-type]
                 pipe.expire(job.key, LANE_TTL_SECONDS)  # until a worker starts it (RQ persists it then)
-                self._queue.deferred_job_registry.add(job, pipeline=pipe)  # type: ignore[arg-type]
+                self._queue.deferred_job_registry.add(job, pipeline=pipe)
                 pipe.sadd(self._queue.redis_queues_keys, self._queue.key)  # as RQ's enqueue does: rq info lists it
                 if also is not None:
                     also(pipe)
@@ -140,7 +140,7 @@ class Lanes:
         out of RQ's deferred registry, status `queued`, onto the queue; its lease goes (the worker
         that takes it leases it again)."""
         async with self._client.pipeline() as pipe:
-            self._queue.deferred_job_registry.remove(job, pipeline=pipe)  # type: ignore[arg-type]
+            self._queue.deferred_job_registry.remove(job, pipeline=pipe)
             job.set_status(JobStatus.QUEUED, pipeline=pipe)  # type: ignore[arg-type]
             self._queue.push_job_id(job.id, pipeline=pipe)  # type: ignore[arg-type]
             pipe.zrem(keys.turn_leases(), job.id)

@@ -69,7 +69,7 @@ def page() -> Iterator[Page]:
         browser.close()
 
 
-def persona_turns(page: Page):  # type: ignore[no-untyped-def]
+def persona_turns(page: Page):
     return page.locator("#log .turn.persona")
 
 
@@ -106,7 +106,7 @@ def answer_offline(page: Page) -> list[str]:
     """This machine is offline: what a card links to elsewhere gets a stand-in picture; the URLs asked for."""
     elsewhere: list[str] = []
 
-    def offline(route):  # type: ignore[no-untyped-def]
+    def offline(route):
         elsewhere.append(route.request.url)
         route.fulfill(content_type="image/svg+xml", body=STAND_IN_PICTURE)
 
@@ -233,7 +233,7 @@ def test_the_api_docs_render_with_no_network(stack: Stack, page: Page) -> None:
     api = stack.api(None)
     offsite: list[str] = []
 
-    def only_this_server(route) -> None:  # type: ignore[no-untyped-def]
+    def only_this_server(route) -> None:
         if route.request.url.startswith(api.url):
             route.continue_()
         else:

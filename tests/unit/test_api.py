@@ -24,7 +24,7 @@ ADMIN_KEY = "operator-key-that-is-long-enough-0123456789"
 @pytest.fixture
 def client() -> Iterator[TestClient]:
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         admin_api_key=ADMIN_KEY,
         jwt_secret="j" * 40,
         password_pepper="p" * 40,
@@ -142,14 +142,14 @@ def test_deleting_the_conversation_removes_it_from_recall(client: TestClient) ->
     assert "Zoe" not in say(client, headers, "what's my name?")["result"]["text"]
 
 
-def test_deleting_the_conversation_waits_for_a_turn_in_flight(  # type: ignore[no-untyped-def]
+def test_deleting_the_conversation_waits_for_a_turn_in_flight(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A turn still running when the deletion comes would write its history and facts after it."""
     release = threading.Event()
     respond = PureBrain.respond
 
-    async def held(self: PureBrain, ctx, say):  # type: ignore[no-untyped-def]
+    async def held(self: PureBrain, ctx, say):
         await asyncio.to_thread(release.wait, 10)  # off the loop: the API shares it in embedded mode
         return await respond(self, ctx, say)
 
@@ -348,15 +348,15 @@ def test_persona_state_and_thoughts_are_public_and_impersonal(client: TestClient
 
 def test_production_refuses_missing_or_weak_secrets() -> None:
     with pytest.raises(WeakSecretError, match="JWT_SECRET"):
-        resolve(Settings(_env_file=None, app_env="production"))  # type: ignore[call-arg]
+        resolve(Settings(_env_file=None, app_env="production"))
     with pytest.raises(WeakSecretError, match="PASSWORD_PEPPER"):
-        resolve(Settings(_env_file=None, app_env="production", jwt_secret="x" * 40, password_pepper="short"))  # type: ignore[call-arg]
-    ok = resolve(Settings(_env_file=None, app_env="production", jwt_secret="x" * 40, password_pepper="y" * 40))  # type: ignore[call-arg]
+        resolve(Settings(_env_file=None, app_env="production", jwt_secret="x" * 40, password_pepper="short"))
+    ok = resolve(Settings(_env_file=None, app_env="production", jwt_secret="x" * 40, password_pepper="y" * 40))
     assert ok.jwt_secret == "x" * 40
 
 
 def test_requests_per_address_are_limited() -> None:
-    settings = Settings(_env_file=None, rate_limit_ip_per_minute=3)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, rate_limit_ip_per_minute=3)
     with TestClient(create_app(settings)) as client:
         statuses = [client.get("/v1/meta/version").status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]

@@ -17,7 +17,7 @@ from app.turns import Reply
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(_env_file=None, persona_brain="demo"))) as c:  # type: ignore[call-arg]
+    with TestClient(create_app(Settings(_env_file=None, persona_brain="demo"))) as c:
         yield c
 
 

@@ -165,7 +165,7 @@ def test_an_unreachable_redis_is_one_line_naming_its_host(entry: list[str]) -> N
 def test_the_scheduler_says_what_it_enqueues(caplog: pytest.LogCaptureFixture) -> None:
     stop = threading.Event()
     stop.set()
-    settings = Settings(_env_file=None, thought_interval_seconds=45)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, thought_interval_seconds=45)
     with caplog.at_level(logging.INFO, logger="worker.scheduler"):
         scheduler.run(fakeredis.FakeRedis(), settings, stop)
     assert "the thinking of personas default, sage, spark on queue thoughts every 45 s" in caplog.text

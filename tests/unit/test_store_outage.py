@@ -33,7 +33,7 @@ class Outage:
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, Outage]]:
     outage = Outage()
-    settings = Settings(_env_file=None, persona_brain="demo", reply_deadline_seconds=10)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, persona_brain="demo", reply_deadline_seconds=10)
     with TestClient(create_app(settings)) as client:
         db = client.app.state.services.db
         collection_class = type(db[HISTORY])
@@ -96,7 +96,7 @@ def test_a_slow_store_neither_holds_up_turns_nor_piles_up_scene_state(monkeypatc
         recorded.append(fields["scene_state"])
 
     monkeypatch.setattr(SessionStore, "record", slow_record)
-    settings = Settings(_env_file=None, persona_brain="demo", ws_frames_per_second=1000)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, persona_brain="demo", ws_frames_per_second=1000)
     with TestClient(create_app(settings)) as client, client.websocket_connect("/ws") as ws:
         for i in range(30):
             session = {"sessionId": "slow", "state": f"state-{i}"}
