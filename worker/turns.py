@@ -165,7 +165,7 @@ class TurnProcessor:
         brain = self.brains.get(turn.brain)
         try:
             responding = traced(f"brain {brain.name}", brain.respond(ctx, speaker.say))
-            return await self.interruptions.run(turn.turn_id, speaker, responding)  # type: ignore[return-value]
+            return await self.interruptions.run(turn.turn_id, speaker, responding)
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if not speaker.interrupted or (current is not None and current.cancelling()):
