@@ -1,5 +1,7 @@
 """Orchestration socket access control (shared secret in a cookie, CIDR allow-list)."""
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -41,13 +43,13 @@ def test_open_doors_are_named() -> None:
 
 
 def test_production_refuses_open_doors_and_short_door_keys(caplog: pytest.LogCaptureFixture) -> None:
-    production = {"_env_file": None, "app_env": "production"}
+    production: dict[str, Any] = {"_env_file": None, "app_env": "production"}
     with pytest.raises(OpenDoorError, match="Soul Machines"):
-        check_doors(Settings(**production))  # type: ignore[arg-type]
+        check_doors(Settings(**production))
     with pytest.raises(OpenDoorError, match="SKILLS_API_KEY must be at least 32"):
-        check_doors(Settings(**production, sm_shared_secret="s" * 32, skills_api_key="k", clm_api_key="c" * 32))  # type: ignore[arg-type]
-    check_doors(Settings(**production, sm_shared_secret="s" * 32, skills_api_key="k" * 32, clm_api_key="c" * 32))  # type: ignore[arg-type]
-    deliberate = Settings(**production, open_doors="sm,skills", clm_api_key="c" * 32)  # type: ignore[arg-type]
+        check_doors(Settings(**production, sm_shared_secret="s" * 32, skills_api_key="k", clm_api_key="c" * 32))
+    check_doors(Settings(**production, sm_shared_secret="s" * 32, skills_api_key="k" * 32, clm_api_key="c" * 32))
+    deliberate = Settings(**production, open_doors="sm,skills", clm_api_key="c" * 32)
     check_doors(deliberate)
     assert "door opened deliberately" in caplog.text
     check_doors(Settings(_env_file=None))  # development: open, with a warning

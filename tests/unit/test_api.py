@@ -17,6 +17,7 @@ from app.auth.secrets import WeakSecretError, resolve
 from app.brains import PureBrain
 from app.main import create_app
 from app.settings import Settings
+from tests.support.served import services
 
 ADMIN_KEY = "operator-key-that-is-long-enough-0123456789"
 
@@ -183,7 +184,7 @@ def test_a_claimed_account_is_refused_before_any_hashing(client: TestClient, mon
         hashed.append(password)
         return "never stored"
 
-    monkeypatch.setattr(client.app.state.services.passwords, "hash", counting)
+    monkeypatch.setattr(services(client).passwords, "hash", counting)
     again = client.post("/v1/auth/claim", json={"username": "other_name", "password": "new password"}, headers=headers)
     assert again.json()["error"]["code"] == "already_claimed"
     assert hashed == []
@@ -248,7 +249,7 @@ def test_forged_expired_and_revoked_tokens_are_refused(client: TestClient) -> No
 def test_refresh_rotates_needs_csrf_and_detects_reuse(client: TestClient) -> None:
     tokens = guest(client)
     old_refresh = client.cookies.get("refresh_token")
-    csrf = client.cookies.get("csrf_token")
+    csrf = client.cookies["csrf_token"]
     assert client.post("/v1/auth/refresh").status_code == 403  # no CSRF header
     assert client.post("/v1/auth/refresh", headers={"X-CSRF-Token": "wrong"}).status_code == 403
     rotated = client.post("/v1/auth/refresh", headers={"X-CSRF-Token": csrf})
@@ -285,8 +286,8 @@ def test_a_planted_csrf_pair_is_refused(client: TestClient) -> None:
 def test_a_wrong_refresh_token_for_a_known_session_does_not_revoke_it(client: TestClient) -> None:
     """Knowing a session's id is not enough to kill it: only a token it once had counts as reuse."""
     tokens = guest(client)
-    csrf = client.cookies.get("csrf_token")
-    session_id = client.cookies.get("refresh_token").split(".")[0]
+    csrf = client.cookies["csrf_token"]
+    session_id = client.cookies["refresh_token"].split(".")[0]
     guessed = client.post(
         "/v1/auth/refresh",
         headers={"X-CSRF-Token": csrf, "Cookie": f"refresh_token={session_id}.guessed-value; csrf_token={csrf}"},

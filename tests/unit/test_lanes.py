@@ -13,7 +13,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from app.bus import keys
-from app.bus.connections import RedisClients
+from app.bus.connections import RedisClients, decoded
 from app.bus.lanes import Lanes
 from app.bus.leases import LEASE_SECONDS
 from app.bus.queue import TurnQueue, turn_queue
@@ -38,15 +38,18 @@ def clients() -> RedisClients:
 
 
 def queued_ids(client: redis.Redis) -> list[str]:
-    return [job_id.decode() for job_id in client.lrange(f"rq:queue:{QUEUE}", 0, -1)]
+    return [decoded(job_id) for job_id in client.lrange(f"rq:queue:{QUEUE}", 0, -1)]
 
 
 def status(client: redis.Redis, job_id: str) -> str:
-    return client.hget(Job.key_for(job_id), "status").decode()
+    raw = client.hget(Job.key_for(job_id), "status")
+    assert raw is not None, f"job {job_id} has no status"
+    return decoded(raw)
 
 
 def deferred_ids(client: redis.Redis) -> list[str]:
-    return [job_id.decode() for job_id in client.zrange(f"rq:deferred:{QUEUE}", 0, -1)]
+    deferred = client.zrange(f"rq:deferred:{QUEUE}", 0, -1)
+    return [job_id.decode() for job_id in deferred]  # type: ignore[union-attr]  # redis-py: maybe (member, score)
 
 
 def turn_queue_of(clients: RedisClients) -> TurnQueue:
@@ -154,6 +157,7 @@ async def test_the_worker_runs_turns_in_session_order_and_rq_records_them(client
         assert job.get_status() == "finished"
         assert job.worker_name == worker.name
         assert job.ended_at is not None
+        assert job.started_at is not None
         assert job.ended_at >= job.started_at
         assert job.latest_result() is not None
         assert 0 < client.ttl(job.key) <= 60
@@ -162,7 +166,7 @@ async def test_the_worker_runs_turns_in_session_order_and_rq_records_them(client
     assert rq_queue.deferred_job_registry.get_job_ids() == []
     assert client.keys("rq:execution*") == []
     assert client.lrange(rq_queue.intermediate_queue_key, 0, -1) == []
-    assert int(client.hget(worker.key, "successful_job_count")) == len(turns)
+    assert int(client.hget(worker.key, "successful_job_count") or 0) == len(turns)
 
 
 async def test_a_worker_holds_many_turns_at_once_and_records_each_running(

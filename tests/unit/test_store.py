@@ -1,6 +1,7 @@
 """Store: version-checked updates compose under concurrency and apply once per turn."""
 
 import asyncio
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -77,11 +78,13 @@ async def test_history_append_is_idempotent_by_turn_id_and_ordered(db) -> None:
 
 async def test_scene_state_upsert_keeps_the_creation_time(db) -> None:
     sessions = SessionStore(db)
-    kwargs = {"channel": "soulmachines", "user_id": "u", "persona_id": "p", "meta": {}, "user_info": {}}
+    kwargs: dict[str, Any] = {"channel": "soulmachines", "user_id": "u", "persona_id": "p", "meta": {}, "user_info": {}}
     await sessions.record("s1", scene_state="offered", **kwargs)
     first = await sessions.get("s1")
     await sessions.record("s1", scene_state="connected", **kwargs)
     doc = await sessions.get("s1")
+    assert first is not None
+    assert doc is not None
     assert doc["scene_state"] == "connected"
     assert doc["created_at"] == first["created_at"]
 

@@ -2,9 +2,10 @@
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo.errors import AutoReconnect
 
 from app.brains import make_worker_brains
@@ -168,10 +169,15 @@ class _FlakyCollection:
         return write
 
 
+def flaky(database: Any, collection: str, failures: int) -> AsyncIOMotorDatabase[Any]:
+    """A FlakyDatabase, typed as the stores take a database (it stands in for one)."""
+    return cast(AsyncIOMotorDatabase[Any], FlakyDatabase(database, collection, failures))
+
+
 async def test_a_turn_failing_half_way_is_seen_through_and_stored_whole(db, monkeypatch, caplog) -> None:
     monkeypatch.setattr(turns, "STORE_RETRY_DELAYS", (0.01, 0.01, 0.01))
     processor = processor_for(db)  # the history entry lands, then the relationship write fails twice
-    processor.state.relationship = StateStore(FlakyDatabase(db, RELATIONSHIPS, failures=2)).relationship
+    processor.state.relationship = StateStore(flaky(db, RELATIONSHIPS, failures=2)).relationship
     reply = await process(processor, make_turn("s-failover", "hello"))
     assert reply is not None
     assert reply.text == "Echo: hello"
@@ -184,7 +190,7 @@ async def test_a_turn_failing_half_way_is_seen_through_and_stored_whole(db, monk
 async def test_a_turn_failing_before_anything_landed_stores_nothing(db, monkeypatch) -> None:
     monkeypatch.setattr(turns, "STORE_RETRY_DELAYS", (0.01, 0.01, 0.01))
     processor = processor_for(db)
-    processor.history = HistoryStore(FlakyDatabase(db, HISTORY, failures=1))  # type: ignore[arg-type]
+    processor.history = HistoryStore(flaky(db, HISTORY, failures=1))
     with pytest.raises(AutoReconnect):  # its record failed: no retry, no reply, a fallback now
         await processor.answer(make_turn("s-down", "hello"))
     assert (await relationship_of(db, "default", "user-of-s-down")).interactions == 0
@@ -195,7 +201,7 @@ async def test_a_turn_failing_before_anything_landed_stores_nothing(db, monkeypa
 async def test_an_outage_outlasting_the_retries_is_logged_with_what_landed(db, monkeypatch, caplog) -> None:
     monkeypatch.setattr(turns, "STORE_RETRY_DELAYS", (0.01, 0.01))
     processor = processor_for(db)
-    processor.state.relationship = StateStore(FlakyDatabase(db, RELATIONSHIPS, failures=10)).relationship
+    processor.state.relationship = StateStore(flaky(db, RELATIONSHIPS, failures=10)).relationship
     with pytest.raises(AutoReconnect):
         await process(processor, make_turn("s-long", "hello"))
     [message] = [r.getMessage() for r in caplog.records if "left half-written" in r.getMessage()]
