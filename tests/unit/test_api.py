@@ -110,6 +110,55 @@ def test_the_synthetic_soul_submit_shape_is_accepted(client: TestClient) -> None
     assert "Kai" in wait_for_job(client, submitted.json()["job_id"], headers)["result"]["text"]
 
 
+def test_synthetic_soul_clients_find_their_fields(client: TestClient) -> None:
+    """Beside ours: top-level username, claim's access token, conversation.messages, agent.*."""
+    tokens = guest(client)
+    assert tokens["username"] == tokens["user"]["username"]
+    headers = bearer(tokens)
+    say(client, headers, "my name is Kai")
+    messages = client.get("/v1/messages/conversation", headers=headers).json()["conversation"]["messages"]
+    assert [m["from_agent"] for m in messages] == [False, True]
+    assert messages[0]["message"] == "my name is Kai"
+    assert "Kai" in messages[1]["message"]
+    assert messages[0]["timestamp"] <= messages[1]["timestamp"]
+    agent = client.get("/v1/agents/active").json()["agent"]
+    assert agent["name"] == "Ava"
+    assert set(agent["personality"]["personality_matrix"]) == {
+        "openness",
+        "conscientiousness",
+        "extraversion",
+        "agreeableness",
+        "neuroticism",
+    }
+    assert agent["emotional_status"]["emotions"]["joy"]["max"] == 1.0
+    body = {"email": "kai@example.com", "username": "kai_c", "password": "correct horse"}
+    claimed = client.post("/v1/auth/claim", json=body, headers=headers).json()
+    assert claimed["guest"] is False
+    assert client.get("/v1/auth/me", headers=bearer(claimed)).json()["username"] == "kai_c"
+
+
+def test_the_refresh_csrf_cookie_is_the_csrf_token_under_its_synthetic_soul_name(client: TestClient) -> None:
+    guest(client)
+    csrf = client.cookies.get("refresh_csrf")
+    assert csrf == client.cookies.get("csrf_token")
+    assert client.post("/v1/auth/refresh", headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert (
+        client.post("/v1/auth/logout", headers={"X-CSRF-Token": client.cookies.get("refresh_csrf")}).status_code == 204
+    )
+    assert client.cookies.get("refresh_csrf") is None  # cleared with the rest
+
+
+def test_job_events_take_the_access_token_in_the_query_as_synthetic_soul_clients_send_it(client: TestClient) -> None:
+    tokens = guest(client)
+    job_id = say(client, bearer(tokens), "hello")["job_id"]
+    events = client.get(f"/v1/jobs/{job_id}/events", params={"access_token": tokens["access_token"]})
+    assert events.status_code == 200
+    assert "event: done" in events.text
+    assert client.get(f"/v1/jobs/{job_id}/events", params={"access_token": "forged"}).status_code == 401
+    stranger = guest(client)["access_token"]
+    assert client.get(f"/v1/jobs/{job_id}/events", params={"access_token": stranger}).status_code == 404
+
+
 def test_guest_chats_through_the_queue_and_reads_its_conversation(client: TestClient) -> None:
     tokens = guest(client)
     headers = bearer(tokens)
