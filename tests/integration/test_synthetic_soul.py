@@ -116,6 +116,7 @@ async def test_the_documented_flow_passes_unchanged(stack: Stack) -> None:
         queue = (await client.get("/v1/meta/queue")).json()
         assert queue["worker_count"] > 0
         assert isinstance(queue["total_backlog"], int)
+        assert queue["redis_ok"] is True
 
         job_id, status_url = await submit(client, token, "my name is Kai")
         assert status_url == f"{api.url}/v1/jobs/{job_id}"

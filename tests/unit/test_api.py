@@ -100,6 +100,7 @@ def test_meta_endpoints(client: TestClient) -> None:
     assert {q["name"] for q in queue["queues"]} == {"turns", "thoughts"}
     assert queue["worker_count"] == 1  # the Synthetic Soul API's fields, too
     assert queue["total_backlog"] == sum(q["backlog"] for q in queue["queues"])
+    assert queue["redis_ok"] is True
 
 
 def test_the_synthetic_soul_submit_shape_is_accepted(client: TestClient) -> None:
