@@ -150,3 +150,13 @@ async def test_the_documented_flow_passes_unchanged(stack: Stack) -> None:
         # auth.tsx logout(): Bearer; the session's tokens stop working.
         await client.post("/v1/auth/logout", headers=bearer(token))
         assert (await client.get("/v1/auth/me", headers=bearer(token))).status_code == 401
+
+        # auth.tsx login(): {email, password}, the email given at claim.
+        login = await client.post(
+            "/v1/auth/login",
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            json={"email": "kai@example.com", "password": "correct horse"},
+        )
+        assert login.is_success, login.text
+        me = (await client.get("/v1/auth/me", headers=bearer(login.json()["access_token"]))).json()
+        assert me.get("user", me)["username"] == "kai_s"

@@ -132,10 +132,30 @@ def test_synthetic_soul_clients_find_their_fields(client: TestClient) -> None:
         "neuroticism",
     }
     assert agent["emotional_status"]["emotions"]["joy"]["max"] == 1.0
-    body = {"email": "kai@example.com", "username": "kai_c", "password": "correct horse"}
+    body = {"email": "Kai@example.com", "username": "kai_c", "password": "correct horse"}
     claimed = client.post("/v1/auth/claim", json=body, headers=headers).json()
     assert claimed["guest"] is False
     assert client.get("/v1/auth/me", headers=bearer(claimed)).json()["username"] == "kai_c"
+    by_email = client.post("/v1/auth/login", json={"email": "kai@example.com", "password": "correct horse"})
+    assert by_email.status_code == 200, by_email.text
+    assert by_email.json()["user"]["user_id"] == claimed["user_id"]
+    wrong = client.post("/v1/auth/login", json={"email": "kai@example.com", "password": "wrong horse"})
+    assert wrong.status_code == 401
+
+
+def test_an_email_is_one_accounts_and_a_refused_claim_keeps_no_name(client: TestClient) -> None:
+    first = bearer(guest(client))
+    body = {"email": "ana@example.com", "username": "ana_e", "password": "correct horse"}
+    assert client.post("/v1/auth/claim", json=body, headers=first).status_code == 200
+    second = bearer(guest(client))
+    taken = client.post("/v1/auth/claim", json=body | {"username": "ana_f"}, headers=second)
+    assert taken.status_code == 409
+    assert taken.json()["error"]["code"] == "email_in_use"
+    # ana_f was not kept by the refused claim: the same guest can take it with another email.
+    retry = body | {"username": "ana_f", "email": "ana.f@example.com"}
+    assert client.post("/v1/auth/claim", json=retry, headers=second).status_code == 200
+    bad = client.post("/v1/auth/claim", json=body | {"email": "not-an-email"}, headers=bearer(guest(client)))
+    assert bad.status_code == 422
 
 
 def test_the_refresh_csrf_cookie_is_the_csrf_token_under_its_synthetic_soul_name(client: TestClient) -> None:

@@ -13,9 +13,10 @@ Logout revokes the session: its access tokens stop working at once.
 import hashlib
 import hmac
 import uuid
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from app.api.errors import ApiError
 from app.auth.deps import address_block, current_principal, operator_key_valid, services
@@ -42,9 +43,24 @@ CSRF_COOKIES = (CSRF_COOKIE, "refresh_csrf")
 CSRF_HEADER = "x-csrf-token"
 
 
+Password = Annotated[str, Field(min_length=8, max_length=256)]
+
+
 class Credentials(BaseModel):
+    """Claim: a username, and optionally an email to sign in with (Synthetic Soul clients send one)."""
+
     username: str = Field(min_length=3, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
-    password: str = Field(min_length=8, max_length=256)
+    password: Password
+    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class SignIn(BaseModel):
+    """Login by username, or by email as Synthetic Soul clients do (`{email, password}`)."""
+
+    username: str = Field(
+        min_length=3, max_length=254, pattern=r"^[A-Za-z0-9_.@+-]+$", validation_alias=AliasChoices("username", "email")
+    )
+    password: Password
 
 
 class UserOut(BaseModel):
@@ -129,14 +145,15 @@ def _busy() -> ApiError:
 
 
 @router.post("/login", response_model=TokenOut)
-async def login(body: Credentials, response: Response, svc: Services = Depends(services)) -> TokenOut:
+async def login(body: SignIn, response: Response, svc: Services = Depends(services)) -> TokenOut:
     """Per account as well as per address (the router's limit): guessing one account's password
     from many addresses is bounded too. Counted before any hashing."""
+    account = await svc.accounts.by_username(body.username)
     limit = svc.settings.login_attempts_per_account_per_minute
-    wait = await svc.limiter.hit("login", body.username.lower(), limit, 60)
+    counted = account.user_id if account else body.username.lower()  # its username and email share a count
+    wait = await svc.limiter.hit("login", counted, limit, 60)
     if wait is not None:
         raise ApiError(429, "rate_limited", "too many sign-in attempts for this account", {"Retry-After": str(wait)})
-    account = await svc.accounts.by_username(body.username)
     stored = account.password_hash if account and account.password_hash else DUMMY_HASH  # same work either way
     try:
         verified = await svc.passwords.verify(stored, body.password)
@@ -160,10 +177,12 @@ async def claim(
     except HashingBusy:
         raise _busy() from None
     try:
-        claimed = await svc.accounts.claim(principal.user_id, body.username, password_hash)
+        claimed = await svc.accounts.claim(principal.user_id, body.username, password_hash, body.email)
     except AlreadyClaimed:
         raise ApiError(409, "already_claimed", "this account already has a password") from None
-    except UsernameTaken:
+    except UsernameTaken as taken:
+        if "@" in taken.args[0]:
+            raise ApiError(409, "email_in_use", "that email is another account's") from None
         raise ApiError(409, "username_taken", "that username is taken") from None
     token = _access(svc, claimed, principal.session_id)  # same session: its refresh cookie still holds
     return ClaimedOut(**token.user.model_dump(), access_token=token.access_token, expires_in=token.expires_in)
