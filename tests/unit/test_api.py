@@ -508,3 +508,22 @@ def test_the_docs_page_needs_no_network(client: TestClient) -> None:
         assert f"/docs/static/{asset}" in page.text
         assert client.get(f"/docs/static/{asset}").status_code == 200
     assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN too
+
+
+def test_a_listed_origins_page_may_call_with_credentials_and_no_other() -> None:
+    """A Synthetic Soul web UI served apart from the API (its dev server: 127.0.0.1:5173)."""
+    ui = "http://127.0.0.1:5173"
+    settings = Settings(_env_file=None, cors_allowed_origins=f"{ui}/, https://ui.example.com")  # type: ignore[call-arg]
+    with TestClient(create_app(settings)) as cors_client:
+        preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-csrf-token"}
+        allowed = cors_client.options("/v1/auth/refresh", headers={"Origin": ui, **preflight})
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == ui
+        assert allowed.headers["access-control-allow-credentials"] == "true"
+        refused = cors_client.options("/v1/auth/refresh", headers={"Origin": "https://evil.example", **preflight})
+        assert "access-control-allow-origin" not in refused.headers
+        guest_reply = cors_client.post("/v1/auth/guest", headers={"Origin": ui})
+        assert guest_reply.headers["access-control-allow-origin"] == ui
+        assert "location" in guest_reply.headers["access-control-expose-headers"].lower()
+    with TestClient(create_app(Settings(_env_file=None))) as plain:  # type: ignore[call-arg]
+        assert "access-control-allow-origin" not in plain.post("/v1/auth/guest", headers={"Origin": ui}).headers
