@@ -138,6 +138,7 @@ async function startSession(session, { resumed }) {
   closeSocket();
   state.session = session;
   state.pending = [];
+  state.streaming = null; // words of the last session's reply are not this one's
   $("#log").replaceChildren();
   resetPanel();
   history.replaceState(null, "", `#session=${encodeURIComponent(session.sessionId)}`);
