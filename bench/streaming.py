@@ -77,7 +77,7 @@ async def _direct(client: openai.AsyncOpenAI) -> Timing:
     return timing
 
 
-async def _openai_words(stream: openai.AsyncStream, sent: float) -> Timing:  # type: ignore[type-arg]
+async def _openai_words(stream: openai.AsyncStream, sent: float) -> Timing:
     first = last = None
     text = ""
     async for chunk in stream:

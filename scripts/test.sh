@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# README command 2 (and CI's): install, lint, then run the whole test suite.
+# README command 2 (and CI's): install, lint, type-check, then run the whole test suite.
 # The integration tests start their own redis-server, validate the deploy files with the real
 # caddy and docker-compose, and drive the console in Debian's chromium; each missing tool is
 # installed from Debian's packages (as root).
@@ -20,4 +20,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy  # app, worker, bench and tests, as [tool.mypy] in pyproject.toml says
 exec .venv/bin/python -m pytest "$@"

@@ -24,9 +24,10 @@ import logging
 import signal
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict
 
 import redis
 import redis.asyncio as aioredis
@@ -42,7 +43,8 @@ from rq.utils import now
 from rq.worker import BaseWorker, WorkerStatus
 
 from app.bus import keys
-from app.bus.lanes import Lanes
+from app.bus.connections import decoded
+from app.bus.lanes import Lanes, for_rq
 from app.bus.leases import RENEW_EVERY_SECONDS, Leases
 from app.logs import short
 from worker.leases import recover
@@ -67,6 +69,13 @@ class InFlight:
     started: "asyncio.Task[Execution] | None" = None  # RQ's start records, once sent
 
 
+class ExecutionSpan(TypedDict, total=False):
+    """The Execution a job's Result names, when its start was recorded."""
+
+    execution_id: str
+    execution_started_at: datetime
+
+
 class AsyncWorker(BaseWorker):
     death_penalty_class = TimerDeathPenalty  # RQ's callbacks, if any, run in threads
 
@@ -80,7 +89,7 @@ class AsyncWorker(BaseWorker):
         concurrency: int,
         leased: Queue | None = None,
         lanes: Lanes | None = None,
-        companions: Sequence[Callable[[], Awaitable[None]]] = (),
+        companions: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
         **kwargs: Any,
     ) -> None:
         """`runtime` is handed to every job function; jobs of `leased` (the turn queue) are leased,
@@ -185,7 +194,7 @@ class AsyncWorker(BaseWorker):
                 raw_id = await self._async.blmove(queue.key, queue.intermediate_queue_key, POP_WAIT_SECONDS)
             if raw_id is None:
                 return None
-            job_id = raw_id.decode()
+            job_id = decoded(raw_id)
             async with self._async.pipeline(transaction=False) as pipe:
                 pipe.hgetall(Job.key_for(job_id))
                 if queue is self._leased:
@@ -236,18 +245,18 @@ class AsyncWorker(BaseWorker):
         go on an asyncio pipeline here."""
         job, ttl = running.job, self.get_heartbeat_ttl(running.job)
         async with self._async.pipeline() as pipe:
-            execution = Execution.create(job, ttl, pipeline=pipe, worker_name=self.name)  # type: ignore[arg-type]
+            execution = Execution.create(job, ttl, pipeline=for_rq(pipe), worker_name=self.name)
             self.executions[execution.id] = execution
-            self.set_state(WorkerStatus.BUSY, pipeline=pipe)  # type: ignore[arg-type]
-            self.heartbeat(ttl, pipeline=pipe)  # type: ignore[arg-type]
+            self.set_state(WorkerStatus.BUSY, pipeline=for_rq(pipe))
+            self.heartbeat(ttl, pipeline=for_rq(pipe))
             self._mark_started(running, pipe)
             await pipe.execute()
         return execution
 
     def _mark_started(self, running: InFlight, pipe: Pipeline) -> None:
         job = running.job
-        job.set_status(JobStatus.STARTED, pipeline=pipe)  # type: ignore[arg-type]
-        job.save(pipeline=pipe, include_meta=False)  # type: ignore[arg-type]
+        job.set_status(JobStatus.STARTED, pipeline=for_rq(pipe))
+        job.save(pipeline=for_rq(pipe), include_meta=False)
         pipe.persist(job.key)
         pipe.lrem(running.queue.intermediate_queue_key, 1, job.id)
 
@@ -289,32 +298,34 @@ class AsyncWorker(BaseWorker):
         job, queue = running.job, running.queue
         job.ended_at = now()
         assert job.started_at is not None
-        span = {"execution_id": execution.id, "execution_started_at": execution.created_at} if execution else {}
+        span: ExecutionSpan = (
+            {"execution_id": execution.id, "execution_started_at": execution.created_at} if execution else {}
+        )
         async with self._async.pipeline() as pipe:
             if execution is None:
                 self._mark_started(running, pipe)
             if failure is None:
                 ttl = job.get_result_ttl(self.default_result_ttl)
-                job.set_status(JobStatus.FINISHED, pipeline=pipe)  # type: ignore[arg-type]
-                job.save(pipeline=pipe, include_meta=False, include_result=False)  # type: ignore[arg-type]
+                job.set_status(JobStatus.FINISHED, pipeline=for_rq(pipe))
+                job.save(pipeline=for_rq(pipe), include_meta=False, include_result=False)
                 if ttl != 0:
                     Result.create(job, Result.Type.SUCCESSFUL, ttl, worker_name=self.name, pipeline=pipe,
                                   execution_ended_at=job.ended_at, **span)  # fmt: skip
-                    job.finished_job_registry.add(job, ttl, pipeline=pipe)  # type: ignore[arg-type]
-                job.cleanup(ttl, pipeline=pipe, remove_from_queue=False)  # type: ignore[arg-type]
-                self.increment_successful_job_count(pipeline=pipe)  # type: ignore[arg-type]
+                    job.finished_job_registry.add(job, ttl, pipeline=pipe)
+                job.cleanup(ttl, pipeline=for_rq(pipe), remove_from_queue=False)
+                self.increment_successful_job_count(pipeline=for_rq(pipe))
             else:
                 exc_string = "".join(traceback.format_exception(failure))
-                job.set_status(JobStatus.FAILED, pipeline=pipe)  # type: ignore[arg-type]
-                queue.failed_job_registry.add(job, ttl=job.failure_ttl, exc_string=exc_string, pipeline=pipe)  # type: ignore[arg-type]
+                job.set_status(JobStatus.FAILED, pipeline=for_rq(pipe))
+                queue.failed_job_registry.add(job, ttl=job.failure_ttl, exc_string=exc_string, pipeline=pipe)
                 Result.create_failure(job, job.failure_ttl, exc_string, worker_name=self.name, pipeline=pipe,
                                       execution_ended_at=job.ended_at, **span)  # fmt: skip
-                self.increment_failed_job_count(pipeline=pipe)  # type: ignore[arg-type]
-            self.increment_total_working_time(job.ended_at - job.started_at, pipe)  # type: ignore[arg-type]
+                self.increment_failed_job_count(pipeline=for_rq(pipe))
+            self.increment_total_working_time(job.ended_at - job.started_at, for_rq(pipe))
             if execution is not None:
-                self.cleanup_execution(job, pipeline=pipe, execution=execution)  # type: ignore[arg-type]
+                self.cleanup_execution(job, pipeline=for_rq(pipe), execution=execution)
             if len(self._in_flight) <= 1:  # this one is the last in flight
-                self.set_state(WorkerStatus.IDLE, pipeline=pipe)  # type: ignore[arg-type]
+                self.set_state(WorkerStatus.IDLE, pipeline=for_rq(pipe))
             await pipe.execute()
 
     # ---- keeping leases, heartbeats and maintenance ----------------------------------------

@@ -19,7 +19,7 @@ from rq.executions import ExecutionRegistry
 from rq.job import Job, JobStatus
 from rq.queue import Queue
 
-from app.bus.lanes import FAILED_JOB_TTL_SECONDS, Lanes
+from app.bus.lanes import FAILED_JOB_TTL_SECONDS, Lanes, for_rq
 from app.bus.leases import MAX_RETRIES
 from app.turns import Turn
 
@@ -49,17 +49,17 @@ async def recover(queue: Queue, client: aioredis.Redis, lanes: Lanes, turn_id: s
     async with client.pipeline() as pipe:
         pipe.multi()  # RQ's enqueue_job asks for a transaction it has not begun itself
         for execution in executions:
-            execution.delete(job, pipeline=pipe)  # type: ignore[arg-type]
+            execution.delete(job, pipeline=for_rq(pipe))
         if retries < MAX_RETRIES:
             job.meta[RETRIES_META] = retries + 1
-            queue.enqueue_job(job, pipeline=pipe)  # type: ignore[arg-type]
+            queue.enqueue_job(job, pipeline=for_rq(pipe))
         else:
-            job.set_status(JobStatus.FAILED, pipeline=pipe)  # type: ignore[arg-type]
+            job.set_status(JobStatus.FAILED, pipeline=for_rq(pipe))
             queue.failed_job_registry.add(
                 job,
                 ttl=FAILED_JOB_TTL_SECONDS,
                 exc_string="its worker died on every run",
-                pipeline=pipe,  # type: ignore[arg-type]
+                pipeline=pipe,
             )
         await pipe.execute()
     if retries < MAX_RETRIES:

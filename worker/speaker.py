@@ -10,12 +10,14 @@ right brain: its task is cancelled, which closes the model's stream.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from app.bus.interruptions import Interruption
 
 log = logging.getLogger(__name__)
 
 Sink = Callable[[str, int], Awaitable[None]]  # (words, characters before them)
+T = TypeVar("T")
 
 
 class Speaker:
@@ -66,10 +68,10 @@ class Interruptions:
     def __init__(self) -> None:
         self._running: dict[str, tuple[Speaker, asyncio.Task[object]]] = {}
 
-    async def run(self, turn_id: str, speaker: Speaker, brain: Awaitable[object]) -> object:
+    async def run(self, turn_id: str, speaker: Speaker, brain: Awaitable[T]) -> T:
         """Await `brain` as a task a barge-in can cancel; re-raises the CancelledError of a barge-in
         only to a caller that was itself cancelled."""
-        task: asyncio.Task[object] = asyncio.ensure_future(brain)
+        task = asyncio.ensure_future(brain)
         self._running[turn_id] = (speaker, task)
         try:
             return await task

@@ -165,7 +165,7 @@ class TurnProcessor:
         brain = self.brains.get(turn.brain)
         try:
             responding = traced(f"brain {brain.name}", brain.respond(ctx, speaker.say))
-            return await self.interruptions.run(turn.turn_id, speaker, responding)  # type: ignore[return-value]
+            return await self.interruptions.run(turn.turn_id, speaker, responding)
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if not speaker.interrupted or (current is not None and current.cancelling()):
@@ -293,7 +293,7 @@ class TurnProcessor:
             mood=mood or {},
             recalled=recalled or [],
             changes=changes,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             enqueued_at=turn.enqueued_at,
             started_at=started,
             finished_at=time.time(),

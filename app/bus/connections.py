@@ -17,6 +17,12 @@ from app.logs import short
 log = logging.getLogger(__name__)
 
 
+def decoded(raw: bytes | str) -> str:
+    """A Redis reply as text. Our clients answer bytes (no decode_responses); redis-py's types
+    cannot tell which mode a client is in, so they say bytes or str."""
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
 @dataclass(frozen=True)
 class RedisClients:
     async_client: aioredis.Redis

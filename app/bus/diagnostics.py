@@ -33,7 +33,7 @@ class QueueInfo(BaseModel):
     deferred: int
     oldest_queued_age_seconds: float | None
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects any decorator over @property
     @property
     def backlog(self) -> int:
         """Jobs waiting to be run (the Synthetic Soul API's "backlog per queue")."""
@@ -47,13 +47,13 @@ class QueueReport(BaseModel):
     workers: list[WorkerInfo]
     queues: list[QueueInfo]
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects any decorator over @property
     @property
     def worker_count(self) -> int:
         """Workers alive (heartbeat within the TTL), as the Synthetic Soul API reports it."""
         return sum(w.alive for w in self.workers)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects any decorator over @property
     @property
     def total_backlog(self) -> int:
         return sum(q.backlog for q in self.queues)

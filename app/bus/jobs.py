@@ -14,8 +14,10 @@ from typing import Any, Literal
 import redis.asyncio as aioredis
 from pydantic import BaseModel
 from redis.asyncio.client import Pipeline
+from redis.typing import EncodableT, FieldT
 
 from app.bus import keys
+from app.bus.connections import decoded
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed"})
@@ -42,14 +44,14 @@ class JobEvent(BaseModel):
     delta: str | None = None  # words of the reply as they come (progress events of a streamed turn)
 
 
-def _record(job_id: str, raw: dict[bytes, bytes]) -> JobRecord | None:
+def _record(job_id: str, raw: dict[bytes | str, bytes | str]) -> JobRecord | None:
     if not raw:
         return None
-    fields = {k.decode(): v.decode() for k, v in raw.items()}
+    fields = {decoded(k): decoded(v) for k, v in raw.items()}
     return JobRecord(
         job_id=job_id,
         owner=fields["owner"],
-        status=fields["status"],  # type: ignore[arg-type]
+        status=fields["status"],
         progress=float(fields.get("progress", 0)),
         created_at=float(fields["created_at"]),
         updated_at=float(fields.get("updated_at", fields["created_at"])),
@@ -78,7 +80,7 @@ async def update(
         result=result,
         error=error,
     )
-    fields: dict[str, str | float] = {"status": status, "progress": progress, "updated_at": time.time()}
+    fields: dict[FieldT, EncodableT] = {"status": status, "progress": progress, "updated_at": time.time()}
     if result is not None:
         fields["result"] = json.dumps(result)
     if error is not None:
@@ -116,5 +118,5 @@ async def redeem_ticket(client: aioredis.Redis, ticket: str, job_id: str) -> str
     value = await client.getdel(keys.sse_ticket(ticket))
     if value is None:
         return None
-    ticket_job, _, user_id = value.decode().partition("|")
+    ticket_job, _, user_id = decoded(value).partition("|")
     return user_id if ticket_job == job_id else None

@@ -18,10 +18,13 @@ an asyncio pipeline here: every step runs on the event loop, in one round trip, 
 
 import time
 from collections.abc import Callable
+from typing import cast
 
+import redis
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import NoScriptError
+from redis.typing import EncodableT
 from rq.job import Job, JobStatus
 from rq.queue import Queue
 
@@ -75,6 +78,12 @@ return next_head(KEYS[1], KEYS[2], ARGV[2], ARGV[3])
 Also = Callable[[Pipeline], object]  # more commands for the same transaction
 
 
+def for_rq(pipe: Pipeline) -> redis.client.Pipeline:
+    """`pipe` as RQ's pipeline-taking calls are typed: they name redis-py's synchronous Pipeline,
+    yet only queue commands on it (see above), which an asyncio pipeline does just as well."""
+    return cast(redis.client.Pipeline, pipe)
+
+
 class Lanes:
     def __init__(self, queue: Queue, client: aioredis.Redis) -> None:
         """`queue`: the RQ queue turns go on (its synchronous connection builds jobs, never waits);
@@ -97,12 +106,12 @@ class Lanes:
         The job is stored, deferred, in the same transaction that puts it on its lane, so whoever
         finds it at the head can queue it."""
         lane = keys.session_lane(session_id)
-        args = [job.id, LANE_TTL_SECONDS, Job.redis_job_namespace_prefix, time.time() + LEASE_SECONDS]
+        args: list[EncodableT] = [job.id, LANE_TTL_SECONDS, Job.redis_job_namespace_prefix, time.time() + LEASE_SECONDS]
         while True:
             async with self._client.pipeline() as pipe:
-                job.save(pipeline=pipe)  # type: ignore[arg-type]
+                job.save(pipeline=for_rq(pipe))
                 pipe.expire(job.key, LANE_TTL_SECONDS)  # until a worker starts it (RQ persists it then)
-                self._queue.deferred_job_registry.add(job, pipeline=pipe)  # type: ignore[arg-type]
+                self._queue.deferred_job_registry.add(job, pipeline=pipe)
                 pipe.sadd(self._queue.redis_queues_keys, self._queue.key)  # as RQ's enqueue does: rq info lists it
                 if also is not None:
                     also(pipe)
@@ -120,7 +129,7 @@ class Lanes:
         """A turn has ended: it leaves its lane (and its lease), and the session's next turn is
         queued; returns that turn's id."""
         lane = keys.session_lane(session_id)
-        args = [job_id, Job.redis_job_namespace_prefix, time.time() + LEASE_SECONDS]
+        args: list[EncodableT] = [job_id, Job.redis_job_namespace_prefix, time.time() + LEASE_SECONDS]
         try:
             head = await self._client.evalsha(self._finish.sha, 2, lane, keys.turn_leases(), *args)
         except NoScriptError:
@@ -140,8 +149,8 @@ class Lanes:
         out of RQ's deferred registry, status `queued`, onto the queue; its lease goes (the worker
         that takes it leases it again)."""
         async with self._client.pipeline() as pipe:
-            self._queue.deferred_job_registry.remove(job, pipeline=pipe)  # type: ignore[arg-type]
-            job.set_status(JobStatus.QUEUED, pipeline=pipe)  # type: ignore[arg-type]
-            self._queue.push_job_id(job.id, pipeline=pipe)  # type: ignore[arg-type]
+            self._queue.deferred_job_registry.remove(job, pipeline=pipe)
+            job.set_status(JobStatus.QUEUED, pipeline=for_rq(pipe))
+            self._queue.push_job_id(job.id, pipeline=for_rq(pipe))
             pipe.zrem(keys.turn_leases(), job.id)
             await pipe.execute()

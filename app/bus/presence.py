@@ -32,7 +32,7 @@ async def activity(client: aioredis.Redis, persona_id: str, now: float, recent_s
 async def idle_sessions(client: aioredis.Redis, persona_id: str, now: float, idle_after: float) -> list[str]:
     key = keys.live_sessions(persona_id)
     found = await client.zrangebyscore(key, now - FORGET_LIVE_AFTER_SECONDS, now - idle_after)
-    return [s.decode() for s in found]
+    return [s.decode() for s in found]  # type: ignore[union-attr]  # redis-py types members as maybe (member, score)
 
 
 async def claim_nudge(client: aioredis.Redis, session_id: str, min_gap_seconds: int) -> bool:

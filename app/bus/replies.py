@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from pydantic import Field, TypeAdapter
 
 from app.bus import keys
+from app.bus.connections import decoded
 from app.bus.interruptions import Interruption, interrupt
 from app.logs import short
 from app.observability import metrics, tracing
@@ -52,7 +53,7 @@ async def speak(client: aioredis.Redis, reply: Reply) -> bool:
     instance_id = await client.get(keys.session_route(reply.session_id))
     if instance_id is None:
         return False
-    return await publish_reply(client, instance_id.decode(), reply) > 0
+    return await publish_reply(client, decoded(instance_id), reply) > 0
 
 
 class ReplyRouter:
@@ -97,9 +98,9 @@ class ReplyRouter:
             return True
         try:
             owner = await self._client.get(keys.session_route(session_id))
-            if owner is None or owner.decode() == self.instance_id:
+            if owner is None or decoded(owner) == self.instance_id:
                 return False
-            listeners = await self._client.pubsub_numsub(keys.reply_channel(owner.decode()))
+            listeners = await self._client.pubsub_numsub(keys.reply_channel(decoded(owner)))
         except redis.RedisError as exc:
             log.warning("session holder not checked (%s)", exc, extra={"session_id": session_id})
             return False
@@ -195,9 +196,12 @@ class ReplyRouter:
         if isinstance(reply, Delta) and (on_delta := self._delta_handlers.get(reply.turn_id)) is not None:
             on_delta(reply)
             return
-        waiter = self._waiters.pop(reply.turn_id, None) if isinstance(reply, Reply) and reply.turn_id else None
-        if waiter is not None:
-            self._delta_handlers.pop(reply.turn_id or "", None)
+        if (
+            isinstance(reply, Reply)
+            and reply.turn_id
+            and (waiter := self._waiters.pop(reply.turn_id, None)) is not None
+        ):
+            self._delta_handlers.pop(reply.turn_id, None)
             if not waiter.done():
                 waiter.set_result(reply)
             return

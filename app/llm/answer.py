@@ -69,7 +69,7 @@ def to_output(text: str, data: dict[str, Any] | None, ctx: BrainContext) -> tupl
     card = _card(data.get("card"), problems)
     if card and cards.show("card") not in text:
         text = f"{text} {cards.show('card')}"
-    emotions = data.get("emotions") if isinstance(data.get("emotions"), dict) else {}
+    emotions = asked if isinstance(asked := data.get("emotions"), dict) else {}
     deltas = {
         name: clamp(number, -1.0, 1.0)
         for name, value in emotions.items()

@@ -122,7 +122,7 @@ class LlmBrain:
         async with asyncio.timeout_at(_loop_time(first_word_at)) as window:
             request = self._client.chat.completions.with_streaming_response.create(
                 model=self._model,
-                messages=build_messages(ctx),  # type: ignore[arg-type]
+                messages=build_messages(ctx),
                 temperature=self._temperature,
                 stream=True,
             )

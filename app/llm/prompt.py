@@ -6,14 +6,18 @@ left out: the offline appraiser and fact extractor always run, so a model that o
 small local models) still moves the persona's mood and memory.
 """
 
+from typing import get_args
+
+from openai.types.chat import ChatCompletionMessageParam
+
 from app.llm.reader import DATA_END, DATA_MARKER
 from app.persona.brains.base import BrainContext
 from app.persona.facts import Fact, FactKind
 from app.persona.safety import in_crisis
-from app.turns import CardKind
+from app.turns import CardKind, TranscriptLine
 
-FACT_KINDS = ", ".join(FactKind.__args__)  # type: ignore[attr-defined]
-CARD_KINDS = ", ".join(CardKind.__args__)  # type: ignore[attr-defined]
+FACT_KINDS = ", ".join(get_args(FactKind))
+CARD_KINDS = ", ".join(get_args(CardKind))
 CARD_SHAPES = (
     'image {"url": https URL, "alt": str}; options {"options": [{"label": str, "value": str}]}; '
     'markdown {"text": str}; externalLink {"url": https URL, "title": str, "description": str, '
@@ -61,10 +65,17 @@ def system_prompt(ctx: BrainContext) -> str:
     )
 
 
-def build_messages(ctx: BrainContext) -> list[dict[str, str]]:
+def _heard(line: TranscriptLine) -> ChatCompletionMessageParam:
+    """A line of the client's transcript as a message (the model's API types one per role)."""
+    if line.role == "user":
+        return {"role": "user", "content": line.text}
+    return {"role": "assistant", "content": line.text}
+
+
+def build_messages(ctx: BrainContext) -> list[ChatCompletionMessageParam]:
     """System prompt, the conversation so far (the session's memory, or, for a conversation this
     persona has no memory of, the client's transcript), then this turn."""
-    messages = [{"role": "system", "content": system_prompt(ctx)}]
+    messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": system_prompt(ctx)}]
     if ctx.session.recent:
         for exchange in ctx.session.recent:  # SESSION_MEMORY_TURNS exchanges
             messages += [
@@ -72,7 +83,7 @@ def build_messages(ctx: BrainContext) -> list[dict[str, str]]:
                 {"role": "assistant", "content": exchange.reply_text},
             ]
     else:
-        messages += [{"role": line.role, "content": line.text} for line in ctx.turn.transcript]
+        messages += [_heard(line) for line in ctx.turn.transcript]
     text = ctx.turn.text if ctx.turn.kind == "text" else "(the user has just arrived; greet them)"
     messages.append({"role": "user", "content": text})
     return messages

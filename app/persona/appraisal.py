@@ -117,9 +117,9 @@ def appraise_words(text: str) -> Appraisal:
     if not text.strip():
         return Appraisal()
     if is_hostile(text):  # stings, and offsets warmth: love falls, it does not rise
-        deltas = {"anger": 0.25, "sadness": 0.1, "joy": -0.2, "love": -0.2}
         compound = min(_analyzer().polarity_scores(text)["compound"], -0.6)
-        return Appraisal(valence=compound, directed_at_persona=True, hostile=True, deltas=deltas)
+        hurt = {"anger": 0.25, "sadness": 0.1, "joy": -0.2, "love": -0.2}
+        return Appraisal(valence=compound, directed_at_persona=True, hostile=True, deltas=hurt)
     if is_low(text):  # sad news about themselves: it saddens, and moves the persona to care
         compound = min(_analyzer().polarity_scores(text)["compound"], -0.5)
         return Appraisal(valence=compound, low=True, deltas={"sadness": 0.25 * -compound, "love": 0.05})

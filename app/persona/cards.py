@@ -103,4 +103,4 @@ def checked(kind: str, data: Any) -> Card | None:
         return None
     if kind == "options":
         fields["options"] = [{"label": o["label"], "value": o["value"] or o["label"]} for o in fields["options"]]
-    return Card(kind=kind, data=fields)  # type: ignore[arg-type]
+    return Card(kind=kind, data=fields)

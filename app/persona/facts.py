@@ -160,9 +160,9 @@ def _sentence_facts(sentence: str, before: str) -> list[tuple[FactKind, float, s
     introduced = _INTRODUCTION.search(sentence) if not any(kind == "name" for kind, *_ in found) else None
     if introduced and (value := _name(introduced.group("v"))):
         found.append(("name", 0.95, "name", value))
-    if match := _PRONOUN_NAME.search(sentence):
-        named = _RELATION_WORD.findall(sentence[: match.start()]) or _RELATION_WORD.findall(before)
-        if named and (value := _name(clean_value(match.group("v")))):
+    if pronoun := _PRONOUN_NAME.search(sentence):
+        named = _RELATION_WORD.findall(sentence[: pronoun.start()]) or _RELATION_WORD.findall(before)
+        if named and (value := _name(clean_value(pronoun.group("v")))):
             relation = named[-1].lower()
             about: FactKind = "pet" if re.fullmatch(PETS, relation) else "person"
             found.append((about, 0.7, f"{about}:{relation}", value))

@@ -157,6 +157,7 @@ def reflect(fragment: str) -> str:
     for token in fragment.split():
         bare = token.strip(".,!?;:").lower()
         previous = out[-1].lower() if out else ""
+        swapped: str | None
         if bare == "you":
             swapped = "I" if not out or previous in _SUBJECT_BEFORE else "me"
         elif bare == "am" and previous == "you":

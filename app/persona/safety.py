@@ -74,6 +74,7 @@ def in_crisis(session: "SessionMemory") -> bool:
 
 def answer(text: str, session: "SessionMemory", resource_line: str, formality: float, seed: int) -> str | None:
     """The safety answer, when one is due: crisis words now, or a plea for help soon after them."""
+    lines: tuple[str, ...]
     if is_crisis(text):
         lines = LINES
     elif in_crisis(session) and _ASKS_FOR_HELP.search(_plain(text)):

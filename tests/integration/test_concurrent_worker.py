@@ -153,7 +153,7 @@ async def test_two_workers_on_one_persona_lose_no_mood_change_and_keep_each_sess
 
     replies = await asyncio.gather(*(talk(scene, i) for i, scene in enumerate(scenes)))
     assert all(len(r) == 3 for r in replies)
-    store = pymongo.MongoClient(stack.base_env(REDIS_URL=redis_url)["MONGO_URL"])
+    store: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(stack.base_env(REDIS_URL=redis_url)["MONGO_URL"])
     try:
         doc = store.get_default_database("persona").persona_states.find_one({"_id": {"$exists": True}})
         assert doc is not None

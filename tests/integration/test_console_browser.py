@@ -17,9 +17,8 @@ import pytest
 from tests.support.stack import Managed, Stack
 from tests.support.tools import require
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-Page = playwright_api.Page
-expect = playwright_api.expect
+pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import Locator, Page, Route, expect, sync_playwright
 
 ADMIN_KEY = "operator-key-that-is-long-enough-0123456789"
 STAND_IN_PICTURE = (
@@ -61,7 +60,7 @@ def console_api(stack: Stack, redis_url: str) -> Managed:
 @pytest.fixture
 def page() -> Iterator[Page]:
     chromium = require("chromium")
-    with playwright_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 860})
         page.set_default_timeout(15_000)
@@ -69,7 +68,7 @@ def page() -> Iterator[Page]:
         browser.close()
 
 
-def persona_turns(page: Page):  # type: ignore[no-untyped-def]
+def persona_turns(page: Page) -> Locator:
     return page.locator("#log .turn.persona")
 
 
@@ -106,7 +105,7 @@ def answer_offline(page: Page) -> list[str]:
     """This machine is offline: what a card links to elsewhere gets a stand-in picture; the URLs asked for."""
     elsewhere: list[str] = []
 
-    def offline(route):  # type: ignore[no-untyped-def]
+    def offline(route: Route) -> None:
         elsewhere.append(route.request.url)
         route.fulfill(content_type="image/svg+xml", body=STAND_IN_PICTURE)
 
@@ -233,7 +232,7 @@ def test_the_api_docs_render_with_no_network(stack: Stack, page: Page) -> None:
     api = stack.api(None)
     offsite: list[str] = []
 
-    def only_this_server(route) -> None:  # type: ignore[no-untyped-def]
+    def only_this_server(route: Route) -> None:
         if route.request.url.startswith(api.url):
             route.continue_()
         else:

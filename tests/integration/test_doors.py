@@ -201,13 +201,13 @@ def test_chat_completions_with_the_official_openai_client(served: Managed, stack
     welcome = client.chat.completions.create(
         model="persona", messages=[{"role": "system", "content": "hi"}], extra_query=session
     )
-    assert "What should I call you?" in welcome.choices[0].message.content
+    assert "What should I call you?" in (welcome.choices[0].message.content or "")
     told = client.chat.completions.create(
         model="persona", messages=[{"role": "user", "content": "my name is Max"}], extra_query=session
     )
     assert told.object == "chat.completion"
     assert told.system_fingerprint == "clm-1"
-    assert "Max" in told.choices[0].message.content
+    assert "Max" in (told.choices[0].message.content or "")
     chunks = list(
         client.chat.completions.create(
             model="persona", messages=[{"role": "user", "content": "what's my name?"}], extra_query=session, stream=True

@@ -14,6 +14,7 @@ import pytest
 import redis
 import websockets
 from rq import Worker
+from rq.worker import BaseWorker
 
 from tests.support.fake_llm import FakeLlm
 from tests.support.scene import Scene
@@ -91,7 +92,7 @@ async def test_a_worker_killed_mid_turn_is_replaced_and_the_session_carries_on(
         slow = (await http.post("/v1/messages/submit", json={"text": "tell me [slow]"}, headers=headers)).json()
         after = (await http.post("/v1/messages/submit", json={"text": "and then?"}, headers=headers)).json()
 
-        def holder() -> Worker | None:
+        def holder() -> BaseWorker | None:
             return next((w for w in Worker.all(connection=client) if w.get_current_job_id() == slow["job_id"]), None)
 
         for _ in range(100):
@@ -99,6 +100,7 @@ async def test_a_worker_killed_mid_turn_is_replaced_and_the_session_carries_on(
                 break
             await asyncio.sleep(0.05)
         assert busy is not None, "no worker took the slow turn"
+        assert busy.pid is not None
         os.kill(busy.pid, signal.SIGKILL)  # a worker process this test started, killed mid-turn
 
         async def finished(job_id: str) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def llm_brain(fake: FakeLlm, first_word: float = 2.0, turn: float = 3.5) -> LlmB
     return brain
 
 
-def context(text: str, **turn: Any):  # type: ignore[no-untyped-def]
+def context(text: str, **turn: Any):
     profile = CATALOG.get("default")
     state = PersonaState(
         emotion=initial_state(profile.baseline, 0.0),
@@ -73,7 +73,7 @@ class Heard:
         return "".join(words for _, words in self.pieces)
 
 
-async def ask(brain: LlmBrain, text: str, **turn: Any):  # type: ignore[no-untyped-def]
+async def ask(brain: LlmBrain, text: str, **turn: Any):
     heard = Heard()
     output = await brain.respond(context(text, **turn), heard)
     return output, heard
@@ -190,7 +190,7 @@ async def test_health_tells_whether_the_model_server_answers(fake_llm: FakeLlm) 
     assert not (await make_worker_brains(dead).default.health()).reachable
 
 
-async def test_ten_turn_conversation_with_memory_and_flagged_failures(fake_llm: FakeLlm, db) -> None:  # type: ignore[no-untyped-def]
+async def test_ten_turn_conversation_with_memory_and_flagged_failures(fake_llm: FakeLlm, db) -> None:
     processor = TurnProcessor(llm_brains(fake_llm), CATALOG, StateStore(db), HistoryStore(db), 10, 50)
     texts = ["", "My name is Ada", "I love chess", "how are you?", "tell me something", "[500] hmm",
              "what's my name?", "show me a picture", "thanks", "bye"]  # fmt: skip

@@ -151,7 +151,10 @@ async def test_deletes(db: AsyncIOMotorDatabase[Any]) -> None:
 
 async def test_aggregate_distinct_and_counts(db: AsyncIOMotorDatabase[Any]) -> None:
     await db.sales.insert_many([{"shop": s, "amount": a} for s, a in [("a", 1), ("b", 5), ("a", 3), ("c", 2)]])
-    pipeline = [{"$match": {"amount": {"$gte": 2}}}, {"$group": {"_id": "$shop", "total": {"$sum": "$amount"}}}]
+    pipeline: list[dict[str, Any]] = [
+        {"$match": {"amount": {"$gte": 2}}},
+        {"$group": {"_id": "$shop", "total": {"$sum": "$amount"}}},
+    ]
     totals = await db.sales.aggregate([*pipeline, {"$sort": {"total": -1}}]).to_list(None)
     assert totals == [{"_id": "b", "total": 5}, {"_id": "a", "total": 3}, {"_id": "c", "total": 2}]
     assert sorted(await db.sales.distinct("shop")) == ["a", "b", "c"]
@@ -191,6 +194,7 @@ async def test_unknown_commands_and_transactions_are_refused(
 ) -> None:
     with pytest.raises(OperationFailure) as unknown:
         await db.command("frobnicate")
+    assert unknown.value.details is not None
     assert (unknown.value.code, unknown.value.details["codeName"]) == (59, "CommandNotFound")
     async with await client.start_session() as session:
         with pytest.raises(OperationFailure) as refused:
@@ -203,7 +207,9 @@ async def test_unknown_commands_and_transactions_are_refused(
 async def test_datetimes_round_trip_as_utc(db: AsyncIOMotorDatabase[Any]) -> None:
     moment = datetime(2024, 5, 1, 12, 30, 15, 123000, tzinfo=UTC)
     await db.c.insert_one({"_id": 1, "at": moment})
-    assert (await db.c.find_one({"at": {"$gte": moment}}))["at"] == moment
+    found = await db.c.find_one({"at": {"$gte": moment}})
+    assert found is not None
+    assert found["at"] == moment
 
 
 async def test_an_unacknowledged_write_gets_no_reply_and_still_applies(db: AsyncIOMotorDatabase[Any]) -> None:

@@ -13,6 +13,7 @@ import websockets
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from app.bus.connections import decoded
 from app.bus.replies import publish_reply, speak
 from app.services import API_CLIENT_NAME_PREFIX
 from app.turns import Reply, Turn
@@ -75,7 +76,9 @@ async def test_two_sessions_in_parallel_get_their_own_replies(stack: Stack, redi
 
 def queued_turn(client: redis.Redis, queue: str = "turns") -> Turn:
     """The Turn inside the oldest job on the RQ queue, as a worker would read it."""
-    job_id = client.lindex(f"rq:queue:{queue}", 0).decode()
+    oldest = client.lindex(f"rq:queue:{queue}", 0)
+    assert oldest is not None, f"nothing on the {queue} queue"
+    job_id = decoded(oldest)
     return Turn.model_validate_json(Job.fetch(job_id, connection=client, serializer=JSONSerializer).args[0])
 
 

@@ -8,7 +8,7 @@ from app.store.split import SPLIT_PROBLEM
 
 
 def test_in_development_a_split_api_starts_but_is_never_ready(redis_url: str) -> None:
-    settings = Settings(_env_file=None, redis_url=redis_url)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, redis_url=redis_url)
     with TestClient(create_app(settings)) as client:
         response = client.get("/v1/meta/ready")
     assert response.status_code == 503

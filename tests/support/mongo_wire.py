@@ -50,7 +50,7 @@ MAX_WRITE_BATCH = 100_000
 MAX_WIRE_VERSION = 21  # MongoDB 7.0; pymongo 4.20 accepts 9..29
 DEFAULT_FIRST_BATCH = 101  # what a real server sends first when no batchSize is given
 # Naive UTC datetimes in, naive UTC out: what mongomock stores and compares.
-CODEC = CodecOptions(tz_aware=False)
+CODEC: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=False)
 
 CODE_NAMES = {
     1: "InternalError",
@@ -143,8 +143,8 @@ def failure(code: int, message: str) -> dict[str, Any]:
 def refusal(exc: Exception) -> tuple[int, str]:
     """(MongoDB code, errmsg) for an error from mongomock or from bad input."""
     message = str(exc) if isinstance(exc, PyMongoError | CommandError) else f"{type(exc).__name__}: {exc}"
-    if getattr(exc, "code", None):
-        return int(exc.code), message  # type: ignore[attr-defined]
+    if code := getattr(exc, "code", None):
+        return int(code), message
     if "immutable" in message:
         return 66, message
     if isinstance(exc, CollectionInvalid):
@@ -265,7 +265,7 @@ class Backend:
 
     def __init__(self) -> None:
         tune_mongomock()
-        self.client = mongomock.MongoClient()
+        self.client: mongomock.MongoClient[dict[str, Any]] = mongomock.MongoClient()
         self.cursors = Cursors()
         self.handlers: dict[str, Callable[[dict[str, Any], int], dict[str, Any]]] = {
             "hello": self.hello,

@@ -149,9 +149,9 @@ class Stack:
             client.close()
         return managed
 
-    def api(self, redis_url: str | None, port: int | None = None, **settings: str) -> Managed:
-        """The API under uvicorn; with no redis_url it runs the embedded default."""
-        port = port or free_port()
+    def api(self, redis_url: str | None, **settings: str) -> Managed:
+        """The API under uvicorn, on a free port; with no redis_url it runs the embedded default."""
+        port = free_port()
         settings = {"HOST": "127.0.0.1", "PORT": str(port), "ACCESS_LOG": "false"} | settings
         env = self.base_env(**({"REDIS_URL": redis_url} if redis_url else {}), **settings)
         managed = self.spawn("api", [sys.executable, "-m", "app"], env)

@@ -1,5 +1,7 @@
 """Orchestration socket access control (shared secret in a cookie, CIDR allow-list)."""
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -34,30 +36,28 @@ def test_a_malformed_cidr_fails_at_start_up() -> None:
 
 def test_open_doors_are_named() -> None:
     """Each is said at start-up (an error in production): an open door lets any caller claim any identity."""
-    everything_open = Settings(_env_file=None)  # type: ignore[call-arg]
+    everything_open = Settings(_env_file=None)
     assert len(open_doors(everything_open)) == 3
-    guarded = Settings(  # type: ignore[call-arg]
-        _env_file=None, sm_allowed_cidrs=["10.0.0.0/8"], skills_api_key="k" * 32, clm_api_key="c" * 32
-    )
+    guarded = Settings(_env_file=None, sm_allowed_cidrs=["10.0.0.0/8"], skills_api_key="k" * 32, clm_api_key="c" * 32)
     assert open_doors(guarded) == []
 
 
 def test_production_refuses_open_doors_and_short_door_keys(caplog: pytest.LogCaptureFixture) -> None:
-    production = {"_env_file": None, "app_env": "production"}
+    production: dict[str, Any] = {"_env_file": None, "app_env": "production"}
     with pytest.raises(OpenDoorError, match="Soul Machines"):
-        check_doors(Settings(**production))  # type: ignore[arg-type]
+        check_doors(Settings(**production))
     with pytest.raises(OpenDoorError, match="SKILLS_API_KEY must be at least 32"):
-        check_doors(Settings(**production, sm_shared_secret="s" * 32, skills_api_key="k", clm_api_key="c" * 32))  # type: ignore[arg-type]
-    check_doors(Settings(**production, sm_shared_secret="s" * 32, skills_api_key="k" * 32, clm_api_key="c" * 32))  # type: ignore[arg-type]
-    deliberate = Settings(**production, open_doors="sm,skills", clm_api_key="c" * 32)  # type: ignore[arg-type]
+        check_doors(Settings(**production, sm_shared_secret="s" * 32, skills_api_key="k", clm_api_key="c" * 32))
+    check_doors(Settings(**production, sm_shared_secret="s" * 32, skills_api_key="k" * 32, clm_api_key="c" * 32))
+    deliberate = Settings(**production, open_doors="sm,skills", clm_api_key="c" * 32)
     check_doors(deliberate)
     assert "door opened deliberately" in caplog.text
-    check_doors(Settings(_env_file=None))  # type: ignore[call-arg]  # development: open, with a warning
+    check_doors(Settings(_env_file=None))  # development: open, with a warning
 
 
 def test_per_address_limits_apply_where_the_address_is_the_users() -> None:
     """Behind its credential a door's callers are the platform's few servers, carrying everyone."""
-    open_ = Settings(_env_file=None)  # type: ignore[call-arg]
-    guarded = Settings(_env_file=None, sm_shared_secret="s" * 32, clm_api_key="c" * 32)  # type: ignore[call-arg]
+    open_ = Settings(_env_file=None)
+    guarded = Settings(_env_file=None, sm_shared_secret="s" * 32, clm_api_key="c" * 32)
     assert all(door_limited(open_, door) for door in ("sm", "skills", "clm"))
     assert [door_limited(guarded, door) for door in ("sm", "skills", "clm")] == [False, True, False]

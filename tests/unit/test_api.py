@@ -17,6 +17,7 @@ from app.auth.secrets import WeakSecretError, resolve
 from app.brains import PureBrain
 from app.main import create_app
 from app.settings import Settings
+from tests.support.served import services
 
 ADMIN_KEY = "operator-key-that-is-long-enough-0123456789"
 
@@ -24,7 +25,7 @@ ADMIN_KEY = "operator-key-that-is-long-enough-0123456789"
 @pytest.fixture
 def client() -> Iterator[TestClient]:
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         admin_api_key=ADMIN_KEY,
         jwt_secret="j" * 40,
         password_pepper="p" * 40,
@@ -163,11 +164,12 @@ def test_an_email_is_one_accounts_and_a_refused_claim_keeps_no_name(client: Test
 def test_the_refresh_csrf_cookie_is_the_csrf_token_under_its_synthetic_soul_name(client: TestClient) -> None:
     guest(client)
     csrf = client.cookies.get("refresh_csrf")
+    assert csrf is not None
     assert csrf == client.cookies.get("csrf_token")
     assert client.post("/v1/auth/refresh", headers={"X-CSRF-Token": csrf}).status_code == 200
-    assert (
-        client.post("/v1/auth/logout", headers={"X-CSRF-Token": client.cookies.get("refresh_csrf")}).status_code == 204
-    )
+    rotated = client.cookies.get("refresh_csrf")
+    assert rotated is not None
+    assert client.post("/v1/auth/logout", headers={"X-CSRF-Token": rotated}).status_code == 204
     assert client.cookies.get("refresh_csrf") is None  # cleared with the rest
 
 
@@ -214,14 +216,14 @@ def test_deleting_the_conversation_removes_it_from_recall(client: TestClient) ->
     assert "Zoe" not in say(client, headers, "what's my name?")["result"]["text"]
 
 
-def test_deleting_the_conversation_waits_for_a_turn_in_flight(  # type: ignore[no-untyped-def]
+def test_deleting_the_conversation_waits_for_a_turn_in_flight(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A turn still running when the deletion comes would write its history and facts after it."""
     release = threading.Event()
     respond = PureBrain.respond
 
-    async def held(self: PureBrain, ctx, say):  # type: ignore[no-untyped-def]
+    async def held(self: PureBrain, ctx, say):
         await asyncio.to_thread(release.wait, 10)  # off the loop: the API shares it in embedded mode
         return await respond(self, ctx, say)
 
@@ -255,7 +257,7 @@ def test_a_claimed_account_is_refused_before_any_hashing(client: TestClient, mon
         hashed.append(password)
         return "never stored"
 
-    monkeypatch.setattr(client.app.state.services.passwords, "hash", counting)
+    monkeypatch.setattr(services(client).passwords, "hash", counting)
     again = client.post("/v1/auth/claim", json={"username": "other_name", "password": "new password"}, headers=headers)
     assert again.json()["error"]["code"] == "already_claimed"
     assert hashed == []
@@ -320,7 +322,7 @@ def test_forged_expired_and_revoked_tokens_are_refused(client: TestClient) -> No
 def test_refresh_rotates_needs_csrf_and_detects_reuse(client: TestClient) -> None:
     tokens = guest(client)
     old_refresh = client.cookies.get("refresh_token")
-    csrf = client.cookies.get("csrf_token")
+    csrf = client.cookies["csrf_token"]
     assert client.post("/v1/auth/refresh").status_code == 403  # no CSRF header
     assert client.post("/v1/auth/refresh", headers={"X-CSRF-Token": "wrong"}).status_code == 403
     rotated = client.post("/v1/auth/refresh", headers={"X-CSRF-Token": csrf})
@@ -357,8 +359,8 @@ def test_a_planted_csrf_pair_is_refused(client: TestClient) -> None:
 def test_a_wrong_refresh_token_for_a_known_session_does_not_revoke_it(client: TestClient) -> None:
     """Knowing a session's id is not enough to kill it: only a token it once had counts as reuse."""
     tokens = guest(client)
-    csrf = client.cookies.get("csrf_token")
-    session_id = client.cookies.get("refresh_token").split(".")[0]
+    csrf = client.cookies["csrf_token"]
+    session_id = client.cookies["refresh_token"].split(".")[0]
     guessed = client.post(
         "/v1/auth/refresh",
         headers={"X-CSRF-Token": csrf, "Cookie": f"refresh_token={session_id}.guessed-value; csrf_token={csrf}"},
@@ -420,15 +422,15 @@ def test_persona_state_and_thoughts_are_public_and_impersonal(client: TestClient
 
 def test_production_refuses_missing_or_weak_secrets() -> None:
     with pytest.raises(WeakSecretError, match="JWT_SECRET"):
-        resolve(Settings(_env_file=None, app_env="production"))  # type: ignore[call-arg]
+        resolve(Settings(_env_file=None, app_env="production"))
     with pytest.raises(WeakSecretError, match="PASSWORD_PEPPER"):
-        resolve(Settings(_env_file=None, app_env="production", jwt_secret="x" * 40, password_pepper="short"))  # type: ignore[call-arg]
-    ok = resolve(Settings(_env_file=None, app_env="production", jwt_secret="x" * 40, password_pepper="y" * 40))  # type: ignore[call-arg]
+        resolve(Settings(_env_file=None, app_env="production", jwt_secret="x" * 40, password_pepper="short"))
+    ok = resolve(Settings(_env_file=None, app_env="production", jwt_secret="x" * 40, password_pepper="y" * 40))
     assert ok.jwt_secret == "x" * 40
 
 
 def test_requests_per_address_are_limited() -> None:
-    settings = Settings(_env_file=None, rate_limit_ip_per_minute=3)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, rate_limit_ip_per_minute=3)
     with TestClient(create_app(settings)) as client:
         statuses = [client.get("/v1/meta/version").status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]
@@ -515,7 +517,7 @@ def test_the_docs_page_needs_no_network(client: TestClient) -> None:
 def test_a_listed_origins_page_may_call_with_credentials_and_no_other() -> None:
     """A Synthetic Soul web UI served apart from the API (its dev server: 127.0.0.1:5173)."""
     ui = "http://127.0.0.1:5173"
-    settings = Settings(_env_file=None, cors_allowed_origins=f"{ui}/, https://ui.example.com")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, cors_allowed_origins=f"{ui}/, https://ui.example.com")
     with TestClient(create_app(settings)) as cors_client:
         preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-csrf-token"}
         allowed = cors_client.options("/v1/auth/refresh", headers={"Origin": ui, **preflight})
@@ -527,5 +529,5 @@ def test_a_listed_origins_page_may_call_with_credentials_and_no_other() -> None:
         guest_reply = cors_client.post("/v1/auth/guest", headers={"Origin": ui})
         assert guest_reply.headers["access-control-allow-origin"] == ui
         assert "location" in guest_reply.headers["access-control-expose-headers"].lower()
-    with TestClient(create_app(Settings(_env_file=None))) as plain:  # type: ignore[call-arg]
+    with TestClient(create_app(Settings(_env_file=None))) as plain:
         assert "access-control-allow-origin" not in plain.post("/v1/auth/guest", headers={"Origin": ui}).headers

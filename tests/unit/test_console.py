@@ -19,7 +19,7 @@ OPERATOR = {"X-Admin-Key": ADMIN_KEY}
 
 
 def settings(**overrides: Any) -> Settings:
-    return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **overrides)
 
 
 @pytest.fixture

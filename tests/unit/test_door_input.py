@@ -13,7 +13,7 @@ from app.turns import bounded
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(_env_file=None, ws_frames_per_second=1000))) as c:  # type: ignore[call-arg]
+    with TestClient(create_app(Settings(_env_file=None, ws_frames_per_second=1000))) as c:
         yield c
 
 

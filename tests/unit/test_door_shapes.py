@@ -13,11 +13,12 @@ from app.main import create_app
 from app.persona.appraisal import appraise, perception_deltas
 from app.settings import Settings
 from app.turns import Reply
+from tests.support.served import portal, services
 
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(_env_file=None, persona_brain="demo"))) as c:  # type: ignore[call-arg]
+    with TestClient(create_app(Settings(_env_file=None, persona_brain="demo"))) as c:
         yield c
 
 
@@ -76,9 +77,9 @@ def test_unprompted_speech_echoes_the_personaid_as_the_scene_sent_it(client: Tes
         request = {"personaId": persona_id, "input": {"text": "hello"}}
         ws.send_text(json.dumps({"category": "scene", "kind": "event", "name": "conversationRequest", "body": request}))
         until(ws, lambda f: f["name"] == "conversationResponse")
-        redis = client.app.state.services.redis.async_client  # type: ignore[attr-defined]
+        redis = services(client).redis.async_client
         nudge = Reply(session_id=session_id, persona_id="default", text="Still with me?")
-        assert client.portal.call(speak, redis, nudge)  # type: ignore[union-attr]
+        assert portal(client).call(speak, redis, nudge)
         unprompted = until(ws, lambda f: f["name"] == "conversationResponse")
         assert unprompted["body"]["output"]["text"] == "Still with me?"
         assert unprompted["body"]["personaId"] == persona_id

@@ -21,14 +21,14 @@ def make_turn(text: str = "", kind: str = "text", variables: dict | None = None)
         user_id="u",
         persona_id="default",
         channel="test",
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         text=text,
         variables=variables or {},
         reply_to="api",
     )
 
 
-def run(turn: Turn):  # type: ignore[no-untyped-def]
+def run(turn: Turn):
     state = PersonaState(
         emotion=initial_state(PROFILE.baseline, 0.0), relationship=Relationship(), memory=SessionMemory()
     )

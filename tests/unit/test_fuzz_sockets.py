@@ -32,7 +32,7 @@ def client() -> Iterator[TestClient]:
         create_app(
             Settings(_env_file=None, persona_brain="demo", ws_frames_per_second=1000, turns_per_ip_per_minute=10**6)
         )
-    ) as c:  # type: ignore[call-arg]
+    ) as c:
         yield c
 
 
@@ -134,7 +134,7 @@ def test_pathological_frames_are_survived(client: TestClient, path: str) -> None
 
 
 def test_a_flood_closes_only_the_flooding_socket() -> None:
-    settings = Settings(_env_file=None, persona_brain="demo", ws_frames_per_second=5)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, persona_brain="demo", ws_frames_per_second=5)
     request = {"category": "scene", "kind": "event", "name": "conversationRequest", "body": {"input": {"text": "hi"}}}
     with TestClient(create_app(settings)) as client, client.websocket_connect("/ws") as calm:
         with client.websocket_connect("/ws") as flood:

@@ -54,11 +54,15 @@ def test_learning_merges_the_same_fact_and_counts_mentions() -> None:
     memory = learn(UserMemory(), extract("I live in Porto", "t1", 1.0), 50, 1.0)
     memory = learn(memory, extract("I live in Lisbon now", "t2", 2.0), 50, 2.0)
     memory = learn(memory, extract("I love jazz", "t3", 3.0), 50, 3.0)
-    assert memory.get("lives").value == "Lisbon"
-    assert memory.get("lives").mentions == 2
+    lives = memory.get("lives")
+    assert lives is not None
+    assert lives.value == "Lisbon"
+    assert lives.mentions == 2
     assert len(memory.facts) == 2
     again = learn(memory, extract("I love jazz", "t3", 3.0), 50, 3.0)  # the same turn twice: no double count
-    assert again.get("likes:jazz").mentions == 1
+    jazz = again.get("likes:jazz")
+    assert jazz is not None
+    assert jazz.mentions == 1
 
 
 def test_forgetting_drops_old_minor_facts_first_and_keeps_the_name() -> None:

@@ -14,7 +14,7 @@ def change(op: str, at: float, **deltas: float) -> MoodChange:
     return MoodChange(op_id=op, at=at, deltas=deltas)
 
 
-async def test_changes_fold_in_time_order_whatever_order_they_arrived_in(db) -> None:  # type: ignore[no-untyped-def]
+async def test_changes_fold_in_time_order_whatever_order_they_arrived_in(db) -> None:
     store = MoodStore(db["moods"])
     await store.add("default", change("b", 20.0, sadness=0.5))
     await store.add("default", change("a", 10.0, joy=0.5))
@@ -24,7 +24,7 @@ async def test_changes_fold_in_time_order_whatever_order_they_arrived_in(db) -> 
     assert (await store.read(PROFILE)).current() == expected
 
 
-async def test_a_change_sent_twice_applies_once_before_and_after_compaction(db) -> None:  # type: ignore[no-untyped-def]
+async def test_a_change_sent_twice_applies_once_before_and_after_compaction(db) -> None:
     store = MoodStore(db["moods"], compact_after=2)
     await store.add("default", change("t1", 10.0, joy=0.3))
     await store.add("default", change("t1", 10.0, joy=0.3))
@@ -38,7 +38,7 @@ async def test_a_change_sent_twice_applies_once_before_and_after_compaction(db) 
     assert again.current() == read.current()
 
 
-async def test_compaction_keeps_changes_pushed_meanwhile_and_loses_its_race_harmlessly(db) -> None:  # type: ignore[no-untyped-def]
+async def test_compaction_keeps_changes_pushed_meanwhile_and_loses_its_race_harmlessly(db) -> None:
     store = MoodStore(db["moods"], compact_after=2)
     for i in range(3):
         await store.add("default", change(f"t{i}", 10.0 + i, joy=0.1))
@@ -52,7 +52,7 @@ async def test_compaction_keeps_changes_pushed_meanwhile_and_loses_its_race_harm
     assert after.current().values["anger"] > PROFILE.baseline["anger"]
 
 
-async def test_hundreds_of_concurrent_changes_all_land(db, yielding) -> None:  # type: ignore[no-untyped-def]
+async def test_hundreds_of_concurrent_changes_all_land(db, yielding) -> None:
     store = MoodStore(yielding(db["moods"]), compact_after=16)
 
     async def turn(i: int) -> None:

@@ -151,14 +151,14 @@ def test_no_nudge_after_a_goodbye_and_only_care_after_hard_words() -> None:
             assert said in CARING_NUDGES, said
 
 
-async def test_the_worker_keeps_the_feelings_and_charts_the_mood_this_user_meets(db) -> None:  # type: ignore[no-untyped-def]
+async def test_the_worker_keeps_the_feelings_and_charts_the_mood_this_user_meets(db) -> None:
     processor = TurnProcessor(
         make_worker_brains(Settings(_env_file=None)),
         CATALOG,
         StateStore(db),
         HistoryStore(db),
         10,
-        50,  # type: ignore[call-arg]
+        50,
     )
     for text in ("You are useless.", "Nobody likes you."):
         await process(processor, make_turn("rude", text))

@@ -67,7 +67,7 @@ def test_relationship_grows_from_stranger_to_close_friend() -> None:
 
 
 def test_relationship_turns_wary_then_hostile_with_hostile_turns() -> None:
-    rel, seen = Relationship(), []
+    rel, seen = Relationship(), list[str]()
     for turn in range(30):
         rel = record_interaction(rel, -1.0, float(turn))
         if not seen or seen[-1] != rel.label:

@@ -5,7 +5,7 @@ import asyncio
 import fakeredis
 import pytest
 
-from app.bus.replies import ReplyRouter, encode
+from app.bus.replies import Message, ReplyRouter, encode
 from app.turns import Reply
 
 
@@ -18,7 +18,7 @@ async def test_a_failing_handler_leaves_the_subscription_to_everyone_else(caplog
     router = ReplyRouter(client, "api-t")
     await router.start()
     try:
-        heard: list[Reply] = []
+        heard: list[Message] = []
         events: list[bytes] = []
         await router.bind("bad", broken)
         await router.bind("good", heard.append)
@@ -48,9 +48,9 @@ async def test_a_failing_handler_leaves_the_subscription_to_everyone_else(caplog
 
 class Socket:
     def __init__(self) -> None:
-        self.heard: list[Reply] = []
+        self.heard: list[Message] = []
 
-    def on_reply(self, reply: Reply) -> None:
+    def on_reply(self, reply: Message) -> None:
         self.heard.append(reply)
 
 

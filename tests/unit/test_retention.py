@@ -31,7 +31,7 @@ def hours(n: float) -> datetime:
     return datetime.now(UTC) + timedelta(hours=n)
 
 
-async def test_every_expiring_collection_has_a_ttl_index_and_sessions_one_by_recency(db) -> None:  # type: ignore[no-untyped-def]
+async def test_every_expiring_collection_has_a_ttl_index_and_sessions_one_by_recency(db) -> None:
     for name in EXPIRING:
         index = (await db[name].index_information())["expiry"]
         assert index["key"] == [("expires_at", 1)]
@@ -42,7 +42,7 @@ async def test_every_expiring_collection_has_a_ttl_index_and_sessions_one_by_rec
     await ensure_indexes(db)  # idempotent: a second start-up changes nothing
 
 
-async def test_a_sign_in_expires_as_a_date_and_is_refused_after_it(db) -> None:  # type: ignore[no-untyped-def]
+async def test_a_sign_in_expires_as_a_date_and_is_refused_after_it(db) -> None:
     accounts = AccountStore(db, RETENTION)
     await accounts.start_session("u1", "fp1", "a1", ttl_seconds=3600)
     doc = await db[AUTH_SESSIONS].find_one({"_id": "a1"})
@@ -52,7 +52,7 @@ async def test_a_sign_in_expires_as_a_date_and_is_refused_after_it(db) -> None: 
     assert await accounts.rotate("a1", "fp2", "fp3", grace_seconds=10) is Refresh.INVALID
 
 
-async def test_sign_ins_stored_as_epoch_seconds_become_dates_and_still_work(db) -> None:  # type: ignore[no-untyped-def]
+async def test_sign_ins_stored_as_epoch_seconds_become_dates_and_still_work(db) -> None:
     legacy = hours(2)
     doc = {"user_id": "u1", "current": "fp1", "previous": None, "rotated_at": 0.0, "revoked": False}
     await db[AUTH_SESSIONS].insert_one({"_id": "old", **doc, "expires_at": legacy.timestamp()})
@@ -65,7 +65,7 @@ async def test_sign_ins_stored_as_epoch_seconds_become_dates_and_still_work(db) 
     assert await accounts.rotate("old", "fp1", "fp2", grace_seconds=10) is Refresh.ROTATED
 
 
-async def test_an_unclaimed_guest_expires_after_its_sign_in_and_a_claimed_one_never(db) -> None:  # type: ignore[no-untyped-def]
+async def test_an_unclaimed_guest_expires_after_its_sign_in_and_a_claimed_one_never(db) -> None:
     accounts = AccountStore(db, RETENTION)
     guest = await accounts.create_guest(sign_in_seconds=3600)
     doc = await db["accounts"].find_one({"_id": guest.user_id})
@@ -75,7 +75,7 @@ async def test_an_unclaimed_guest_expires_after_its_sign_in_and_a_claimed_one_ne
 
 
 @pytest.mark.parametrize("door_user", [user_id_for({}, "scene-1", SECRET), "skills-session:s", "clm-session:c"])
-async def test_an_anonymous_session_and_its_memory_expire_after_their_last_activity(db, door_user: str) -> None:  # type: ignore[no-untyped-def]
+async def test_an_anonymous_session_and_its_memory_expire_after_their_last_activity(db, door_user: str) -> None:
     assert is_anonymous(door_user)
     await SessionStore(db, RETENTION).record("s1", channel="c", user_id=door_user, persona_id="p")
     exchange = Exchange(turn_id="t1", user_text="hi", reply_text="hello", at=0.0)
@@ -84,7 +84,7 @@ async def test_an_anonymous_session_and_its_memory_expire_after_their_last_activ
     assert near((await db["session_memories"].find_one({"_id": "s1"}))["expires_at"], hours(3))
 
 
-async def test_a_named_users_session_and_memory_are_kept(db) -> None:  # type: ignore[no-untyped-def]
+async def test_a_named_users_session_and_memory_are_kept(db) -> None:
     named = user_id_for({"id": "sam"}, "scene-1", SECRET)
     assert not is_anonymous(named)
     assert not is_anonymous("u-0123456789abcdef")
@@ -96,7 +96,7 @@ async def test_a_named_users_session_and_memory_are_kept(db) -> None:  # type: i
 
 
 @pytest.mark.parametrize(("user", "expires"), [("sm-session:scene-1", True), ("sm:sam", False), ("u-0a1b", False)])
-async def test_what_the_persona_keeps_about_an_anonymous_user_expires_with_it(db, user: str, expires: bool) -> None:  # type: ignore[no-untyped-def]
+async def test_what_the_persona_keeps_about_an_anonymous_user_expires_with_it(db, user: str, expires: bool) -> None:
     state = StateStore(db, RETENTION)
     key = user_key("default", user)
     await state.relationship.update(key, Relationship, lambda r: r, "t1")
@@ -107,7 +107,7 @@ async def test_what_the_persona_keeps_about_an_anonymous_user_expires_with_it(db
         assert near(doc.get("expires_at"), hours(3)) if expires else "expires_at" not in doc
 
 
-async def test_a_thought_expires_after_its_retention(db) -> None:  # type: ignore[no-untyped-def]
+async def test_a_thought_expires_after_its_retention(db) -> None:
     thought = Thought(thought_id="th1", persona_id="default", text="t", mood=None, nudge="n", at=0.0)
     await ThoughtStore(db, RETENTION).append(thought)
     assert near((await db["thoughts"].find_one({"_id": "th1"}))["expires_at"], hours(5))
@@ -118,9 +118,7 @@ def test_the_settings_make_the_retention() -> None:
     assert settings.retention == Retention(anonymous_seconds=7200, guest_seconds=0, thought_seconds=3600)
 
 
-async def test_the_embedded_store_deletes_expired_documents_once_a_minute_not_on_every_read(  # type: ignore[no-untyped-def]
-    db, monkeypatch
-) -> None:
+async def test_the_embedded_store_deletes_expired_documents_once_a_minute_not_on_every_read(db, monkeypatch) -> None:
     clock = [mongo.monotonic() + 3600]  # past any pass the fixture's set-up scheduled
     monkeypatch.setattr(mongo, "monotonic", lambda: clock[0])
     thoughts = db["thoughts"]

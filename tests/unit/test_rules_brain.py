@@ -38,7 +38,7 @@ class Conversation:
             user_id="u",
             persona_id=self.profile.persona_id,
             channel="test",
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             text=text,
             reply_to="api",
         )

@@ -145,7 +145,7 @@ class CountingModel:
         return BrainHealth(brain=self.name, reachable=True)
 
 
-async def test_the_model_is_not_asked_and_the_turn_is_flagged_for_operators(db) -> None:  # type: ignore[no-untyped-def]
+async def test_the_model_is_not_asked_and_the_turn_is_flagged_for_operators(db) -> None:
     model = CountingModel()
     brains = BrainSet({"rules": PureBrain(make_brain("rules")), "llm": model}, "llm")
     line = "Call Lifeline on 13 11 14."

@@ -26,7 +26,7 @@ def test_every_setting_is_in_env_example_and_nothing_else() -> None:
 
 
 def test_env_example_as_is_gives_the_embedded_defaults() -> None:
-    settings = Settings(_env_file=ROOT / ".env.example")  # type: ignore[call-arg]
+    settings = Settings(_env_file=ROOT / ".env.example")
     assert settings.redis_url is None
     assert settings.mongo_url is None
     assert settings.sm_shared_secret is None

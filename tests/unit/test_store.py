@@ -1,6 +1,7 @@
 """Store: version-checked updates compose under concurrency and apply once per turn."""
 
 import asyncio
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -15,7 +16,7 @@ class Counter(BaseModel):
     n: int = 0
 
 
-async def test_concurrent_versioned_updates_lose_nothing(db, yielding) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_versioned_updates_lose_nothing(db, yielding) -> None:
     collection = yielding(db["counters"])
     await asyncio.gather(
         *(
@@ -27,7 +28,7 @@ async def test_concurrent_versioned_updates_lose_nothing(db, yielding) -> None: 
     assert stored.value.n == 100
 
 
-async def test_naive_read_modify_write_would_lose_updates(db, yielding) -> None:  # type: ignore[no-untyped-def]
+async def test_naive_read_modify_write_would_lose_updates(db, yielding) -> None:
     """Control: the same interleaving breaks a plain read-then-write, so the test above has teeth."""
     collection = yielding(db["naive"])
     await collection.insert_one({"_id": "c", "n": 0})
@@ -40,7 +41,7 @@ async def test_naive_read_modify_write_would_lose_updates(db, yielding) -> None:
     assert (await collection.find_one({"_id": "c"}))["n"] < 100
 
 
-async def test_an_operation_id_is_applied_once(db) -> None:  # type: ignore[no-untyped-def]
+async def test_an_operation_id_is_applied_once(db) -> None:
     collection = db["counters"]
     for _ in range(3):
         result = await versioned.update(
@@ -51,7 +52,7 @@ async def test_an_operation_id_is_applied_once(db) -> None:  # type: ignore[no-u
     assert (await versioned.read(collection, "c", "counter", Counter, Counter)).value.n == 2
 
 
-async def test_history_append_is_idempotent_by_turn_id_and_ordered(db) -> None:  # type: ignore[no-untyped-def]
+async def test_history_append_is_idempotent_by_turn_id_and_ordered(db) -> None:
     history = HistoryStore(db)
 
     def entry(turn_id: str, text: str) -> HistoryEntry:
@@ -75,18 +76,20 @@ async def test_history_append_is_idempotent_by_turn_id_and_ordered(db) -> None: 
     assert [t.input_text for t in turns] == ["first", "second"]
 
 
-async def test_scene_state_upsert_keeps_the_creation_time(db) -> None:  # type: ignore[no-untyped-def]
+async def test_scene_state_upsert_keeps_the_creation_time(db) -> None:
     sessions = SessionStore(db)
-    kwargs = {"channel": "soulmachines", "user_id": "u", "persona_id": "p", "meta": {}, "user_info": {}}
+    kwargs: dict[str, Any] = {"channel": "soulmachines", "user_id": "u", "persona_id": "p", "meta": {}, "user_info": {}}
     await sessions.record("s1", scene_state="offered", **kwargs)
     first = await sessions.get("s1")
     await sessions.record("s1", scene_state="connected", **kwargs)
     doc = await sessions.get("s1")
+    assert first is not None
+    assert doc is not None
     assert doc["scene_state"] == "connected"
     assert doc["created_at"] == first["created_at"]
 
 
-async def test_session_memory_appends_each_exchange_once_and_keeps_the_last_ones(db) -> None:  # type: ignore[no-untyped-def]
+async def test_session_memory_appends_each_exchange_once_and_keeps_the_last_ones(db) -> None:
     memory = StateStore(db).session_memory
     assert await memory.read("s1") == SessionMemory()
     for i in range(5):
@@ -102,7 +105,7 @@ async def test_session_memory_appends_each_exchange_once_and_keeps_the_last_ones
     assert await memory.read("s1") == SessionMemory()
 
 
-async def test_embedded_id_lookup_answers_like_a_scan(db) -> None:  # type: ignore[no-untyped-def]
+async def test_embedded_id_lookup_answers_like_a_scan(db) -> None:
     """The embedded store's `_id` shortcut returns what mongomock's full scan would."""
     collection = db["lookup"]
     await collection.insert_many([{"_id": f"d{i}", "n": i, "tag": "even" if i % 2 == 0 else "odd"} for i in range(20)])
@@ -117,7 +120,7 @@ async def test_embedded_id_lookup_answers_like_a_scan(db) -> None:  # type: igno
     assert await collection.count_documents({"tag": "odd"}) == 10
 
 
-async def test_forget_me_cannot_be_undone_by_a_writer_that_read_before_it(db) -> None:  # type: ignore[no-untyped-def]
+async def test_forget_me_cannot_be_undone_by_a_writer_that_read_before_it(db) -> None:
     """Two writers: one read the facts, the other deleted them; the first one's write must not
     match the old version and bring the forgotten facts back."""
     facts = versioned.VersionedModel(db["users"], "facts", Counter)
@@ -129,7 +132,7 @@ async def test_forget_me_cannot_be_undone_by_a_writer_that_read_before_it(db) ->
     assert (await facts.read("u", Counter)).value.n == 1
 
 
-async def test_a_late_writer_cannot_push_an_exchange_again_after_later_turns(db) -> None:  # type: ignore[no-untyped-def]
+async def test_a_late_writer_cannot_push_an_exchange_again_after_later_turns(db) -> None:
     """The lease of turn t0 lapsed; t0 was answered elsewhere, then t1 and t2; the first worker
     wakes and appends t0 once more: refused by the exchange's own turn id."""
     memory = StateStore(db).session_memory

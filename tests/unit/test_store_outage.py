@@ -21,6 +21,7 @@ from app.settings import Settings
 from app.store.mongo import HISTORY
 from app.store.sessions import SessionStore
 from tests.support.scene import conversation_request, state_event
+from tests.support.served import portal, services
 
 
 class Outage:
@@ -33,9 +34,9 @@ class Outage:
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, Outage]]:
     outage = Outage()
-    settings = Settings(_env_file=None, persona_brain="demo", reply_deadline_seconds=10)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, persona_brain="demo", reply_deadline_seconds=10)
     with TestClient(create_app(settings)) as client:
-        db = client.app.state.services.db
+        db = services(client).db
         collection_class = type(db[HISTORY])
         for name in ("find_one", "insert_one", "update_one", "command"):
             original = getattr(collection_class, name, None)
@@ -68,7 +69,7 @@ def test_a_store_outage_fails_soft_and_recovers(
     stack: tuple[TestClient, Outage], caplog: pytest.LogCaptureFixture
 ) -> None:
     client, outage = stack
-    history = client.app.state.services.history
+    history = services(client).history
     with client.websocket_connect("/ws") as ws:
         ws.send_text(state_event("s"))
         assert say(ws, "before")["output"]["text"] == "Echo: before"
@@ -82,7 +83,7 @@ def test_a_store_outage_fails_soft_and_recovers(
         assert client.get("/v1/meta/ready").json()["ready"] is False
         outage.down = False
         assert say(ws, "after")["output"]["text"] == "Echo: after"
-    texts = [e.input_text for e in client.portal.call(history.for_session, "s")]
+    texts = [e.input_text for e in portal(client).call(history.for_session, "s")]
     assert texts == ["before", "after"]  # the failed turn left nothing half-written
     assert client.get("/v1/meta/ready").json()["ready"] is True
 
@@ -96,7 +97,7 @@ def test_a_slow_store_neither_holds_up_turns_nor_piles_up_scene_state(monkeypatc
         recorded.append(fields["scene_state"])
 
     monkeypatch.setattr(SessionStore, "record", slow_record)
-    settings = Settings(_env_file=None, persona_brain="demo", ws_frames_per_second=1000)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, persona_brain="demo", ws_frames_per_second=1000)
     with TestClient(create_app(settings)) as client, client.websocket_connect("/ws") as ws:
         for i in range(30):
             session = {"sessionId": "slow", "state": f"state-{i}"}

@@ -11,7 +11,7 @@ from app.persona.memory import Exchange, SessionMemory, reconcile
 from app.turns import Delta, TranscriptLine
 
 
-def read(pieces: list[str]) -> tuple[list[str], str, dict | None]:  # type: ignore[type-arg]
+def read(pieces: list[str]) -> tuple[list[str], str, dict | None]:
     reader = StreamReader()
     said = [reader.feed(piece) for piece in pieces]
     rest, answer = reader.finish()
@@ -36,7 +36,7 @@ def test_the_words_come_out_as_they_come_and_the_data_after_the_marker_does_not(
         (["Use `code` ", "here."], "Use `code` here.", None),
     ],
 )
-def test_plain_fenced_and_json_only_answers_are_read(pieces: list[str], text: str, data: dict | None) -> None:  # type: ignore[type-arg]
+def test_plain_fenced_and_json_only_answers_are_read(pieces: list[str], text: str, data: dict | None) -> None:
     assert read(pieces)[1:] == (text, data)
 
 

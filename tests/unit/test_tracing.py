@@ -49,11 +49,11 @@ def test_a_turn_is_one_trace_from_the_door_through_the_worker(
     request = finished(spans, "POST /v1/messages/submit")  # FastAPI's span of the request is the root
     assert request.parent is None
     assert door.parent is not None
-    assert door.parent.span_id == request.context.span_id  # type: ignore[union-attr]
+    assert door.parent.span_id == request.context.span_id
     assert enqueue.parent is not None
     assert enqueue.parent.span_id == door.context.span_id
     assert worker.parent is not None
-    assert worker.parent.span_id == enqueue.context.span_id  # type: ignore[union-attr]
+    assert worker.parent.span_id == enqueue.context.span_id
     assert worker.attributes is not None
     assert worker.attributes["persona.turn_id"] == record["job_id"]
     assert worker.attributes["persona.outcome"] == "answered"
@@ -62,7 +62,7 @@ def test_a_turn_is_one_trace_from_the_door_through_the_worker(
         assert child.context is not None
         assert child.context.trace_id == trace_id
         assert child.parent is not None
-        assert child.parent.span_id == worker.context.span_id  # type: ignore[union-attr]
+        assert child.parent.span_id == worker.context.span_id
 
 
 def test_with_tracing_off_the_turn_carries_no_context() -> None:

@@ -2,9 +2,10 @@
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo.errors import AutoReconnect
 
 from app.brains import make_worker_brains
@@ -23,17 +24,17 @@ from worker.turns import TurnProcessor
 CATALOG = load_catalog(Settings().personas_file, "lite", "default")
 
 
-async def relationship_of(db, persona_id: str, user_id: str):  # type: ignore[no-untyped-def]
+async def relationship_of(db, persona_id: str, user_id: str):
     return (await StateStore(db).relationship.read(user_key(persona_id, user_id), Relationship)).value
 
 
-async def memory_of(db, session_id: str):  # type: ignore[no-untyped-def]
+async def memory_of(db, session_id: str):
     return await StateStore(db).session_memory.read(session_id)
 
 
-def processor_for(db, brain: str = "demo") -> TurnProcessor:  # type: ignore[no-untyped-def]
+def processor_for(db, brain: str = "demo") -> TurnProcessor:
     return TurnProcessor(
-        brains=make_worker_brains(Settings(_env_file=None, persona_brain=brain)),  # type: ignore[call-arg]
+        brains=make_worker_brains(Settings(_env_file=None, persona_brain=brain)),
         catalog=CATALOG,
         state=StateStore(db),
         history=HistoryStore(db),
@@ -42,7 +43,7 @@ def processor_for(db, brain: str = "demo") -> TurnProcessor:  # type: ignore[no-
     )
 
 
-async def test_a_turn_updates_emotion_relationship_memory_and_history(db) -> None:  # type: ignore[no-untyped-def]
+async def test_a_turn_updates_emotion_relationship_memory_and_history(db) -> None:
     processor = processor_for(db)
     reply = await process(processor, make_turn("s1", "", kind="init"))
     assert reply is not None
@@ -63,7 +64,7 @@ async def test_a_turn_updates_emotion_relationship_memory_and_history(db) -> Non
     assert entry.enqueued_at <= entry.started_at <= entry.finished_at
 
 
-async def test_a_turn_delivered_twice_changes_state_once(db) -> None:  # type: ignore[no-untyped-def]
+async def test_a_turn_delivered_twice_changes_state_once(db) -> None:
     processor = processor_for(db)
     turn = make_turn("s1", "show card")
     first = await process(processor, turn)
@@ -76,13 +77,13 @@ async def test_a_turn_delivered_twice_changes_state_once(db) -> None:  # type: i
     assert len(await HistoryStore(db).for_session("s1")) == 1
 
 
-async def test_a_turn_without_emotional_change_writes_no_emotion(db) -> None:  # type: ignore[no-untyped-def]
+async def test_a_turn_without_emotional_change_writes_no_emotion(db) -> None:
     await process(processor_for(db), make_turn("s1", "just echo this"))
     assert await db[PERSONA_STATES].find_one({"_id": "default"}) is None
     assert (await relationship_of(db, "default", "user-of-s1")).interactions == 1
 
 
-async def test_a_turn_that_expired_in_the_queue_is_recorded_not_answered(db) -> None:  # type: ignore[no-untyped-def]
+async def test_a_turn_that_expired_in_the_queue_is_recorded_not_answered(db) -> None:
     processor = processor_for(db)
     reply = await process(processor, make_turn("s1", "too late", deadline_at=time.time() - 1))
     assert reply is None
@@ -93,7 +94,7 @@ async def test_a_turn_that_expired_in_the_queue_is_recorded_not_answered(db) -> 
     assert (await relationship_of(db, "default", "user-of-s1")).interactions == 0
 
 
-async def test_concurrent_turns_on_shared_state_compose(db) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_turns_on_shared_state_compose(db) -> None:
     """50 turns at once: 5 sessions of one user, one persona. Every change must land exactly once."""
     processor = processor_for(YieldingDatabase(db))
     turns = [make_turn(f"s{i % 5}", "show card", user_id="same-user") for i in range(50)]  # each moves emotion
@@ -106,7 +107,7 @@ async def test_concurrent_turns_on_shared_state_compose(db) -> None:  # type: ig
     assert sorted(await mood_changes(db)) == sorted(t.turn_id for t in turns)
 
 
-async def test_two_hundred_turns_in_flight_on_one_persona_all_move_its_mood_once(db) -> None:  # type: ignore[no-untyped-def]
+async def test_two_hundred_turns_in_flight_on_one_persona_all_move_its_mood_once(db) -> None:
     """Every turn of a persona writes its shared mood: none may fail or be lost, however many at once."""
     processor = processor_for(YieldingDatabase(db))
     turns = [make_turn(f"s{i}", "show card") for i in range(200)]
@@ -117,13 +118,13 @@ async def test_two_hundred_turns_in_flight_on_one_persona_all_move_its_mood_once
     assert joy > CATALOG.get("default").baseline["joy"]
 
 
-async def mood_changes(db) -> list[str]:  # type: ignore[no-untyped-def]
+async def mood_changes(db) -> list[str]:
     """The ids of every change the persona's mood holds, folded or pending."""
     doc = await db[PERSONA_STATES].find_one({"_id": "default"})
     return [*doc.get("applied", []), *(change["op_id"] for change in doc.get("pending", []))]
 
 
-async def test_memory_follows_the_user_across_sessions_and_channels_but_not_to_others(db) -> None:  # type: ignore[no-untyped-def]
+async def test_memory_follows_the_user_across_sessions_and_channels_but_not_to_others(db) -> None:
     processor = processor_for(db, brain="rules")
     await process(processor, make_turn("sm-session", "My name is Sam", user_id="sam", channel="soulmachines"))
     await process(processor, make_turn("sm-session", "I play the cello", user_id="sam", channel="soulmachines"))
@@ -168,10 +169,15 @@ class _FlakyCollection:
         return write
 
 
-async def test_a_turn_failing_half_way_is_seen_through_and_stored_whole(db, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+def flaky(database: Any, collection: str, failures: int) -> AsyncIOMotorDatabase[Any]:
+    """A FlakyDatabase, typed as the stores take a database (it stands in for one)."""
+    return cast(AsyncIOMotorDatabase[Any], FlakyDatabase(database, collection, failures))
+
+
+async def test_a_turn_failing_half_way_is_seen_through_and_stored_whole(db, monkeypatch, caplog) -> None:
     monkeypatch.setattr(turns, "STORE_RETRY_DELAYS", (0.01, 0.01, 0.01))
     processor = processor_for(db)  # the history entry lands, then the relationship write fails twice
-    processor.state.relationship = StateStore(FlakyDatabase(db, RELATIONSHIPS, failures=2)).relationship
+    processor.state.relationship = StateStore(flaky(db, RELATIONSHIPS, failures=2)).relationship
     reply = await process(processor, make_turn("s-failover", "hello"))
     assert reply is not None
     assert reply.text == "Echo: hello"
@@ -181,10 +187,10 @@ async def test_a_turn_failing_half_way_is_seen_through_and_stored_whole(db, monk
     assert any("half-written" in r.getMessage() for r in caplog.records)
 
 
-async def test_a_turn_failing_before_anything_landed_stores_nothing(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_a_turn_failing_before_anything_landed_stores_nothing(db, monkeypatch) -> None:
     monkeypatch.setattr(turns, "STORE_RETRY_DELAYS", (0.01, 0.01, 0.01))
     processor = processor_for(db)
-    processor.history = HistoryStore(FlakyDatabase(db, HISTORY, failures=1))  # type: ignore[arg-type]
+    processor.history = HistoryStore(flaky(db, HISTORY, failures=1))
     with pytest.raises(AutoReconnect):  # its record failed: no retry, no reply, a fallback now
         await processor.answer(make_turn("s-down", "hello"))
     assert (await relationship_of(db, "default", "user-of-s-down")).interactions == 0
@@ -192,10 +198,10 @@ async def test_a_turn_failing_before_anything_landed_stores_nothing(db, monkeypa
     assert await HistoryStore(db).for_session("s-down") == []
 
 
-async def test_an_outage_outlasting_the_retries_is_logged_with_what_landed(db, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_an_outage_outlasting_the_retries_is_logged_with_what_landed(db, monkeypatch, caplog) -> None:
     monkeypatch.setattr(turns, "STORE_RETRY_DELAYS", (0.01, 0.01))
     processor = processor_for(db)
-    processor.state.relationship = StateStore(FlakyDatabase(db, RELATIONSHIPS, failures=10)).relationship
+    processor.state.relationship = StateStore(flaky(db, RELATIONSHIPS, failures=10)).relationship
     with pytest.raises(AutoReconnect):
         await process(processor, make_turn("s-long", "hello"))
     [message] = [r.getMessage() for r in caplog.records if "left half-written" in r.getMessage()]
@@ -203,7 +209,7 @@ async def test_an_outage_outlasting_the_retries_is_logged_with_what_landed(db, m
     assert "history" in message
 
 
-async def test_the_reply_is_recorded_before_state_settles_and_a_rerun_settles_it_once(db) -> None:  # type: ignore[no-untyped-def]
+async def test_the_reply_is_recorded_before_state_settles_and_a_rerun_settles_it_once(db) -> None:
     """A worker that dies after publishing but before settling: the turn run again answers with
     the recorded reply and applies the recorded changes, once."""
     processor = processor_for(db, brain="rules")
@@ -233,7 +239,7 @@ class TalkingBrain:
     def __init__(self) -> None:
         self.cancelled = asyncio.Event()
 
-    async def respond(self, ctx, say):  # type: ignore[no-untyped-def]
+    async def respond(self, ctx, say):
         await say("Once upon ")
         await say("a time, ")
         try:
@@ -243,11 +249,11 @@ class TalkingBrain:
             raise
         raise AssertionError("never reached")
 
-    async def health(self):  # type: ignore[no-untyped-def]
+    async def health(self):
         raise NotImplementedError
 
 
-async def test_a_barge_in_cancels_the_brain_and_records_what_was_delivered(db) -> None:  # type: ignore[no-untyped-def]
+async def test_a_barge_in_cancels_the_brain_and_records_what_was_delivered(db) -> None:
     from app.brains import BrainSet
     from app.bus.interruptions import Interruption
     from worker.speaker import Speaker
@@ -275,7 +281,7 @@ async def test_a_barge_in_cancels_the_brain_and_records_what_was_delivered(db) -
     assert (await memory_of(db, "barge")).recent[0].reply_text == "Once upon "
 
 
-async def test_a_turn_interrupted_while_queued_does_not_ask_the_brain(db) -> None:  # type: ignore[no-untyped-def]
+async def test_a_turn_interrupted_while_queued_does_not_ask_the_brain(db) -> None:
     from worker.speaker import Speaker
 
     processor = processor_for(db, "rules")

@@ -13,7 +13,7 @@ Logout revokes the session: its access tokens stop working at once.
 import hashlib
 import hmac
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal, TypedDict
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import AliasChoices, BaseModel, Field
@@ -93,14 +93,20 @@ def _csrf_token(svc: Services, session_id: str) -> str:
     return hmac.new(svc.secrets.jwt_secret.encode(), f"csrf:{session_id}".encode(), hashlib.sha256).hexdigest()
 
 
+class _CookieOptions(TypedDict):
+    max_age: int
+    secure: bool
+    samesite: Literal["strict"]
+
+
 def _set_cookies(response: Response, svc: Services, refresh_token: str, session_id: str) -> None:
     secure = svc.settings.secure_cookies
     max_age = svc.settings.refresh_token_ttl_seconds
-    cookie = {"max_age": max_age, "secure": secure, "samesite": "strict"}
-    response.set_cookie(REFRESH_COOKIE, refresh_token, httponly=True, path="/v1/auth", **cookie)  # type: ignore[arg-type]
+    cookie: _CookieOptions = {"max_age": max_age, "secure": secure, "samesite": "strict"}
+    response.set_cookie(REFRESH_COOKIE, refresh_token, httponly=True, path="/v1/auth", **cookie)
     # Readable by the page's script (path /, not httponly): it echoes it in X-CSRF-Token.
     for name in CSRF_COOKIES:
-        response.set_cookie(name, _csrf_token(svc, session_id), httponly=False, path="/", **cookie)  # type: ignore[arg-type]
+        response.set_cookie(name, _csrf_token(svc, session_id), httponly=False, path="/", **cookie)
 
 
 def _clear_cookies(response: Response) -> None:

@@ -47,7 +47,7 @@ def transcript_of(messages: Iterable[tuple[str, str]]) -> list[TranscriptLine]:
     """The user and assistant lines of (role, text) messages, the most recent TRANSCRIPT_LINES of
     them, each bounded (system prompts and tool messages are not the conversation)."""
     lines = [
-        TranscriptLine(role=role, text=text[:TRANSCRIPT_LINE_CHARS])  # type: ignore[arg-type]
+        TranscriptLine(role=role, text=text[:TRANSCRIPT_LINE_CHARS])
         for role, text in messages
         if role in ("user", "assistant") and text
     ]

@@ -194,7 +194,7 @@ def _addressed(ctx: BrainContext, rng: random.Random, line: str) -> str:
 
 
 def _say(ctx: BrainContext, text: str, **fields: object) -> BrainOutput:
-    return BrainOutput(text=formal(text, ctx.profile.style.formality), **fields)  # type: ignore[arg-type]
+    return BrainOutput(text=formal(text, ctx.profile.style.formality), **fields)
 
 
 def welcome(ctx: BrainContext, text: str, rng: random.Random) -> BrainOutput | None:
