@@ -6,8 +6,8 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from app import logs
+from app.api import cors, errors
 from app.api import docs as api_docs
-from app.api import errors
 from app.api import metrics as api_metrics
 from app.api.middleware import API_VERSION, RequestContext
 from app.api.v1 import agents, auth, jobs, messages, meta, sessions
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry=tracing.FASTAPI_TELEMETRY,
     )
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    cors.install(app, settings.cors_allowed_origins)
     errors.install(app)
     for socket_door in (soulmachines.router, skills_ws.router, hume_ws.router):
         app.include_router(socket_door)

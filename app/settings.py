@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     sm_allowed_cidrs: Annotated[list[str], NoDecode] = []
     # Web pages (Origin) other than this server's own that may open a socket door in a browser.
     ws_allowed_origins: Annotated[list[str], NoDecode] = []
+    # Web pages on another origin (a Synthetic Soul web UI) that may call /v1 with credentials.
+    cors_allowed_origins: Annotated[list[str], NoDecode] = []
 
     # Other doors' shared keys (Authorization: Bearer <key>). Unset: anyone may call (logged).
     skills_api_key: SecretStr | None = None
@@ -155,7 +157,7 @@ class Settings(BaseSettings):
     def _split_doors(cls, value: object) -> object:
         return [door.strip() for door in value.split(",") if door.strip()] if isinstance(value, str) else value
 
-    @field_validator("ws_allowed_origins", mode="before")
+    @field_validator("ws_allowed_origins", "cors_allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -217,14 +217,15 @@ async def measure_streaming(
 ) -> list[Check]:
     limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
     async with httpx.AsyncClient(base_url=api.url, timeout=30, limits=limits) as api_http:
-        tokens = [(await api_http.post("/v1/auth/guest")).json()["access_token"] for _ in range(max(concurrency))]
+        tokens = [(await api_http.post("/v1/auth/guest")).json()["access_token"] for _ in range(max(*concurrency, 2))]
         doors = {
             "direct": direct(model.url),
             "completions": completions(api.url),
             "/llm": hume,
             "REST SSE": rest(api_http, tokens),
+            "SM /ws": soul_machines,
         }
-        url = {"direct": model.url, "completions": api.url, "/llm": api.url, "REST SSE": api.url}
+        url = {"direct": model.url, "completions": api.url, "/llm": api.url, "REST SSE": api.url, "SM /ws": api.url}
         return await _measure(doors, url, model, api, concurrency, rounds, trials)
 
 

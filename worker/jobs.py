@@ -7,6 +7,7 @@ coroutine with its runtime (worker/async_worker.py); RQ records the job's start 
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import redis
@@ -49,12 +50,15 @@ async def _speaker(rt: "WorkerRuntime", turn: Turn, watch: TurnWatch) -> Speaker
     return speaker
 
 
-def _result(reply: Reply) -> dict[str, object]:
+def _result(turn: Turn, reply: Reply) -> dict[str, object]:
+    """A REST job's result; `time` is the seconds from submit to answer (Synthetic Soul clients
+    show it as the reply's latency)."""
     return {
         "turn_id": reply.turn_id,
         "text": reply.text,
         "cards": {cid: card.model_dump() for cid, card in reply.cards.items()},
         "fallback": reply.fallback,
+        "time": round(time.time() - turn.enqueued_at, 3),
     }
 
 
@@ -84,7 +88,7 @@ async def run_turn(rt: "WorkerRuntime", turn_json: str) -> None:
                 await jobs.update(rt.redis, turn.turn_id, "failed", 1.0, error="the turn expired before it ran")
             else:
                 await traced(
-                    "publish", jobs.update(rt.redis, turn.turn_id, "succeeded", 1.0, result=_result(answer.reply))
+                    "publish", jobs.update(rt.redis, turn.turn_id, "succeeded", 1.0, result=_result(turn, answer.reply))
                 )
         elif answer.reply is not None:
             await traced("publish", replies.publish_reply(rt.redis, turn.reply_to, answer.reply))

@@ -12,7 +12,7 @@ from app.bus import presence
 from app.bus.replies import speak
 from app.catalog import PersonaCatalog
 from app.persona.emotion import decayed
-from app.persona.thoughts import Activity, Thought, nudge_for, reflect
+from app.persona.thoughts import Activity, Thought, interests_in, nudge_for, reflect
 from app.store.history import HistoryEntry, HistoryStore
 from app.store.mood import MoodChange
 from app.store.sessions import SessionStore
@@ -82,7 +82,9 @@ async def think(rt: "WorkerRuntime", persona_id: str) -> str:
     """RQ job: returns the thought's text (kept as the job's result for a while)."""
     now = time.time()
     live, recent = await presence.activity(rt.redis, persona_id, now, RECENT_SECONDS)
-    thought = await rt.thinker.reflect(persona_id, Activity(live_sessions=live, recent_sessions=recent), now)
+    interests = interests_in(await rt.thinker.history.recent_words(persona_id, now - RECENT_SECONDS))
+    activity = Activity(live_sessions=live, recent_sessions=recent, interests=interests)
+    thought = await rt.thinker.reflect(persona_id, activity, now)
     for session_id in await presence.idle_sessions(rt.redis, persona_id, now, rt.idle_speak_after):
         text = await rt.thinker.nudge(thought, session_id)
         if text is None or not await presence.claim_nudge(rt.redis, session_id, rt.spontaneous_min_gap):

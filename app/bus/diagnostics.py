@@ -58,6 +58,12 @@ class QueueReport(BaseModel):
     def total_backlog(self) -> int:
         return sum(q.backlog for q in self.queues)
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def redis_ok(self) -> bool:
+        """redis_reachable under the Synthetic Soul API's name."""
+        return self.redis_reachable
+
 
 def _age(moment: datetime | None) -> float | None:
     if moment is None:

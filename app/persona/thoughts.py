@@ -1,8 +1,10 @@
-"""Thoughts: what the persona reflects on between turns, from its own state only.
+"""Thoughts: what the persona reflects on between turns.
 
-A thought is made from persona-wide facts (its mood, how busy it has been), never from what a
-user said, so it can be shown to anyone (`/v1/thoughts/latest`). What it says to one quiet
-session (`nudge_for`) may also draw on that session's own topics, never on another's.
+A thought is made from persona-wide facts (its mood, how busy it has been, and which general
+interests came up in recent conversations: "music", "travel", words from a fixed list that say
+nothing about anyone), never from a user's own words or facts, so it can be shown to anyone
+(`/v1/thoughts/latest`). What it says to one quiet session (`nudge_for`) may also draw on that
+session's own topics, never on another's.
 """
 
 import random
@@ -17,10 +19,30 @@ from app.persona.memory import SessionMemory
 from app.persona.profiles import PersonaProfile
 from app.persona.safety import is_crisis
 
+# General interests a thought may name when recent conversations touched them: common nouns
+# that identify nobody (no names, places, people, health or family words).
+INTERESTS = (
+    "music", "books", "films", "movies", "travel", "cooking", "food", "football", "sport", "games", "art",
+    "painting", "chess", "hiking", "gardening", "photography", "dancing", "science", "history", "the weather",
+    "coffee", "tea", "nature", "the sea", "poetry", "podcasts", "running", "cycling", "swimming", "baking",
+)  # fmt: skip
+_INTEREST = re.compile(r"\b(" + "|".join(re.escape(i) for i in INTERESTS) + r")\b", re.I)
+INTERESTS_IN_A_THOUGHT = 2
+
+
+def interests_in(texts: list[str]) -> list[str]:
+    """The interests most often named in `texts` (what users said lately), most named first."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        for named in {m.group(1).lower() for m in _INTEREST.finditer(text)}:
+            counts[named] = counts.get(named, 0) + 1
+    return sorted(counts, key=lambda name: (-counts[name], name))[:INTERESTS_IN_A_THOUGHT]
+
 
 class Activity(BaseModel):
     live_sessions: int = 0  # sessions with a socket open
     recent_sessions: int = 0  # sessions with a turn in the last few minutes
+    interests: list[str] = Field(default_factory=list)  # from INTERESTS, named in recent turns
 
 
 class Thought(BaseModel):
@@ -55,6 +77,10 @@ def reflect(profile: PersonaProfile, emotion: EmotionState, activity: Activity, 
     if mood in ("sadness", "anger", "fear", "disgust"):
         text = f"I've been feeling some {mood}. I'll take a breath and let it pass."
         deltas = {mood: -0.15}  # reflection regulates the feeling
+    elif activity.interests:
+        named = " and ".join(activity.interests)
+        text = f"{named[0].upper()}{named[1:]} came up in conversation lately. I'd like to hear more about that."
+        deltas = {"joy": 0.04}
     elif activity.recent_sessions >= 3:
         text = "So many conversations lately. I love meeting people."
         deltas = {"joy": 0.08}

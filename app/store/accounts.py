@@ -1,8 +1,10 @@
 """Accounts, usernames and auth sessions (refresh-token families).
 
 A username is reserved by inserting a document whose `_id` is the username, which makes the
-uniqueness check atomic on any MongoDB (and on mongomock). Refresh tokens are stored only as
-SHA-256 fingerprints; each auth session remembers its current and previous fingerprint.
+uniqueness check atomic on any MongoDB (and on mongomock). An email given at claim (Synthetic
+Soul clients sign in with one) is reserved the same way, as a second name for the account.
+Refresh tokens are stored only as SHA-256 fingerprints; each auth session remembers its current
+and previous fingerprint.
 Auth sessions and unclaimed guests carry `expires_at` (a date) for their TTL index (retention.py).
 """
 
@@ -34,7 +36,7 @@ class Account(BaseModel):
 
 
 class UsernameTaken(Exception):
-    pass
+    """The username, or the email, is another account's (`args[0]` is the name)."""
 
 
 class AlreadyClaimed(Exception):
@@ -77,18 +79,30 @@ class AccountStore:
         return Account.model_validate({**doc, "user_id": doc["_id"]}) if doc else None
 
     async def by_username(self, username: str) -> Account | None:
+        """By username or by the email it was claimed with."""
         doc = await self._usernames.find_one({"_id": username.lower()})
         return await self.get(doc["user_id"]) if doc else None
 
-    async def claim(self, user_id: str, username: str, password_hash: str) -> Account:
-        """Give a guest a username and password; refuse accounts that already have a password."""
+    async def _release(self, names: list[str], user_id: str) -> None:
+        await self._usernames.delete_many({"_id": {"$in": names}, "user_id": user_id})
+
+    async def _reserve(self, names: list[str], user_id: str) -> None:
+        """All the names or none of them."""
+        for i, name in enumerate(names):
+            try:
+                await self._usernames.insert_one({"_id": name, "user_id": user_id})
+            except DuplicateKeyError:
+                await self._release(names[:i], user_id)
+                raise UsernameTaken(name) from None
+
+    async def claim(self, user_id: str, username: str, password_hash: str, email: str | None = None) -> Account:
+        """Give a guest a username (and an email to sign in with) and a password; refuse accounts
+        that already have a password."""
         account = await self.get(user_id)
         if account is None or account.has_password:
             raise AlreadyClaimed
-        try:
-            await self._usernames.insert_one({"_id": username.lower(), "user_id": user_id})
-        except DuplicateKeyError:
-            raise UsernameTaken from None
+        names = [username.lower()] + ([email.lower()] if email else [])
+        await self._reserve(names, user_id)
         result = await self._accounts.update_one(
             {"_id": user_id, "password_hash": None},
             {
@@ -96,8 +110,8 @@ class AccountStore:
                 "$unset": {EXPIRES_AT: ""},
             },
         )
-        if result.matched_count != 1:  # claimed concurrently: give the username back
-            await self._usernames.delete_one({"_id": username.lower(), "user_id": user_id})
+        if result.matched_count != 1:  # claimed concurrently: give the names back
+            await self._release(names, user_id)
             raise AlreadyClaimed
         claimed = await self.get(user_id)
         assert claimed is not None

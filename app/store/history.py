@@ -66,6 +66,13 @@ class HistoryStore:
         """Everything a user said and heard, through any door, oldest first."""
         return await self._page({"user_id": user_id}, limit, before)
 
+    async def recent_words(self, persona_id: str, since: float, limit: int = 200) -> list[str]:
+        """What users said to the persona since `since` (newest first; turn ids are time-ordered),
+        for the thinking loop's count of general interests; never shown as said."""
+        query = {"persona_id": persona_id, "kind": "text", "_id": {"$gte": f"{int(since * 1e9):016x}"}}
+        docs = await self._history.find(query, {"input_text": 1}).sort("_id", -1).limit(limit).to_list(limit)
+        return [str(doc.get("input_text", "")) for doc in docs]
+
     async def crisis_sessions(self) -> list[str]:
         """Sessions with a turn that spoke of a crisis, for operators to review."""
         return await self._history.distinct("session_id", {"crisis": True})

@@ -127,6 +127,7 @@ async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
     await db[HISTORY].create_index([("session_id", 1), ("_id", 1)], name="session_turns")
     await db[HISTORY].create_index([("user_id", 1), ("_id", 1)], name="user_turns")
     await db[HISTORY].create_index([("crisis", 1), ("session_id", 1)], name="crisis_turns")
+    await db[HISTORY].create_index([("persona_id", 1), ("_id", -1)], name="persona_turns")
     await db[AUTH_SESSIONS].create_index([("user_id", 1)], name="user_sessions")
     await db[THOUGHTS].create_index([("persona_id", 1), ("_id", -1)], name="persona_latest")
     await db[SESSIONS].create_index([("channel", 1), ("updated_at", -1)], name="channel_recent")

@@ -92,6 +92,8 @@ async def test_every_door_works_through_caddy_tls(
         assert arrivals[0][0] < 1.0  # the first event came through at once, not at the end
         assert arrivals[-1][0] - arrivals[0][0] > 0.5  # and the last one later, on its own
         await started
+        as_synthetic_soul = await client.get(f"/v1/jobs/{job}/events?access_token={token}")  # its clients' way
+        assert "event: done" in as_synthetic_soul.text
 
         for _ in range(10):
             assert (await client.get("/v1/meta/version")).status_code == 200

@@ -41,7 +41,13 @@ async def test_metrics_move_with_turns_through_api_and_workers(stack: Stack, red
     def turns(outcome: str = "answered", door: str = "soulmachines") -> float:
         return sum(value(samples(url), "persona_turns_total", door=door, outcome=outcome) for url in worker_urls)
 
-    wait_for(lambda: all(httpx.get(url).status_code == 200 for url in worker_urls), 20, "both workers' metrics")
+    def serving(url: str) -> bool:
+        try:
+            return httpx.get(url).status_code == 200
+        except httpx.HTTPError:  # its metrics server not listening yet
+            return False
+
+    wait_for(lambda: all(serving(url) for url in worker_urls), 20, "both workers' metrics")
     scene = await Scene.open(api.url, "sess-metrics")
     assert value(samples(f"{api.url}/metrics"), "persona_sockets_open", door="soulmachines") == 1
     for text in ("", "hello", "how are you"):

@@ -41,6 +41,19 @@ async def history(api: Managed, session_id: str) -> list[dict[str, Any]]:
         return (await http.get(f"/v1/sessions/{session_id}/history")).json()["messages"]
 
 
+def client_of(api: Managed) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=f"{api.url}/v1", api_key="unused", max_retries=0)
+
+
+async def ask_for_story(client: openai.AsyncOpenAI, session: str) -> openai.AsyncStream[Any]:
+    return await client.chat.completions.create(
+        model="persona",
+        messages=[{"role": "user", "content": STORY}],
+        stream=True,
+        extra_query={"custom_session_id": session},
+    )
+
+
 async def closed_by_client(model: FakeLlm, calls_before: int) -> None:
     await eventually(lambda: any(r.closed for r in model.stats.records[calls_before:]), 5, "the model call closed")
 
@@ -50,14 +63,8 @@ async def test_chat_completions_stream_the_words_as_the_model_speaks(
     stack: Stack, redis_url: str, model: FakeLlm
 ) -> None:
     api = streaming_stack(stack, redis_url, model)
-    client = openai.AsyncOpenAI(base_url=f"{api.url}/v1", api_key="unused", max_retries=0)
     before = model.calls
-    stream = await client.chat.completions.create(
-        model="persona",
-        messages=[{"role": "user", "content": STORY}],
-        stream=True,
-        extra_query={"custom_session_id": "sse-words"},
-    )
+    stream = await ask_for_story(client_of(api), "sse-words")
     arrivals: list[tuple[float, str]] = []
     async for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
@@ -78,14 +85,9 @@ async def test_closing_the_stream_cancels_the_model_and_history_keeps_what_was_d
     stack: Stack, redis_url: str, model: FakeLlm
 ) -> None:
     api = streaming_stack(stack, redis_url, model)
-    client = openai.AsyncOpenAI(base_url=f"{api.url}/v1", api_key="unused", max_retries=0)
+    client = client_of(api)
     before = model.calls
-    stream = await client.chat.completions.create(
-        model="persona",
-        messages=[{"role": "user", "content": STORY}],
-        stream=True,
-        extra_query={"custom_session_id": "sse-barge"},
-    )
+    stream = await ask_for_story(client, "sse-barge")
     heard = ""
     async for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:

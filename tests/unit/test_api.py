@@ -101,6 +101,7 @@ def test_meta_endpoints(client: TestClient) -> None:
     assert {q["name"] for q in queue["queues"]} == {"turns", "thoughts"}
     assert queue["worker_count"] == 1  # the Synthetic Soul API's fields, too
     assert queue["total_backlog"] == sum(q["backlog"] for q in queue["queues"])
+    assert queue["redis_ok"] is True
 
 
 def test_the_synthetic_soul_submit_shape_is_accepted(client: TestClient) -> None:
@@ -108,7 +109,79 @@ def test_the_synthetic_soul_submit_shape_is_accepted(client: TestClient) -> None
     headers = bearer(guest(client))
     submitted = client.post("/v1/messages/submit", json={"message": "my name is Kai", "type": "dm"}, headers=headers)
     assert submitted.status_code == 202, submitted.text
-    assert "Kai" in wait_for_job(client, submitted.json()["job_id"], headers)["result"]["text"]
+    result = wait_for_job(client, submitted.json()["job_id"], headers)["result"]
+    assert "Kai" in result["text"]
+    assert 0 <= result["time"] < 30  # seconds from submit to answer, which its clients show
+
+
+def test_synthetic_soul_clients_find_their_fields(client: TestClient) -> None:
+    """Beside ours: top-level username, claim's access token, conversation.messages, agent.*."""
+    tokens = guest(client)
+    assert tokens["username"] == tokens["user"]["username"]
+    headers = bearer(tokens)
+    say(client, headers, "my name is Kai")
+    messages = client.get("/v1/messages/conversation", headers=headers).json()["conversation"]["messages"]
+    assert [m["from_agent"] for m in messages] == [False, True]
+    assert messages[0]["message"] == "my name is Kai"
+    assert "Kai" in messages[1]["message"]
+    assert messages[0]["timestamp"] <= messages[1]["timestamp"]
+    agent = client.get("/v1/agents/active").json()["agent"]
+    assert agent["name"] == "Ava"
+    assert set(agent["personality"]["personality_matrix"]) == {
+        "openness",
+        "conscientiousness",
+        "extraversion",
+        "agreeableness",
+        "neuroticism",
+    }
+    assert agent["emotional_status"]["emotions"]["joy"]["max"] == 1.0
+    body = {"email": "Kai@example.com", "username": "kai_c", "password": "correct horse"}
+    claimed = client.post("/v1/auth/claim", json=body, headers=headers).json()
+    assert claimed["guest"] is False
+    assert client.get("/v1/auth/me", headers=bearer(claimed)).json()["username"] == "kai_c"
+    by_email = client.post("/v1/auth/login", json={"email": "kai@example.com", "password": "correct horse"})
+    assert by_email.status_code == 200, by_email.text
+    assert by_email.json()["user"]["user_id"] == claimed["user_id"]
+    wrong = client.post("/v1/auth/login", json={"email": "kai@example.com", "password": "wrong horse"})
+    assert wrong.status_code == 401
+
+
+def test_an_email_is_one_accounts_and_a_refused_claim_keeps_no_name(client: TestClient) -> None:
+    first = bearer(guest(client))
+    body = {"email": "ana@example.com", "username": "ana_e", "password": "correct horse"}
+    assert client.post("/v1/auth/claim", json=body, headers=first).status_code == 200
+    second = bearer(guest(client))
+    taken = client.post("/v1/auth/claim", json=body | {"username": "ana_f"}, headers=second)
+    assert taken.status_code == 409
+    assert taken.json()["error"]["code"] == "email_in_use"
+    # ana_f was not kept by the refused claim: the same guest can take it with another email.
+    retry = body | {"username": "ana_f", "email": "ana.f@example.com"}
+    assert client.post("/v1/auth/claim", json=retry, headers=second).status_code == 200
+    bad = client.post("/v1/auth/claim", json=body | {"email": "not-an-email"}, headers=bearer(guest(client)))
+    assert bad.status_code == 422
+
+
+def test_the_refresh_csrf_cookie_is_the_csrf_token_under_its_synthetic_soul_name(client: TestClient) -> None:
+    guest(client)
+    csrf = client.cookies.get("refresh_csrf")
+    assert csrf is not None
+    assert csrf == client.cookies.get("csrf_token")
+    assert client.post("/v1/auth/refresh", headers={"X-CSRF-Token": csrf}).status_code == 200
+    rotated = client.cookies.get("refresh_csrf")
+    assert rotated is not None
+    assert client.post("/v1/auth/logout", headers={"X-CSRF-Token": rotated}).status_code == 204
+    assert client.cookies.get("refresh_csrf") is None  # cleared with the rest
+
+
+def test_job_events_take_the_access_token_in_the_query_as_synthetic_soul_clients_send_it(client: TestClient) -> None:
+    tokens = guest(client)
+    job_id = say(client, bearer(tokens), "hello")["job_id"]
+    events = client.get(f"/v1/jobs/{job_id}/events", params={"access_token": tokens["access_token"]})
+    assert events.status_code == 200
+    assert "event: done" in events.text
+    assert client.get(f"/v1/jobs/{job_id}/events", params={"access_token": "forged"}).status_code == 401
+    stranger = guest(client)["access_token"]
+    assert client.get(f"/v1/jobs/{job_id}/events", params={"access_token": stranger}).status_code == 404
 
 
 def test_guest_chats_through_the_queue_and_reads_its_conversation(client: TestClient) -> None:
@@ -439,3 +512,22 @@ def test_the_docs_page_needs_no_network(client: TestClient) -> None:
         assert f"/docs/static/{asset}" in page.text
         assert client.get(f"/docs/static/{asset}").status_code == 200
     assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN too
+
+
+def test_a_listed_origins_page_may_call_with_credentials_and_no_other() -> None:
+    """A Synthetic Soul web UI served apart from the API (its dev server: 127.0.0.1:5173)."""
+    ui = "http://127.0.0.1:5173"
+    settings = Settings(_env_file=None, cors_allowed_origins=f"{ui}/, https://ui.example.com")
+    with TestClient(create_app(settings)) as cors_client:
+        preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-csrf-token"}
+        allowed = cors_client.options("/v1/auth/refresh", headers={"Origin": ui, **preflight})
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == ui
+        assert allowed.headers["access-control-allow-credentials"] == "true"
+        refused = cors_client.options("/v1/auth/refresh", headers={"Origin": "https://evil.example", **preflight})
+        assert "access-control-allow-origin" not in refused.headers
+        guest_reply = cors_client.post("/v1/auth/guest", headers={"Origin": ui})
+        assert guest_reply.headers["access-control-allow-origin"] == ui
+        assert "location" in guest_reply.headers["access-control-expose-headers"].lower()
+    with TestClient(create_app(Settings(_env_file=None))) as plain:
+        assert "access-control-allow-origin" not in plain.post("/v1/auth/guest", headers={"Origin": ui}).headers

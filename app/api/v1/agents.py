@@ -9,6 +9,7 @@ import time
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
+from app.api.v1.synthetic_soul import SoulAgent, soul_agent
 from app.auth.deps import services
 from app.persona.emotion import EmotionState, decayed, dominant
 from app.persona.profiles import BigFive, PersonaProfile, Style
@@ -28,6 +29,7 @@ class AgentState(BaseModel):
     emotions: dict[str, float]
     baseline: dict[str, float]
     mood: str
+    agent: SoulAgent  # the same, as Synthetic Soul clients read it
 
 
 class ThoughtOut(BaseModel):
@@ -60,6 +62,7 @@ async def active_agent(
 ) -> AgentState:
     profile = svc.catalog.get(svc.catalog.resolve(persona_id))
     emotion = await mood_now(svc, profile)
+    emotions = emotion.shown()
     return AgentState(
         persona_id=profile.persona_id,
         name=profile.name,
@@ -67,9 +70,10 @@ async def active_agent(
         mode=profile.mode,
         traits=profile.traits,
         style=profile.style,
-        emotions=emotion.shown(),
+        emotions=emotions,
         baseline=profile.baseline,
         mood=mood_summary(emotion, profile.baseline),
+        agent=soul_agent(profile.name, profile.description, profile.traits.model_dump(), emotions),
     )
 
 

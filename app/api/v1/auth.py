@@ -13,10 +13,10 @@ Logout revokes the session: its access tokens stop working at once.
 import hashlib
 import hmac
 import uuid
-from typing import Literal, TypedDict
+from typing import Annotated, Literal, TypedDict
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from app.api.errors import ApiError
 from app.auth.deps import address_block, current_principal, operator_key_valid, services
@@ -38,12 +38,29 @@ from app.store.accounts import Account, AlreadyClaimed, Refresh, UsernameTaken
 router = APIRouter(prefix="/auth", tags=["auth"])
 REFRESH_COOKIE = "refresh_token"
 CSRF_COOKIE = "csrf_token"
+# The same token under the name Synthetic Soul clients read before they refresh.
+CSRF_COOKIES = (CSRF_COOKIE, "refresh_csrf")
 CSRF_HEADER = "x-csrf-token"
 
 
+Password = Annotated[str, Field(min_length=8, max_length=256)]
+
+
 class Credentials(BaseModel):
+    """Claim: a username, and optionally an email to sign in with (Synthetic Soul clients send one)."""
+
     username: str = Field(min_length=3, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
-    password: str = Field(min_length=8, max_length=256)
+    password: Password
+    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class SignIn(BaseModel):
+    """Login by username, or by email as Synthetic Soul clients do (`{email, password}`)."""
+
+    username: str = Field(
+        min_length=3, max_length=254, pattern=r"^[A-Za-z0-9_.@+-]+$", validation_alias=AliasChoices("username", "email")
+    )
+    password: Password
 
 
 class UserOut(BaseModel):
@@ -53,11 +70,19 @@ class UserOut(BaseModel):
     role: str
 
 
+class ClaimedOut(UserOut):
+    """The account, and an access token for it: Synthetic Soul clients replace theirs with it."""
+
+    access_token: str
+    expires_in: int
+
+
 class TokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"
     expires_in: int
     user: UserOut
+    username: str | None  # user.username again, where the Synthetic Soul API puts it
 
 
 def _user(account: Account) -> UserOut:
@@ -80,20 +105,21 @@ def _set_cookies(response: Response, svc: Services, refresh_token: str, session_
     cookie: _CookieOptions = {"max_age": max_age, "secure": secure, "samesite": "strict"}
     response.set_cookie(REFRESH_COOKIE, refresh_token, httponly=True, path="/v1/auth", **cookie)
     # Readable by the page's script (path /, not httponly): it echoes it in X-CSRF-Token.
-    response.set_cookie(CSRF_COOKIE, _csrf_token(svc, session_id), httponly=False, path="/", **cookie)
+    for name in CSRF_COOKIES:
+        response.set_cookie(name, _csrf_token(svc, session_id), httponly=False, path="/", **cookie)
 
 
 def _clear_cookies(response: Response) -> None:
     response.delete_cookie(REFRESH_COOKIE, path="/v1/auth")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    for name in CSRF_COOKIES:
+        response.delete_cookie(name, path="/")
 
 
 def _access(svc: Services, account: Account, session_id: str) -> TokenOut:
     principal = Principal(user_id=account.user_id, session_id=session_id, role=account.role)
     ttl = svc.settings.access_token_ttl_seconds
-    return TokenOut(
-        access_token=issue_access(principal, svc.secrets.jwt_secret, ttl), expires_in=ttl, user=_user(account)
-    )
+    token = issue_access(principal, svc.secrets.jwt_secret, ttl)
+    return TokenOut(access_token=token, expires_in=ttl, user=_user(account), username=account.username)
 
 
 async def _start(svc: Services, account: Account, response: Response) -> TokenOut:
@@ -125,14 +151,15 @@ def _busy() -> ApiError:
 
 
 @router.post("/login", response_model=TokenOut)
-async def login(body: Credentials, response: Response, svc: Services = Depends(services)) -> TokenOut:
+async def login(body: SignIn, response: Response, svc: Services = Depends(services)) -> TokenOut:
     """Per account as well as per address (the router's limit): guessing one account's password
     from many addresses is bounded too. Counted before any hashing."""
+    account = await svc.accounts.by_username(body.username)
     limit = svc.settings.login_attempts_per_account_per_minute
-    wait = await svc.limiter.hit("login", body.username.lower(), limit, 60)
+    counted = account.user_id if account else body.username.lower()  # its username and email share a count
+    wait = await svc.limiter.hit("login", counted, limit, 60)
     if wait is not None:
         raise ApiError(429, "rate_limited", "too many sign-in attempts for this account", {"Retry-After": str(wait)})
-    account = await svc.accounts.by_username(body.username)
     stored = account.password_hash if account and account.password_hash else DUMMY_HASH  # same work either way
     try:
         verified = await svc.passwords.verify(stored, body.password)
@@ -143,10 +170,10 @@ async def login(body: Credentials, response: Response, svc: Services = Depends(s
     return await _start(svc, account, response)
 
 
-@router.post("/claim", response_model=UserOut)
+@router.post("/claim", response_model=ClaimedOut)
 async def claim(
     body: Credentials, principal: Principal = Depends(current_principal), svc: Services = Depends(services)
-) -> UserOut:
+) -> ClaimedOut:
     """Turn the calling guest into a password account; an account with a password cannot be claimed."""
     account = await svc.accounts.get(principal.user_id)
     if account is not None and account.password_hash:  # refused before hashing: no CPU for the asking
@@ -156,11 +183,15 @@ async def claim(
     except HashingBusy:
         raise _busy() from None
     try:
-        return _user(await svc.accounts.claim(principal.user_id, body.username, password_hash))
+        claimed = await svc.accounts.claim(principal.user_id, body.username, password_hash, body.email)
     except AlreadyClaimed:
         raise ApiError(409, "already_claimed", "this account already has a password") from None
-    except UsernameTaken:
+    except UsernameTaken as taken:
+        if "@" in taken.args[0]:
+            raise ApiError(409, "email_in_use", "that email is another account's") from None
         raise ApiError(409, "username_taken", "that username is taken") from None
+    token = _access(svc, claimed, principal.session_id)  # same session: its refresh cookie still holds
+    return ClaimedOut(**token.user.model_dump(), access_token=token.access_token, expires_in=token.expires_in)
 
 
 @router.post("/refresh", response_model=TokenOut)

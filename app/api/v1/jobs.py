@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.api.errors import ApiError
-from app.auth.deps import current_principal, services
+from app.auth.deps import current_principal, principal_from_token, services
 from app.auth.tokens import Principal
 from app.bus import jobs, keys
 from app.services import Services
@@ -57,11 +57,18 @@ async def events(
     job_id: str,
     request: Request,
     ticket: str | None = Query(None, max_length=64, description="a ticket from POST /v1/jobs/{id}/ticket"),
+    access_token: str | None = Query(
+        None, max_length=4096, description="the Synthetic Soul API's way: the access token itself (prefer a ticket)"
+    ),
     svc: Services = Depends(services),
 ) -> EventSourceResponse:
-    """`status`, `progress` and `done` events. Authorization header, or `?ticket=` for EventSource."""
+    """`status`, `progress` and `done` events. Authorization header, or for EventSource `?ticket=`
+    (single use) or `?access_token=` (as Synthetic Soul clients send it). Query strings stay out
+    of the access log (app/logs.py)."""
     if request.headers.get("authorization"):
         user_id = (await current_principal(request, svc)).user_id
+    elif access_token:
+        user_id = (await principal_from_token(svc, access_token)).user_id
     elif ticket:
         redeemed = await jobs.redeem_ticket(svc.redis.async_client, ticket, job_id)
         if redeemed is None:

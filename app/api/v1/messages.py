@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, BaseModel, Field, field_validator
 
+from app.api.v1.synthetic_soul import SoulConversation, soul_conversation
 from app.auth.deps import current_principal, limit_by_user, services
 from app.auth.tokens import Principal
 from app.services import Services
@@ -61,13 +62,18 @@ class Message(BaseModel):
 class Conversation(BaseModel):
     messages: list[Message]
     next_cursor: str | None
+    conversation: SoulConversation  # the same page as Synthetic Soul clients read it
 
 
 def conversation_page(entries: list[HistoryEntry], limit: int) -> Conversation:
     """A page of history as the API shows it; a full page points at the one before it."""
     keep = set(Message.model_fields) - {"at"}
     messages = [Message(at=e.started_at, **e.model_dump(include=keep)) for e in entries]
-    return Conversation(messages=messages, next_cursor=entries[0].turn_id if len(entries) == limit else None)
+    return Conversation(
+        messages=messages,
+        next_cursor=entries[0].turn_id if len(entries) == limit else None,
+        conversation=soul_conversation(entries),
+    )
 
 
 def session_for(principal: Principal, conversation: str) -> str:

@@ -5,6 +5,7 @@
 const $ = (selector) => document.querySelector(selector);
 const STORE = { user: "console.userId", key: "console.adminKey" };
 const CARD_DIRECTIVE = /@(showcards|showcardsnogesture|hidecards)\(([^)]*)\)/g;
+const PANEL_REFRESH_DELAYS_MS = [0, 500, 2000]; // after a reply, until its state changes have settled
 
 const state = {
   options: null,
@@ -138,6 +139,7 @@ async function startSession(session, { resumed }) {
   closeSocket();
   state.session = session;
   state.pending = [];
+  state.streaming = null; // words of the last session's reply are not this one's
   $("#log").replaceChildren();
   resetPanel();
   history.replaceState(null, "", `#session=${encodeURIComponent(session.sessionId)}`);
@@ -228,7 +230,11 @@ function onFrame(raw) {
     spontaneous: !answered,
   });
   if (latency !== null) $("#latency").dataset.roundTrip = latency.toFixed(1);
-  refreshPanel().catch((error) => setStatus(error.message, "error"));
+  // The reply goes out before the worker settles the turn's state changes (facts, relationship):
+  // look again once they have landed.
+  for (const delay of PANEL_REFRESH_DELAYS_MS) {
+    setTimeout(() => refreshPanel().catch((error) => setStatus(error.message, "error")), delay);
+  }
 }
 
 // The reply to the oldest pending request, growing as its words come.
