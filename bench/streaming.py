@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
+import httpx2
 import openai
 import websockets
 
@@ -50,7 +51,7 @@ def _timing(sent: float, first: float | None, last: float | None) -> Timing:
 def direct(model_url: str) -> Callable[[str, int], Awaitable[Timing]]:
     """The model called directly; its words are what the persona's reader would speak (the data
     after them is not words), its first phrase what a voice could say first."""
-    client = openai.AsyncOpenAI(base_url=f"{model_url}/v1", api_key="unused", max_retries=0)
+    client = openai_client(model_url)
 
     async def one(_: str, i: int) -> Timing:
         return await _direct(client)
@@ -90,8 +91,16 @@ async def _openai_words(stream: openai.AsyncStream, sent: float) -> Timing:
     return timing
 
 
+def openai_client(base_url: str) -> openai.AsyncOpenAI:
+    """Idle connections are dropped before uvicorn's keep-alive (5 s) closes them, so a round after
+    the other doors' does not reuse one the server is closing (a ReadError, nobody's latency)."""
+    limits = httpx2.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=2.0)
+    http_client = openai.DefaultAsyncHttpxClient(limits=limits)
+    return openai.AsyncOpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0, http_client=http_client)
+
+
 def completions(api_url: str) -> Callable[[str, int], Awaitable[Timing]]:
-    client = openai.AsyncOpenAI(base_url=f"{api_url}/v1", api_key="unused", max_retries=0)
+    client = openai_client(api_url)
 
     async def one(_: str, i: int) -> Timing:
         sent = time.perf_counter()
