@@ -6,13 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import openai
 import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.test_llm_brain import ask, fake_llm, llm_brain  # noqa: F401  (fake_llm is a fixture)
-from tests.integration.test_streaming import STORY, model, streaming_stack  # noqa: F401  (model is a fixture)
+from tests.integration.test_streaming import ask_for_story, client_of, model, streaming_stack  # noqa: F401  (model is a fixture)
 from tests.support.fake_llm import FakeLlm
 from tests.support.scene import Scene
 from tests.support.stack import Stack, free_port, wait_for
@@ -143,21 +142,10 @@ async def test_a_streamed_turn_logs_its_first_word_and_a_barge_in_is_interrupted
 ) -> None:
     api = streaming_stack(stack, redis_url, model)
     [workers] = [process for process in stack.processes if process.name == "workers"]
-    client = openai.AsyncOpenAI(base_url=f"{api.url}/v1", api_key="unused", max_retries=0)
-    whole = await client.chat.completions.create(
-        model="persona",
-        messages=[{"role": "user", "content": STORY}],
-        stream=True,
-        extra_query={"custom_session_id": "watched"},
-    )
-    async for _ in whole:
+    client = client_of(api)
+    async for _ in await ask_for_story(client, "watched"):
         pass
-    cut = await client.chat.completions.create(
-        model="persona",
-        messages=[{"role": "user", "content": STORY}],
-        stream=True,
-        extra_query={"custom_session_id": "watched"},
-    )
+    cut = await ask_for_story(client, "watched")
     async for chunk in cut:
         if chunk.choices and chunk.choices[0].delta.content:
             break
