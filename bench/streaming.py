@@ -41,11 +41,26 @@ class Timing:
     by_model: bool = True  # False: the model's first word came too late and the rules brain answered
 
 
-def _timing(sent: float, first: float | None, last: float | None) -> Timing:
-    """No words at all (the deadline passed with nothing said) counts as a turn the model missed."""
-    if first is None or last is None:
-        return Timing((time.perf_counter() - sent) * 1000, 0.0, by_model=False)
-    return Timing((first - sent) * 1000, (last - first) * 1000)
+class Heard:
+    """A reply's words as a client receives them, from the moment its turn was sent."""
+
+    def __init__(self) -> None:
+        self.sent = time.perf_counter()
+        self.first: float | None = None
+        self.last: float | None = None
+        self.text = ""
+
+    def add(self, words: str) -> None:
+        self.last = time.perf_counter()
+        self.first = self.first or self.last
+        self.text += words
+
+    def timing(self) -> Timing:
+        """No words at all (the deadline passed with nothing said) counts as a turn the model missed."""
+        if self.first is None or self.last is None:
+            return Timing((time.perf_counter() - self.sent) * 1000, 0.0, by_model=False)
+        by_model = self.text.startswith("(model)")
+        return Timing((self.first - self.sent) * 1000, (self.last - self.first) * 1000, by_model=by_model)
 
 
 def direct(model_url: str) -> Callable[[str, int], Awaitable[Timing]]:
@@ -60,35 +75,29 @@ def direct(model_url: str) -> Callable[[str, int], Awaitable[Timing]]:
 
 
 async def _direct(client: openai.AsyncOpenAI) -> Timing:
-    sent = time.perf_counter()
+    heard = Heard()
     stream = await client.chat.completions.create(
         model="fake-model", messages=[{"role": "user", "content": STORY}], stream=True
     )
     reader, phrases = StreamReader(), Phrases()
-    first = last = phrase = None
+    phrase = None
     async for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content and (words := reader.feed(chunk.choices[0].delta.content)):
-            last = time.perf_counter()
-            first = first or last
+            heard.add(words)
             if phrases.add(words) and phrase is None:
-                phrase = last
-    timing = _timing(sent, first, last)
-    timing.phrase_ms = ((phrase or last or sent) - sent) * 1000
-    timing.phrase_span_ms = ((last or sent) - (phrase or last or sent)) * 1000
+                phrase = heard.last
+    timing = heard.timing()
+    last = heard.last or heard.sent
+    timing.phrase_ms = ((phrase or last) - heard.sent) * 1000
+    timing.phrase_span_ms = (last - (phrase or last)) * 1000
     return timing
 
 
-async def _openai_words(stream: openai.AsyncStream, sent: float) -> Timing:
-    first = last = None
-    text = ""
+async def _openai_words(stream: openai.AsyncStream, heard: Heard) -> Timing:
     async for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
-            last = time.perf_counter()
-            first = first or last
-            text += chunk.choices[0].delta.content
-    timing = _timing(sent, first, last)
-    timing.by_model = text.startswith("(model)")
-    return timing
+            heard.add(chunk.choices[0].delta.content)
+    return heard.timing()
 
 
 def openai_client(base_url: str) -> openai.AsyncOpenAI:
@@ -103,14 +112,14 @@ def completions(api_url: str) -> Callable[[str, int], Awaitable[Timing]]:
     client = openai_client(api_url)
 
     async def one(_: str, i: int) -> Timing:
-        sent = time.perf_counter()
+        heard = Heard()
         stream = await client.chat.completions.create(
             model="persona",
             messages=[{"role": "user", "content": STORY}],
             stream=True,
             extra_query={"custom_session_id": f"bench-sse-{i}-{uuid.uuid4().hex[:8]}"},
         )
-        return await _openai_words(stream, sent)
+        return await _openai_words(stream, heard)
 
     return one
 
@@ -119,52 +128,38 @@ async def hume(api_url: str, i: int) -> Timing:
     url = api_url.replace("http", "ws", 1) + "/llm"
     async with websockets.connect(url, open_timeout=30) as ws:
         chat = {"messages": [{"type": "user_message", "message": {"role": "user", "content": STORY}}]}
-        sent = time.perf_counter()
+        heard = Heard()
         await ws.send(json.dumps({**chat, "custom_session_id": f"bench-evi-{i}-{uuid.uuid4().hex[:8]}"}))
-        first = last = None
-        said = ""
         while (frame := json.loads(await asyncio.wait_for(ws.recv(), 30)))["type"] != "assistant_end":
-            last = time.perf_counter()
-            first = first or last
-            said += frame["text"]
-    timing = _timing(sent, first, last)
-    timing.by_model = said.startswith("(model)")
-    return timing
+            heard.add(frame["text"])
+    return heard.timing()
 
 
 async def soul_machines(api_url: str, i: int) -> Timing:
     """Soul Machines gets one whole conversationResponse: its latency, for the record."""
     async with websockets.connect(api_url.replace("http", "ws", 1) + "/ws", open_timeout=30) as ws:
         await ws.send(state_event(f"bench-sm-{i}-{uuid.uuid4().hex[:8]}"))
-        sent = time.perf_counter()
+        heard = Heard()
         await ws.send(conversation_request(STORY))
-        frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
-    timing = _timing(sent, time.perf_counter(), time.perf_counter())
-    timing.by_model = frame["body"]["output"]["text"].startswith("(model)")
-    return timing
+        heard.add(json.loads(await asyncio.wait_for(ws.recv(), 30))["body"]["output"]["text"])
+    return heard.timing()
 
 
 def rest(http: httpx.AsyncClient, tokens: list[str]) -> Callable[[str, int], Awaitable[Timing]]:
     async def one(_: str, i: int) -> Timing:
         headers = {"Authorization": f"Bearer {tokens[i]}"}
-        sent = time.perf_counter()
+        heard = Heard()
         job = (await http.post("/v1/messages/submit", json={"text": STORY}, headers=headers)).json()
-        first = last = None
-        said = ""
         async with http.stream("GET", f"/v1/jobs/{job['job_id']}/events", headers=headers) as events:
             event = ""
             async for line in events.aiter_lines():
                 if line.startswith("event:"):
                     event = line.split(":", 1)[1].strip()
                 elif line.startswith("data:") and event == "progress" and (delta := json.loads(line[5:]).get("delta")):
-                    last = time.perf_counter()
-                    first = first or last
-                    said += delta
+                    heard.add(delta)
                 elif event == "done":
                     break
-        timing = _timing(sent, first, last)
-        timing.by_model = said.startswith("(model)")
-        return timing
+        return heard.timing()
 
     return one
 
