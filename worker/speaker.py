@@ -8,13 +8,10 @@ right brain: its task is cancelled, which closes the model's stream.
 """
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from app.bus.interruptions import Interruption
-
-log = logging.getLogger(__name__)
 
 Sink = Callable[[str, int], Awaitable[None]]  # (words, characters before them)
 T = TypeVar("T")
@@ -69,8 +66,8 @@ class Interruptions:
         self._running: dict[str, tuple[Speaker, asyncio.Task[object]]] = {}
 
     async def run(self, turn_id: str, speaker: Speaker, brain: Awaitable[T]) -> T:
-        """Await `brain` as a task a barge-in can cancel; re-raises the CancelledError of a barge-in
-        only to a caller that was itself cancelled."""
+        """Await `brain` as a task a barge-in can cancel (the caller then sees its CancelledError,
+        with the speaker marked interrupted)."""
         task = asyncio.ensure_future(brain)
         self._running[turn_id] = (speaker, task)
         try:
@@ -84,5 +81,4 @@ class Interruptions:
             return  # another process's turn, or one already over
         speaker, task = running
         speaker.interrupt(interruption.delivered)
-        task.cancel()
-        log.info("turn interrupted by its listener", extra={"turn_id": interruption.turn_id})
+        task.cancel()  # the turn logs it, with what was delivered

@@ -24,6 +24,7 @@ from app.observability import tracing
 from app.observability.tracing import traced
 from app.persona import engine, safety
 from app.persona.brains import BrainContext, BrainOutput
+from app.persona.brains.base import AsyncBrain
 from app.persona.emotion import apply_deltas, felt
 from app.persona.memory import Exchange, SessionMemory, UserMemory, learn, next_topics
 from app.persona.relationship import Relationship, felt_after, record_interaction
@@ -113,7 +114,7 @@ class TurnProcessor:
         )
         ctx = engine.prepare(profile, state, turn, now=started, seed=int(turn.turn_id[-8:], 16))
         brain = self.brains.get(turn.brain)
-        output = await self._respond(ctx, speaker)
+        output = await self._respond(ctx, brain, speaker)
         await speaker.flushed()  # its words are out before the turn is recorded and its reply sent
         result = engine.finish(ctx, output)
         if result.flagged:
@@ -153,7 +154,7 @@ class TurnProcessor:
         )
         return Answer(reply, entry, snapshots)
 
-    async def _respond(self, ctx: BrainContext, speaker: Speaker) -> BrainOutput:
+    async def _respond(self, ctx: BrainContext, brain: AsyncBrain, speaker: Speaker) -> BrainOutput:
         """The safety answer to crisis language, or the brain's, its words spoken as they come; a
         barge-in (now, or while the turn waited in its queue) keeps what reached the listener."""
         turn = ctx.turn
@@ -162,7 +163,6 @@ class TurnProcessor:
         if (output := engine.safety_answer(ctx, self.crisis_resource_line)) is not None:
             await speaker.say(output.text)
             return output
-        brain = self.brains.get(turn.brain)
         try:
             responding = traced(f"brain {brain.name}", brain.respond(ctx, speaker.say))
             return await self.interruptions.run(turn.turn_id, speaker, responding)

@@ -6,28 +6,19 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from starlette.testclient import WebSocketTestSession
 
 from app.bus.replies import speak
 from app.main import create_app
 from app.persona.appraisal import appraise, perception_deltas
 from app.settings import Settings
 from app.turns import Reply
-from tests.support.served import portal, services
+from tests.support.served import portal, services, until
 
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
     with TestClient(create_app(Settings(_env_file=None, persona_brain="demo"))) as c:
         yield c
-
-
-def until(ws: WebSocketTestSession, predicate: Any, limit: int = 10) -> dict[str, Any]:
-    for _ in range(limit):
-        frame = ws.receive_json()
-        if predicate(frame):
-            return frame
-    raise AssertionError("the expected answer never came")
 
 
 def test_hume_llm_socket_reads_messages_without_a_per_message_type(client: TestClient) -> None:

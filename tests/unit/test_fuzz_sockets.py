@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from app.main import create_app
 from app.settings import Settings
+from tests.support.served import until
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
@@ -48,14 +48,6 @@ def frames_for(names: list[str], key: str, body_key: str) -> st.SearchStrategy[A
             lambda n, b: {key: n, body_key: b}, st.sampled_from(names), st.dictionaries(st.text(max_size=8), JSON)
         ),
     )
-
-
-def until(ws: WebSocketTestSession, predicate: Any, limit: int = 10) -> dict[str, Any]:
-    for _ in range(limit):
-        frame = ws.receive_json()
-        if predicate(frame):
-            return frame
-    raise AssertionError("the expected answer never came")
 
 
 @given(junk=frames_for(["state", "conversationRequest", "recognizeResults"], "name", "body"))
