@@ -95,10 +95,9 @@ class LlmBrain:
                 spoken.append(words)
                 await say(words)
 
-        reader = StreamReader()
         problem: str | None = None
         try:
-            read = await timed_model_call(self._read(ctx, reader, speak))
+            read = await timed_model_call(self._read(ctx, speak))
         except TimeoutError:
             problem = "no word within LLM_FIRST_WORD_SECONDS" if not spoken else "cut at LLM_TURN_SECONDS"
             read = ReadAnswer("".join(spoken), None, problem)
@@ -117,8 +116,9 @@ class LlmBrain:
             log.warning("llm answer taken in part: %s", "; ".join(notes), extra={"turn_id": ctx.turn.turn_id})
         return output.model_copy(update={"flagged": f"llm: {'; '.join(notes)}"}) if problem else output
 
-    async def _read(self, ctx: BrainContext, reader: StreamReader, speak: Say) -> ReadAnswer:
+    async def _read(self, ctx: BrainContext, speak: Say) -> ReadAnswer:
         first_word_at, turn_end_at = self.deadlines(ctx.turn)
+        reader = StreamReader()
         async with asyncio.timeout_at(_loop_time(first_word_at)) as window:
             request = self._client.chat.completions.with_streaming_response.create(
                 model=self._model,
