@@ -42,6 +42,7 @@ from rq.timeouts import TimerDeathPenalty
 from rq.utils import now
 from rq.worker import BaseWorker, WorkerStatus
 
+from app.background import cancel_and_wait
 from app.bus import keys
 from app.bus.connections import decoded
 from app.bus.lanes import Lanes, for_rq
@@ -130,13 +131,9 @@ class AsyncWorker(BaseWorker):
             else:
                 await self._stopping.wait()
         finally:
-            for popper in poppers:
-                popper.cancel()
-            await asyncio.gather(*poppers, return_exceptions=True)
+            await cancel_and_wait(*poppers)
             await self._drain()
-            for side in (keeper, *companions):
-                side.cancel()
-            await asyncio.gather(keeper, *companions, return_exceptions=True)
+            await cancel_and_wait(keeper, *companions)
             await asyncio.to_thread(self.teardown)
         log.info("worker %s stopped", self.name)
 

@@ -16,6 +16,7 @@ import redis
 import redis.asyncio as aioredis
 from pydantic import Field, TypeAdapter
 
+from app.background import cancel_and_wait
 from app.bus import keys
 from app.bus.connections import decoded
 from app.bus.interruptions import Interruption, interrupt
@@ -83,8 +84,7 @@ class ReplyRouter:
 
     async def stop(self) -> None:
         if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait(self._task)
 
     async def held_elsewhere(self, session_id: str, handler: ReplyHandler) -> bool:
         """Is the session held by another live socket, here or in another API process?
