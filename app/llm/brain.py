@@ -122,9 +122,13 @@ class LlmBrain:
         async with asyncio.timeout_at(_loop_time(first_word_at)) as window:
             request = self._client.chat.completions.with_streaming_response.create(
                 model=self._model,
-                messages=build_messages(ctx),
+                messages=[],  # replaced by extra_body's, the same JSON on the wire
                 temperature=self._temperature,
                 stream=True,
+                # The client's request transform walks every message against its TypedDicts,
+                # ~0.24 ms of CPU each (3 ms for a full prompt of 14), against 0.03 ms to encode
+                # them all (docs/architecture.md); its documented extra_body goes out as it is.
+                extra_body={"messages": build_messages(ctx)},
             )
             async with request as response:  # leaving early (a deadline, a barge-in) closes the model's connection
                 heard = False
