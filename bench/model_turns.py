@@ -18,6 +18,7 @@ import httpx
 import psutil
 import websockets
 
+from bench.cpu import WORKERS, CpuPerTurn, Processes, cpu_seconds
 from bench.stats import Latencies
 from tests.support.fake_llm import Pace
 from tests.support.scene import conversation_request, state_event
@@ -35,6 +36,7 @@ class ModelResults:
     fallbacks: int
     max_model_in_flight: int
     rss_per_turn_bytes: float
+    cpu: CpuPerTurn  # by process over the loaded period, and the ceiling it implies
 
 
 def start_model(stack: Stack, pace: Pace) -> Managed:
@@ -66,8 +68,10 @@ async def _rss(processes: list[psutil.Process]) -> int:
 
 
 async def measure_model(
-    api: Managed, model: Managed, workers: list[psutil.Process], sessions: int, seconds: float
+    api: Managed, model: Managed, processes: Processes, sessions: int, seconds: float
 ) -> ModelResults:
+    """`processes` by group (WORKERS among them): their CPU over the load is reported per turn."""
+    workers = processes[WORKERS]
     url = api.url.replace("http", "ws", 1) + "/ws"
     async with httpx.AsyncClient(base_url=model.url) as http:
         warm: list[float] = []
@@ -77,6 +81,7 @@ async def measure_model(
         out: list[float] = []
         fallbacks = [0]
         peak = idle
+        cpu, before = CpuPerTurn(processes), cpu_seconds(processes)
         start = time.perf_counter()
         load = asyncio.gather(*(_session(url, start + seconds, out, fallbacks) for _ in range(sessions)))
         while not load.done():
@@ -84,6 +89,7 @@ async def measure_model(
             peak = max(peak, await _rss(workers))
         await load
         elapsed = time.perf_counter() - start
+        cpu.add(before, len(out))
         stats = (await http.get("/stats")).json()
     return ModelResults(
         sessions=sessions,
@@ -93,6 +99,7 @@ async def measure_model(
         fallbacks=fallbacks[0],
         max_model_in_flight=stats["max_in_flight"],
         rss_per_turn_bytes=(peak - idle) / max(1, stats["max_in_flight"]),
+        cpu=cpu,
     )
 
 
@@ -105,6 +112,8 @@ def model_report(r: ModelResults, workers: int) -> list[tuple[str, float, str, f
     )
     print(f"   model calls in flight {r.max_model_in_flight} at most; fallbacks {r.fallbacks}")
     print(f"   worker RSS per turn in flight {r.rss_per_turn_bytes / 1024:.1f} KB")
+    print(f"   CPU per turn (ms): {r.cpu.summary()}")
+    print(f"   {r.cpu.ceilings()}")
     return [
         (
             "model: throughput >= 0.8 x sessions / model time",

@@ -24,7 +24,7 @@ import json
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import psutil
 import redis
@@ -32,6 +32,7 @@ import websockets
 from rq import Queue
 
 from app.services import API_CLIENT_NAME_PREFIX
+from bench.cpu import WORKERS, CpuPerTurn, Processes, cpu_seconds, with_children
 from bench.door_limits import limit_cost
 from bench.engine_cost import engine_cost
 from bench.model_turns import MODEL_PACE, measure_model, model_report, start_model
@@ -43,42 +44,6 @@ from tests.support.stack import Managed, Stack, free_port, wait_for
 
 NOOP_QUEUE = "bench-noop"
 NOOP_CHANNEL = "bench:noop-done"
-
-
-Processes = dict[str, list[psutil.Process]]  # a label, and the processes it covers
-
-
-def cpu_seconds(processes: Processes) -> dict[str, float]:
-    def spent(process: psutil.Process) -> float:
-        times = process.cpu_times()
-        return times.user + times.system
-
-    return {label: sum(spent(p) for p in group) for label, group in processes.items()}
-
-
-def with_children(pid: int) -> list[psutil.Process]:
-    process = psutil.Process(pid)
-    return [process, *process.children(recursive=True)]
-
-
-@dataclass
-class CpuPerTurn:
-    """CPU time by process group while one side of a comparison ran, per turn."""
-
-    processes: Processes
-    seconds: dict[str, float] = field(default_factory=dict)
-    turns: int = 0
-
-    def add(self, before: dict[str, float], turns: int) -> None:
-        after = cpu_seconds(self.processes)
-        for label in after:
-            self.seconds[label] = self.seconds.get(label, 0.0) + after[label] - before[label]
-        self.turns += turns
-
-    def summary(self) -> str:
-        per_turn = {label: spent / self.turns * 1000 for label, spent in self.seconds.items()}
-        parts = "  ".join(f"{label} {ms:5.2f}" for label, ms in per_turn.items())
-        return f"{parts}  = {sum(per_turn.values()):5.2f} ms"
 
 
 def ws_url(base: str) -> str:
@@ -213,6 +178,8 @@ class Results:
     ours_tps: float
     rq_tps: float
     direct_tps: float
+    ours_sat_cpu: CpuPerTurn  # CPU per turn at saturation, and the ceiling it implies
+    rq_sat_cpu: CpuPerTurn
     per_conn_bytes: float
     subscribers: int
     limit_cost: Latencies  # one limiter hit, what the door limits add to each turn
@@ -249,9 +216,16 @@ async def measure(
 
     slice_seconds = args.saturation_seconds / args.rounds
     ours_tps = rq_tps = direct_tps = 0.0
+    ours_sat_cpu, rq_sat_cpu = CpuPerTurn(ours_processes), CpuPerTurn(rq_processes)
     for _ in range(args.rounds):
-        ours_tps += (await ws_saturation(ours_url, args.saturation_sessions, slice_seconds))[0] / args.rounds
-        rq_tps += rq_saturation(client, args.saturation_sessions, slice_seconds) / args.rounds
+        before = cpu_seconds(ours_processes)
+        tps = (await ws_saturation(ours_url, args.saturation_sessions, slice_seconds))[0]
+        ours_sat_cpu.add(before, round(tps * slice_seconds))
+        ours_tps += tps / args.rounds
+        before = cpu_seconds(rq_processes)
+        tps = rq_saturation(client, args.saturation_sessions, slice_seconds)
+        rq_sat_cpu.add(before, round(tps * slice_seconds))
+        rq_tps += tps / args.rounds
         direct_tps += (await ws_saturation(direct_url, args.saturation_sessions, slice_seconds))[0] / args.rounds
 
     per_conn, subscribers = await idle_connections(api, client, args.idle)
@@ -266,6 +240,8 @@ async def measure(
         ours_tps,
         rq_tps,
         direct_tps,
+        ours_sat_cpu,
+        rq_sat_cpu,
         per_conn,
         subscribers,
         limits,
@@ -290,6 +266,9 @@ def report(args: argparse.Namespace, r: Results) -> list[Check]:
     print(f"   persona /ws           {r.ours_tps:8.0f} turns/s")
     print(f"   (a) raw RQ no-op      {r.rq_tps:8.0f} jobs/s")
     print(f"   (b) direct on socket  {r.direct_tps:8.0f} turns/s")
+    print(f"   CPU per turn at saturation (ms): persona {r.ours_sat_cpu.summary()}")
+    print(f"                                    raw RQ  {r.rq_sat_cpu.summary()}")
+    print(f"   persona: {r.ours_sat_cpu.ceilings()}")
     print(f"-- {args.idle} idle sessions on one API process")
     print(
         f"   API memory per idle connection {r.per_conn_bytes / 1024:.1f} KB; API pub/sub connections {r.subscribers}"
@@ -322,6 +301,28 @@ def verdict(checks: list[Check]) -> int:
     return 1 if failed else 0
 
 
+def stack_processes(
+    stack: Stack,
+    args: argparse.Namespace,
+    redis_server: Managed,
+    workers: Managed,
+    api: Managed,
+    model: Managed | None = None,
+) -> Processes:
+    """The processes of a persona stack by role, for CPU per turn (the client is this process)."""
+    processes = {
+        "API": [psutil.Process(api.pid)],
+        WORKERS: with_children(workers.pid),  # `python -m worker --processes N` forks N
+        "Redis": [psutil.Process(redis_server.pid)],
+        "client": [psutil.Process()],
+    }
+    if model is not None:
+        processes["model"] = [psutil.Process(model.pid)]
+    if args.store == "shared":
+        processes["store"] = [psutil.Process(stack.shared_store().pid)]
+    return processes
+
+
 def store_settings(store: str) -> dict[str, str]:
     """`shared`: every process on the stack's one store (MONGO_URL, or the wire-protocol test
     server); `per-process`: each process on its own in-memory mongomock (no store cost at all)."""
@@ -340,19 +341,11 @@ async def rules_half(args: argparse.Namespace) -> list[Check]:
         wait_for(lambda: _accepts(port), 20, "the direct reference app")
         noop_workers = start_noop_workers(stack, redis_server.url, args.workers)
         print(f"-- rules brain: {args.workers} worker processes, 1 API process, {args.rounds} interleaved rounds")
-        redis_process, client_process = psutil.Process(redis_server.pid), psutil.Process()
-        ours_processes = {
-            "API": [psutil.Process(api.pid)],
-            "workers": with_children(workers.pid),  # `python -m worker --processes N` forks N
-            "Redis": [redis_process],
-            "client": [client_process],
-        }
-        if args.store == "shared":
-            ours_processes["store"] = [psutil.Process(stack.shared_store().pid)]
+        ours_processes = stack_processes(stack, args, redis_server, workers, api)
         rq_processes = {
-            "workers": [p for w in noop_workers for p in with_children(w.pid)],
-            "Redis": [redis_process],
-            "client": [client_process],
+            WORKERS: [p for w in noop_workers for p in with_children(w.pid)],
+            "Redis": ours_processes["Redis"],
+            "client": ours_processes["client"],
         }
         return report(args, await measure(args, api, direct, client, redis_server.url, ours_processes, rq_processes))
     finally:
@@ -364,8 +357,9 @@ async def model_half(args: argparse.Namespace) -> list[Check]:
     try:
         model = start_model(stack, MODEL_PACE)
         brain = {"PERSONA_BRAIN": "llm", "LLM_BASE_URL": f"{model.url}/v1", **store_settings(args.store)}
-        _, workers, api = start_persona(stack, args.workers, brain)
-        results = await measure_model(api, model, with_children(workers.pid), args.model_sessions, args.model_seconds)
+        redis_server, workers, api = start_persona(stack, args.workers, brain)
+        processes = stack_processes(stack, args, redis_server, workers, api, model)
+        results = await measure_model(api, model, processes, args.model_sessions, args.model_seconds)
         return model_report(results, args.workers)
     finally:
         stack.stop()
@@ -381,9 +375,12 @@ async def streaming_half(args: argparse.Namespace) -> list[Check]:
             "RATE_LIMIT_USER_PER_MINUTE": "100000000",
             "GUESTS_PER_IP_PER_HOUR": "100000",
         }
-        _, _, api = start_persona(stack, args.workers, {**brain, **raised})
+        redis_server, workers, api = start_persona(stack, args.workers, {**brain, **raised})
+        processes = stack_processes(stack, args, redis_server, workers, api, model)
         print(f"-- streaming: {args.workers} worker processes, model first word 300 ms, then 20 pieces 30 ms apart")
-        return await measure_streaming(api, model, args.stream_sessions, args.stream_rounds, args.barge_in_trials)
+        return await measure_streaming(
+            api, model, processes, args.stream_sessions, args.stream_rounds, args.barge_in_trials
+        )
     finally:
         stack.stop()
 

@@ -24,6 +24,7 @@ import websockets
 
 from app.channels.streaming import Phrases
 from app.llm.reader import StreamReader
+from bench.cpu import CpuPerTurn, Processes, cpu_seconds
 from bench.stats import Latencies
 from tests.support.scene import conversation_request, state_event
 from tests.support.stack import Managed
@@ -165,10 +166,16 @@ def rest(http: httpx.AsyncClient, tokens: list[str]) -> Callable[[str, int], Awa
 
 
 async def side_by_side(
-    doors: dict[str, Callable[[str, int], Awaitable[Timing]]], url: dict[str, str], sessions: int, rounds: int
-) -> tuple[dict[str, tuple[Latencies, Latencies]], int]:
+    doors: dict[str, Callable[[str, int], Awaitable[Timing]]],
+    url: dict[str, str],
+    sessions: int,
+    rounds: int,
+    processes: Processes,
+) -> tuple[dict[str, tuple[Latencies, Latencies]], int, dict[str, CpuPerTurn]]:
     """Each door `rounds` times with `sessions` at once, doors interleaved round by round: first
-    word and first-to-last word per door, and how many turns the rules brain answered."""
+    word and first-to-last word per door, how many turns the rules brain answered, and the CPU
+    each door's turns cost by process."""
+    cpu = {name: CpuPerTurn(processes) for name in doors}
     rules_answered = 0
     firsts: dict[str, list[float]] = {name: [] for name in doors}
     spans: dict[str, list[float]] = {name: [] for name in doors}
@@ -176,7 +183,9 @@ async def side_by_side(
     phrase_spans: list[float] = []
     for _ in range(rounds):
         for name, door in doors.items():
+            before = cpu_seconds(processes)
             timings = await asyncio.gather(*(door(url[name], i) for i in range(sessions)))
+            cpu[name].add(before, sessions)
             rules_answered += sum(not t.by_model for t in timings)
             firsts[name] += [t.first_ms for t in timings]
             spans[name] += [t.span_ms for t in timings]
@@ -185,7 +194,7 @@ async def side_by_side(
                 phrase_spans += [t.phrase_span_ms for t in timings]
     results = {name: (Latencies(firsts[name]), Latencies(spans[name])) for name in doors}
     results["direct phrase"] = (Latencies(phrases), Latencies(phrase_spans))
-    return results, rules_answered
+    return results, rules_answered, cpu
 
 
 async def barge_in(api_url: str, model_url: str, trials: int) -> Latencies:
@@ -217,7 +226,7 @@ async def barge_in(api_url: str, model_url: str, trials: int) -> Latencies:
 
 
 async def measure_streaming(
-    api: Managed, model: Managed, concurrency: list[int], rounds: int, trials: int
+    api: Managed, model: Managed, processes: Processes, concurrency: list[int], rounds: int, trials: int
 ) -> list[Check]:
     limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
     async with httpx.AsyncClient(base_url=api.url, timeout=30, limits=limits) as api_http:
@@ -230,7 +239,7 @@ async def measure_streaming(
             "SM /ws": soul_machines,
         }
         url = {"direct": model.url, "completions": api.url, "/llm": api.url, "REST SSE": api.url, "SM /ws": api.url}
-        return await _measure(doors, url, model, api, concurrency, rounds, trials)
+        return await _measure(doors, url, model, api, processes, concurrency, rounds, trials)
 
 
 async def _measure(
@@ -238,18 +247,19 @@ async def _measure(
     url: dict[str, str],
     model: Managed,
     api: Managed,
+    processes: Processes,
     concurrency: list[int],
     rounds: int,
     trials: int,
 ) -> list[Check]:
     async with httpx.AsyncClient(base_url=model.url) as http:
-        await side_by_side(doors, url, 2, 1)  # warm: connections, imports, first-use caches
+        await side_by_side(doors, url, 2, 1, processes)  # warm: connections, imports, first-use caches
         await http.post("/stats/reset")
         rules_answered = 0
         checks: list[Check] = []
         turns = 0
         for sessions in concurrency:
-            results, late = await side_by_side(doors, url, sessions, rounds)
+            results, late, cpu = await side_by_side(doors, url, sessions, rounds, processes)
             rules_answered += late
             turns += sessions * rounds * (len(doors) - 1)
             print(f"-- first word, {sessions} session(s) at once, {rounds} rounds (send -> first word at the client)")
@@ -257,6 +267,10 @@ async def _measure(
                 print(f"   {name:13s} {first.summary()}   first->last word p50 {span.pct(50):7.1f} ms")
             print("   (/llm speaks by phrase: it is compared with the model's first whole phrase;")
             print("    SM /ws is the whole conversationResponse, reported, not a first word)")
+            print("   CPU per turn by process (ms; direct: the model and this client only):")
+            for name, spent in cpu.items():
+                print(f"   {name:13s} {spent.summary()}")
+            print(f"   through the doors, {_busiest(cpu)}")
             for name, (first, span) in results.items():
                 if name.startswith("direct") or name == "SM /ws":
                     continue
@@ -280,3 +294,9 @@ async def _measure(
         ("turns without the model's words (late first word) == 0", float(rules_answered), "<=", 0.0),
         ("barge-in: close -> model closed p99 <= 100 ms", closing.pct(99), "<=", 100.0),
     ]
+
+
+def _busiest(cpu: dict[str, CpuPerTurn]) -> str:
+    """The ceiling of the door whose turns cost the most CPU."""
+    name, spent = min(((n, c) for n, c in cpu.items() if n != "direct"), key=lambda item: item[1].ceiling())
+    return f"{name}: {spent.ceilings()}"
