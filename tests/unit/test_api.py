@@ -9,6 +9,7 @@ from typing import Any
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+from pymongo.errors import AutoReconnect
 from starlette.requests import Request
 
 from app.auth.deps import address_block
@@ -112,6 +113,21 @@ def test_the_synthetic_soul_submit_shape_is_accepted(client: TestClient) -> None
     result = wait_for_job(client, submitted.json()["job_id"], headers)["result"]
     assert "Kai" in result["text"]
     assert 0 <= result["time"] < 30  # seconds from submit to answer, which its clients show
+
+
+def test_a_submit_is_answered_while_the_session_record_cannot_be_stored(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record is written after the enqueue (the turn does not wait on it); failing, it is logged."""
+
+    async def unavailable(*args: object, **kwargs: object) -> None:
+        raise AutoReconnect("primary stepped down")
+
+    monkeypatch.setattr(services(client).sessions, "record", unavailable)
+    headers = bearer(guest(client))
+    submitted = client.post("/v1/messages/submit", json={"text": "my name is Kai"}, headers=headers)
+    assert submitted.status_code == 202, submitted.text
+    assert "Kai" in wait_for_job(client, submitted.json()["job_id"], headers)["result"]["text"]
 
 
 def test_synthetic_soul_clients_find_their_fields(client: TestClient) -> None:

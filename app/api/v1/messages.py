@@ -5,10 +5,12 @@ import logging
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pymongo.errors import PyMongoError
 
 from app.api.v1.synthetic_soul import SoulConversation, soul_conversation
 from app.auth.deps import current_principal, limit_by_user, services
 from app.auth.tokens import Principal
+from app.logs import short
 from app.services import Services
 from app.store.history import HistoryEntry
 from app.store.state import user_key
@@ -98,8 +100,14 @@ async def submit(
         tracked=True,
         stream=True,  # its words reach GET /v1/jobs/{id}/events as progress events while they come
     )
-    await svc.sessions.record(session_id, channel=CHANNEL, user_id=principal.user_id, persona_id=persona_id)
     await svc.queue.enqueue(turn, owner=principal.user_id, record_ttl=svc.settings.job_record_ttl_seconds)
+    # After the enqueue, so the turn does not wait on it: the session's record (for GET
+    # /v1/sessions and retention) is what the door knows of it, which the next submit refreshes.
+    try:
+        await svc.sessions.record(session_id, channel=CHANNEL, user_id=principal.user_id, persona_id=persona_id)
+    except PyMongoError as exc:
+        log.warning("session record not stored (%s); the turn goes on", short(exc),
+                    extra={"session_id": session_id, "turn_id": turn.turn_id})  # fmt: skip
     body_out = Submitted(job_id=turn.turn_id, status="queued", session_id=session_id)
     return JSONResponse(body_out.model_dump(), status_code=202, headers={"Location": f"/v1/jobs/{turn.turn_id}"})
 
