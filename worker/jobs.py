@@ -33,9 +33,13 @@ def _sink(rt: "WorkerRuntime", turn: Turn) -> Sink | None:
     if not turn.stream:
         return None
 
+    said = ""  # a REST job's words so far, for listeners who arrive late
+
     async def publish(words: str, offset: int) -> None:
+        nonlocal said
         if turn.tracked:
-            await jobs.publish_words(rt.redis, turn.turn_id, words)
+            said = said[:offset] + words
+            await jobs.publish_words(rt.redis, turn.turn_id, words, offset, said)
         else:
             delta = Delta(session_id=turn.session_id, turn_id=turn.turn_id, offset=offset, text=words)
             await replies.publish_reply(rt.redis, turn.reply_to, delta)

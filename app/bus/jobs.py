@@ -33,6 +33,7 @@ class JobRecord(BaseModel):
     updated_at: float
     result: dict[str, Any] | None = None
     error: str | None = None
+    words: str = ""  # the reply's words so far while a streamed turn runs (the result has them all)
 
 
 class JobEvent(BaseModel):
@@ -42,6 +43,7 @@ class JobEvent(BaseModel):
     result: dict[str, Any] | None = None
     error: str | None = None
     delta: str | None = None  # words of the reply as they come (progress events of a streamed turn)
+    offset: int | None = None  # where `delta` starts in the reply, in characters
 
 
 def _record(job_id: str, raw: dict[bytes | str, bytes | str]) -> JobRecord | None:
@@ -57,6 +59,7 @@ def _record(job_id: str, raw: dict[bytes | str, bytes | str]) -> JobRecord | Non
         updated_at=float(fields.get("updated_at", fields["created_at"])),
         result=json.loads(fields["result"]) if fields.get("result") else None,
         error=fields.get("error") or None,
+        words=fields.get("words", ""),
     )
 
 
@@ -91,11 +94,28 @@ async def update(
         await pipe.execute()
 
 
-async def publish_words(client: aioredis.Redis, job_id: str, words: str) -> None:
-    """Worker side: words of the job's reply as they come, to whoever listens (not recorded: the
-    record gets the whole reply when the job ends)."""
-    event = JobEvent(event="progress", status="running", progress=0.5, delta=words)
-    await client.publish(keys.job_events(job_id), event.model_dump_json(exclude_none=True))
+async def publish_words(client: aioredis.Redis, job_id: str, words: str, offset: int, said: str) -> None:
+    """Worker side: words of the job's reply as they come (`words`, at `offset`), to whoever
+    listens, and everything `said` so far into the record, in one round trip: a listener who
+    arrives late (its events request reached the API after the first words) starts from there."""
+    event = JobEvent(event="progress", status="running", progress=0.5, delta=words, offset=offset)
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.hset(keys.job_record(job_id), "words", said)
+        pipe.publish(keys.job_events(job_id), event.model_dump_json(exclude_none=True))
+        await pipe.execute()
+
+
+def unheard(event: JobEvent, heard: int) -> JobEvent | None:
+    """API side: what of a progress event a listener who has `heard` characters still needs
+    (None: all of it came with the words so far). A gap past `heard` passes as it is: the
+    final event carries the whole reply."""
+    if event.delta is None or event.offset is None:
+        return event
+    if event.offset + len(event.delta) <= heard:
+        return None
+    if event.offset >= heard:
+        return event
+    return event.model_copy(update={"delta": event.delta[heard - event.offset :], "offset": heard})
 
 
 def create_record(pipe: Pipeline, job_id: str, owner: str, ttl: int, now: float) -> None:

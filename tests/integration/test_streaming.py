@@ -160,30 +160,60 @@ async def test_hume_socket_speaks_phrase_by_phrase_and_a_new_user_message_barges
     assert len(entries[1]["output_text"]) < len(f"(model) {story} again")
 
 
+async def job_events(
+    http: httpx.AsyncClient, job_id: str, headers: dict[str, str]
+) -> tuple[list[tuple[float, str]], dict[str, Any]]:
+    """A REST job's progress deltas (when each came, its words) and its done event, over SSE."""
+    words: list[tuple[float, str]] = []
+    async with http.stream("GET", f"/v1/jobs/{job_id}/events", headers=headers) as events:
+        event = ""
+        async for line in events.aiter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event == "progress":
+                words.append((time.time(), json.loads(line[5:])["delta"]))
+            elif line.startswith("data:") and event == "done":
+                return words, json.loads(line[5:])
+    raise AssertionError("the events stream ended without a done event")
+
+
+async def submit_story(http: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
+    token = (await http.post("/v1/auth/guest")).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    return (await http.post("/v1/messages/submit", json={"text": STORY}, headers=headers)).json()["job_id"], headers
+
+
 @pytest.mark.timeout(120)
 async def test_rest_job_events_carry_the_words_as_progress(stack: Stack, redis_url: str, model: FakeLlm) -> None:
     api = streaming_stack(stack, redis_url, model)
     async with httpx.AsyncClient(base_url=api.url, timeout=15) as http:
-        token = (await http.post("/v1/auth/guest")).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        job = (await http.post("/v1/messages/submit", json={"text": STORY}, headers=headers)).json()
-        words: list[tuple[float, str]] = []
-        done: dict[str, Any] = {}
-        async with http.stream("GET", f"/v1/jobs/{job['job_id']}/events", headers=headers) as events:
-            event = ""
-            async for line in events.aiter_lines():
-                if line.startswith("event:"):
-                    event = line.split(":", 1)[1].strip()
-                elif line.startswith("data:") and event == "progress":
-                    words.append((time.time(), json.loads(line[5:])["delta"]))
-                elif line.startswith("data:") and event == "done":
-                    done = json.loads(line[5:])
-                    break
+        job_id, headers = await submit_story(http)
+        words, done = await job_events(http, job_id, headers)
     record = model.stats.records[-1]
     assert done["result"]["text"] == REPLY
     assert "".join(delta for _, delta in words) == REPLY
     assert record.finished is not None
     assert words[0][0] < record.finished - 0.5
+
+
+@pytest.mark.timeout(120)
+async def test_a_late_listener_gets_the_words_said_before_it_came_then_the_rest_once(
+    stack: Stack, redis_url: str, model: FakeLlm
+) -> None:
+    """Under load an events request can reach the API after the first words went out (pub/sub
+    keeps nothing): the job's record holds the words so far, and the stream starts from them."""
+    api = streaming_stack(stack, redis_url, model)
+    async with httpx.AsyncClient(base_url=api.url, timeout=15) as http:
+        job_id, headers = await submit_story(http)
+        said = ""
+        async with asyncio.timeout(10):  # the model's first words are out, nobody listening yet
+            while not said:
+                await asyncio.sleep(0.02)
+                said = (await http.get(f"/v1/jobs/{job_id}", headers=headers)).json()["words"]
+        words, done = await job_events(http, job_id, headers)
+    assert words[0][1].startswith(said)  # the words so far come first, in one piece
+    assert "".join(delta for _, delta in words) == REPLY  # then the rest, each word once
+    assert done["result"]["text"] == REPLY
 
 
 @pytest.mark.timeout(120)

@@ -92,27 +92,44 @@ async def events(
         raise
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
-        deadline = time.monotonic() + svc.settings.sse_max_seconds
         try:
-            first = jobs.JobEvent(event="status", status=record.status, progress=record.progress)
-            yield ServerSentEvent(data=first.model_dump_json(), event="status")
-            if record.status in jobs.TERMINAL:
-                done = jobs.JobEvent(
-                    event="done", status=record.status, progress=1.0, result=record.result, error=record.error
-                )
-                yield ServerSentEvent(data=done.model_dump_json(), event="done")
-                return
-            while (remaining := deadline - time.monotonic()) > 0:
-                try:
-                    raw = await asyncio.wait_for(inbox.get(), remaining)
-                except TimeoutError:
-                    break
-                event = jobs.JobEvent.model_validate_json(raw)
-                yield ServerSentEvent(data=event.model_dump_json(), event=event.event)
-                if event.event == "done":
-                    return
-            yield ServerSentEvent(data='{"reason": "stream lifetime reached; poll GET /v1/jobs/{id}"}', event="timeout")
+            async for event in _relay(record, inbox, svc.settings.sse_max_seconds):
+                yield event
         finally:
             await svc.router.unwatch(channel, deliver)
 
     return EventSourceResponse(stream(), ping=svc.settings.sse_ping_seconds)
+
+
+async def _relay(
+    record: jobs.JobRecord, inbox: "asyncio.Queue[bytes]", max_seconds: float
+) -> AsyncIterator[ServerSentEvent]:
+    """The job's status as read, the words said before this listener arrived, then its events
+    as they come (each word once), until `done` or `max_seconds`."""
+    deadline = time.monotonic() + max_seconds
+    yield ServerSentEvent(
+        data=jobs.JobEvent(event="status", status=record.status, progress=record.progress).model_dump_json(),
+        event="status",
+    )
+    if record.status in jobs.TERMINAL:
+        done = jobs.JobEvent(event="done", status=record.status, progress=1.0, result=record.result, error=record.error)
+        yield ServerSentEvent(data=done.model_dump_json(), event="done")
+        return
+    heard = len(record.words)  # characters of the reply this listener has been sent
+    if record.words:
+        said = jobs.JobEvent(event="progress", status="running", progress=0.5, delta=record.words, offset=0)
+        yield ServerSentEvent(data=said.model_dump_json(), event="progress")
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            raw = await asyncio.wait_for(inbox.get(), remaining)
+        except TimeoutError:
+            break
+        event = jobs.unheard(jobs.JobEvent.model_validate_json(raw), heard)
+        if event is None:
+            continue
+        if event.delta is not None and event.offset is not None:
+            heard = event.offset + len(event.delta)
+        yield ServerSentEvent(data=event.model_dump_json(), event=event.event)
+        if event.event == "done":
+            return
+    yield ServerSentEvent(data='{"reason": "stream lifetime reached; poll GET /v1/jobs/{id}"}', event="timeout")
