@@ -158,7 +158,9 @@ def rest(http: httpx.AsyncClient, tokens: list[str]) -> Callable[[str, int], Awa
                     event = line.split(":", 1)[1].strip()
                 elif line.startswith("data:") and event == "progress" and (delta := json.loads(line[5:]).get("delta")):
                     heard.add(delta)
-                elif event == "done":
+                elif line.startswith("data:") and event == "done":
+                    if not heard.text:  # over before this stream opened: the result is all it hears
+                        heard.add((json.loads(line[5:]).get("result") or {}).get("text", ""))
                     break
         return heard.timing()
 
