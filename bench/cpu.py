@@ -14,6 +14,7 @@ import psutil
 
 Processes = dict[str, list[psutil.Process]]  # a label, and the processes it covers
 WORKERS = "workers"
+CORES = os.cpu_count() or 1
 
 
 def cpu_seconds(processes: Processes) -> dict[str, float]:
@@ -55,10 +56,10 @@ class CpuPerTurn:
         """Turns per second this machine's cores allow at this CPU per turn."""
         per_turn = self.per_turn_ms()
         spent = sum(ms for label, ms in per_turn.items() if not (without_workers and label == WORKERS))
-        return (os.cpu_count() or 1) * 1000 / spent if spent > 0 else float("inf")
+        return CORES * 1000 / spent if spent > 0 else float("inf")
 
     def ceilings(self) -> str:
         return (
-            f"at this CPU per turn {os.cpu_count()} cores allow {self.ceiling():.0f} turns/s; "
+            f"at this CPU per turn {CORES} cores allow {self.ceiling():.0f} turns/s; "
             f"with workers that cost nothing, {self.ceiling(without_workers=True):.0f}"
         )

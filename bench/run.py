@@ -108,7 +108,8 @@ def rq_sequential(client: redis.Redis, turns: int) -> Latencies:
     return Latencies(out)
 
 
-def rq_saturation(client: redis.Redis, inflight: int, seconds: float) -> float:
+def rq_saturation(client: redis.Redis, inflight: int, seconds: float) -> tuple[float, int]:
+    """Jobs per second, and how many were received."""
     queue = Queue(NOOP_QUEUE, connection=client)
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(NOOP_CHANNEL)
@@ -124,7 +125,7 @@ def rq_saturation(client: redis.Redis, inflight: int, seconds: float) -> float:
     while pubsub.get_message(timeout=1) is not None:  # drain what is still in flight
         pass
     pubsub.close()
-    return received / elapsed
+    return received / elapsed, received
 
 
 async def idle_connections(api: Managed, client: redis.Redis, count: int) -> tuple[float, int]:
@@ -219,12 +220,12 @@ async def measure(
     ours_sat_cpu, rq_sat_cpu = CpuPerTurn(ours_processes), CpuPerTurn(rq_processes)
     for _ in range(args.rounds):
         before = cpu_seconds(ours_processes)
-        tps = (await ws_saturation(ours_url, args.saturation_sessions, slice_seconds))[0]
-        ours_sat_cpu.add(before, round(tps * slice_seconds))
+        tps, answered = await ws_saturation(ours_url, args.saturation_sessions, slice_seconds)
+        ours_sat_cpu.add(before, len(answered.samples_ms))
         ours_tps += tps / args.rounds
         before = cpu_seconds(rq_processes)
-        tps = rq_saturation(client, args.saturation_sessions, slice_seconds)
-        rq_sat_cpu.add(before, round(tps * slice_seconds))
+        tps, received = rq_saturation(client, args.saturation_sessions, slice_seconds)
+        rq_sat_cpu.add(before, received)
         rq_tps += tps / args.rounds
         direct_tps += (await ws_saturation(direct_url, args.saturation_sessions, slice_seconds))[0] / args.rounds
 

@@ -94,11 +94,16 @@ async def update(
         await pipe.execute()
 
 
+def words_event(delta: str, offset: int) -> JobEvent:
+    """A progress event carrying words of the reply, `offset` characters into it."""
+    return JobEvent(event="progress", status="running", progress=0.5, delta=delta, offset=offset)
+
+
 async def publish_words(client: aioredis.Redis, job_id: str, words: str, offset: int, said: str) -> None:
     """Worker side: words of the job's reply as they come (`words`, at `offset`), to whoever
     listens, and everything `said` so far into the record, in one round trip: a listener who
     arrives late (its events request reached the API after the first words) starts from there."""
-    event = JobEvent(event="progress", status="running", progress=0.5, delta=words, offset=offset)
+    event = words_event(words, offset)
     async with client.pipeline(transaction=False) as pipe:
         pipe.hset(keys.job_record(job_id), "words", said)
         pipe.publish(keys.job_events(job_id), event.model_dump_json(exclude_none=True))

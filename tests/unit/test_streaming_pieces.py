@@ -3,7 +3,7 @@ checking what a model proposes, and the client's transcript."""
 
 import pytest
 
-from app.bus.jobs import JobEvent, unheard
+from app.bus.jobs import JobEvent, unheard, words_event
 from app.channels.streaming import Phrases, StreamedText
 from app.llm.reader import StreamReader
 from app.persona import cards
@@ -115,12 +115,12 @@ def test_what_the_client_heard_is_what_the_persona_said() -> None:
 
 def test_a_late_listener_is_sent_each_word_once() -> None:
     """It got the first `heard` characters from the job's record; progress events overlap them."""
-    said = JobEvent(event="progress", status="running", progress=0.5, delta="Hello there", offset=0)
+    said = words_event("Hello there", 0)
     status = JobEvent(event="status", status="running", progress=0.1)
     assert unheard(status, 5) == status
     assert unheard(said, 11) is None  # all of it came with the words so far
     overlapping = unheard(said, 6)
     assert overlapping is not None
     assert (overlapping.delta, overlapping.offset) == ("there", 6)
-    later = JobEvent(event="progress", status="running", progress=0.5, delta=" friend", offset=11)
+    later = words_event(" friend", 11)
     assert unheard(later, 11) == later

@@ -117,8 +117,7 @@ async def _relay(
         return
     heard = len(record.words)  # characters of the reply this listener has been sent
     if record.words:
-        said = jobs.JobEvent(event="progress", status="running", progress=0.5, delta=record.words, offset=0)
-        yield ServerSentEvent(data=said.model_dump_json(), event="progress")
+        yield ServerSentEvent(data=jobs.words_event(record.words, 0).model_dump_json(), event="progress")
     while (remaining := deadline - time.monotonic()) > 0:
         try:
             raw = await asyncio.wait_for(inbox.get(), remaining)
