@@ -118,7 +118,7 @@ class TurnProcessor:
         await speaker.flushed()  # its words are out before the turn is recorded and its reply sent
         result = engine.finish(ctx, output)
         if result.flagged:
-            log.warning("turn answered by the fallback brain: %s", result.flagged, extra=ctx_log)
+            log.warning("turn flagged: %s", result.flagged, extra=ctx_log)
         changes = result.changes()
         mood = apply_deltas(ctx.emotion, changes.mood_deltas, profile.baseline, profile.half_life_seconds, started)
         met = felt(mood, felt_after(ctx.relationship.feelings, changes.emotion_deltas))  # as this user meets it
@@ -131,7 +131,7 @@ class TurnProcessor:
             flagged=result.flagged,
             crisis=result.crisis,
             interrupted=result.interrupted,
-            brain=brain.name,
+            brain=result.answered_by or brain.name,
             mood=met.shown(),
             recalled=[f"{fact.kind}: {fact.value}" for fact in ctx.recalled],
             changes=changes,

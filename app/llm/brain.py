@@ -109,7 +109,8 @@ class LlmBrain:
             log.warning("llm gave nothing to say: %s", reason, extra={"turn_id": ctx.turn.turn_id})
             output = self._fallback.respond(ctx)
             await say(output.text)
-            return output.model_copy(update={"flagged": f"llm failed, rules answered ({reason})"})
+            flag = f"llm failed, {self._fallback.name} answered ({reason})"
+            return output.model_copy(update={"flagged": flag, "answered_by": self._fallback.name})
         output, refused = to_output(read.text, read.data, ctx)
         notes = [note for note in (read.problem, *refused) if note]
         if notes:

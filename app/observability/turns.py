@@ -17,7 +17,7 @@ from app.turns import Reply, Turn
 
 log = logging.getLogger("worker.turns")
 
-Outcome = Literal["answered", "fallback", "interrupted", "failed", "expired"]
+Outcome = Literal["answered", "stand_in", "fallback", "interrupted", "failed", "expired"]
 Sink = Callable[[str, int], Awaitable[None]]  # worker/speaker.py's: (words, characters before them)
 
 
@@ -56,17 +56,19 @@ class TurnWatch:
         """What came of the turn, now out: its reply, or None (the listener barged in, or it
         expired in the queue: nothing to answer)."""
         self._ended_at = time.time()
-        self.brain = (entry.brain if entry else None) or self.brain
+        asked, self.brain = self.brain, (entry.brain if entry else None) or self.brain
         if entry is not None and entry.interrupted:
             self.outcome = "interrupted"
+        elif reply is None:
+            self.outcome = "expired"
         else:
-            self.outcome = "expired" if reply is None else "fallback" if reply.fallback else "answered"
+            self.outcome = "fallback" if reply.fallback else "stand_in" if self.brain != asked else "answered"
 
     def close(self) -> None:
         outcome = self.outcome or "failed"
         ended = self._ended_at or time.time()
         turn = self.turn
-        first_word = self._first_word_at or (ended if outcome in ("answered", "fallback") else None)
+        first_word = self._first_word_at or (ended if outcome in ("answered", "stand_in", "fallback") else None)
         self._span.end(outcome, self.brain)
         metrics.TURNS_IN_FLIGHT.dec()
         metrics.TURNS.labels(turn.channel, outcome).inc()

@@ -68,6 +68,7 @@ class StepResult(StateChanges):
     cards: dict[str, Card] = Field(default_factory=dict)
     fallback: bool = False
     flagged: str | None = None
+    answered_by: str | None = None
     crisis: bool = False
     interrupted: bool = False
     profile: dict[str, str] = Field(default_factory=dict)  # name, lives, origin as now known
@@ -149,6 +150,7 @@ def finish(ctx: BrainContext, output: BrainOutput) -> StepResult:
         cards=output.cards,
         fallback=output.fallback,
         flagged=output.flagged,
+        answered_by=output.answered_by,
         crisis=output.crisis,
         interrupted=output.interrupted,
         emotion_deltas=felt_deltas,

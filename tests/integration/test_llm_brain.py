@@ -133,6 +133,7 @@ async def test_a_failed_or_empty_call_is_not_retried_and_the_rules_answer_flagge
     assert fake_llm.calls == before + 1
     assert output.flagged is not None
     assert output.flagged.startswith("llm failed, rules answered")
+    assert output.answered_by == "rules"  # history and the turn's log line name the brain whose words these are
     assert output.text == heard.text == make_brain("rules").respond(context(f"hello {marker}")).text
 
 
@@ -207,6 +208,8 @@ async def test_ten_turn_conversation_with_memory_and_flagged_failures(fake_llm: 
     flagged = [h for h in history if h.flagged]
     assert [h.input_text for h in flagged] == ["[500] hmm"]
     assert not flagged[0].output_text.startswith("(model)")  # the rules brain's words, marked as such
+    assert [h.brain for h in history if not h.flagged] == ["llm"] * 9
+    assert flagged[0].brain == "rules"  # history names the brain whose words these are
 
 
 def test_the_prompt_names_a_pet_by_its_kind_and_asks_for_care_after_a_crisis() -> None:

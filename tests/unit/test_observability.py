@@ -112,6 +112,20 @@ def test_a_fallback_an_interrupted_or_an_expired_turn_says_so(
     assert (fields["first_word_ms"] is None) == (outcome != "fallback")
 
 
+def test_a_turn_another_brain_answered_is_a_stand_in_named_by_that_brain(turn_lines: list[logging.LogRecord]) -> None:
+    def counted() -> float:
+        return REGISTRY.get_sample_value("persona_turns_total", {"door": "rest", "outcome": "stand_in"}) or 0.0
+
+    before = counted()
+    turn = make_turn(channel="rest")
+    watch = TurnWatch(turn, "llm")  # the brain asked; the model missed its first word, rules answered
+    watch.answered(Reply.to(turn, "Tell me more."), entry_of(turn, brain="rules"))
+    watch.close()
+    fields = vars(ended(turn_lines, "stand_in"))
+    assert fields["brain"] == "rules"
+    assert counted() == before + 1
+
+
 def test_a_turn_closed_without_an_answer_failed(turn_lines: list[logging.LogRecord]) -> None:
     def counted() -> float:
         return REGISTRY.get_sample_value("persona_turns_total", {"door": "soulmachines", "outcome": "failed"}) or 0.0

@@ -41,6 +41,7 @@ class BrainOutput(BaseModel):
     relationship_signal: float = 0.0  # [-1, 1]: how this turn felt to the persona
     facts: list[Fact] = Field(default_factory=list)  # more facts the brain learned
     flagged: str | None = None  # why this answer is not the configured brain's (e.g. LLM failure)
+    answered_by: str | None = None  # the brain that stood in for the one asked (the LLM's rules fallback)
     crisis: bool = False  # the safety answer to crisis language (operators review these turns)
     interrupted: bool = False  # the listener barged in: `text` is the part that reached them
 
