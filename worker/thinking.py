@@ -45,7 +45,7 @@ class Thinker:
     async def reflect(self, persona_id: str, activity: Activity, now: float) -> Thought:
         profile = self.catalog.get(persona_id)
         mood = await self.state.mood.read(profile)
-        mood_now = decayed(mood.current(), profile.baseline, profile.half_life_seconds, now)
+        mood_now = decayed(mood.current, profile.baseline, profile.half_life_seconds, now)
         thought = reflect(profile, mood_now, activity, now, seed=int(now))
         await self.thoughts.append(thought)
         if thought.emotion_deltas:

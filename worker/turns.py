@@ -110,7 +110,7 @@ class TurnProcessor:
         )
         snapshots = Snapshots(emotion, relationship, session, user_memory)
         state = engine.PersonaState(
-            emotion=emotion.current(), relationship=relationship.value, memory=session, user_memory=user_memory.value
+            emotion=emotion.current, relationship=relationship.value, memory=session, user_memory=user_memory.value
         )
         ctx = engine.prepare(profile, state, turn, now=started, seed=int(turn.turn_id[-8:], 16))
         brain = self.brains.get(turn.brain)

@@ -4,6 +4,8 @@ Decay is a pure function of elapsed time, applied whenever state is read or chan
 background loop ever writes emotions and races the turns (architecture invariant 5).
 """
 
+from collections.abc import Iterable
+
 from pydantic import BaseModel
 
 from app.persona.bounds import clamp, reinforce
@@ -77,12 +79,35 @@ def initial_state(baseline: dict[str, float], now: float) -> EmotionState:
     return EmotionState(values=dict(baseline), as_of=now)
 
 
+def _decay(values: dict[str, float], elapsed: float, baseline: dict[str, float], half_life: float) -> dict[str, float]:
+    factor = 0.5 ** (max(0.0, elapsed) / half_life)
+    return {name: base + (values.get(name, base) - base) * factor for name, base in baseline.items()}
+
+
 def decayed(state: EmotionState, baseline: dict[str, float], half_life: float, now: float) -> EmotionState:
     """The state at `now`: each emotion has moved exponentially back towards its baseline."""
-    elapsed = max(0.0, now - state.as_of)
-    factor = 0.5 ** (elapsed / half_life)
-    values = {name: base + (state.values.get(name, base) - base) * factor for name, base in baseline.items()}
+    values = _decay(state.values, now - state.as_of, baseline, half_life)
     return EmotionState(values=values, as_of=max(now, state.as_of))
+
+
+def fold(
+    state: EmotionState,
+    changes: Iterable[tuple[float, dict[str, float]]],
+    baseline: dict[str, float],
+    half_life: float,
+) -> EmotionState:
+    """`state` with each change `(at, deltas)` applied in turn: decay to `at`, then reinforce each
+    named emotion (opposites offset); unknown names are ignored. On plain floats, one state built
+    at the end: a persona's shared mood folds dozens of pending changes on every read."""
+    values, as_of = state.values, state.as_of
+    for at, deltas in changes:
+        decayed_values = _decay(values, at - as_of, baseline, half_life)
+        as_of = max(at, as_of)
+        pushes = offset(deltas)
+        for name in pushes.keys() & decayed_values.keys():
+            decayed_values[name] = reinforce(decayed_values[name], pushes[name])
+        values = decayed_values
+    return EmotionState(values=dict(values), as_of=as_of)
 
 
 def apply_deltas(
@@ -93,12 +118,7 @@ def apply_deltas(
     now: float,
 ) -> EmotionState:
     """Decay to `now`, then reinforce each named emotion (opposites offset); unknown names are ignored."""
-    current = decayed(state, baseline, half_life, now)
-    deltas = offset(deltas)
-    values = {
-        name: reinforce(value, deltas[name]) if name in deltas else value for name, value in current.values.items()
-    }
-    return EmotionState(values=values, as_of=current.as_of)
+    return fold(state, [(now, deltas)], baseline, half_life)
 
 
 def felt(mood: EmotionState, feelings: dict[str, float]) -> EmotionState:

@@ -10,12 +10,13 @@ their ids to `applied`; losing that race to another reader costs nothing (it com
 
 import contextlib
 from dataclasses import dataclass
+from functools import cached_property
 
 from motor.motor_asyncio import AsyncIOMotorCollection
 from pydantic import BaseModel
 from pymongo.errors import DuplicateKeyError
 
-from app.persona.emotion import EmotionState, apply_deltas, initial_state
+from app.persona.emotion import EmotionState, fold, initial_state
 from app.persona.profiles import PersonaProfile
 
 COMPACT_AFTER = 32  # pending changes a reader folds into the base
@@ -35,12 +36,13 @@ class MoodRead:
     pending: tuple[MoodChange, ...]
     profile: PersonaProfile  # where its emotions rest and how fast they return
 
+    @cached_property
     def current(self) -> EmotionState:
-        """The mood with every change known so far, as of the latest of them (decay on read)."""
-        state, profile = self.base, self.profile
-        for change in sorted(self.pending, key=lambda c: (c.at, c.op_id)):
-            state = apply_deltas(state, change.deltas, profile.baseline, profile.half_life_seconds, change.at)
-        return state
+        """The mood with every change known so far, as of the latest of them (decay on read);
+        folded once per read (a turn uses it, its compaction writes it)."""
+        changes = sorted(self.pending, key=lambda c: (c.at, c.op_id))
+        profile = self.profile
+        return fold(self.base, ((c.at, c.deltas) for c in changes), profile.baseline, profile.half_life_seconds)
 
 
 class MoodStore:
@@ -78,7 +80,7 @@ class MoodStore:
         result = await self._collection.update_one(
             {"_id": read.profile.persona_id, **version_filter},
             {
-                "$set": {"emotion": read.current().model_dump(), "version": read.version + 1},
+                "$set": {"emotion": read.current.model_dump(), "version": read.version + 1},
                 "$pull": {"pending": {"op_id": {"$in": ops}}},
                 "$push": {"applied": {"$each": ops, "$slice": -APPLIED_KEPT}},
             },

@@ -21,7 +21,7 @@ async def test_changes_fold_in_time_order_whatever_order_they_arrived_in(db) -> 
     expected = initial_state(PROFILE.baseline, 0.0)
     for at, deltas in ((10.0, {"joy": 0.5}), (20.0, {"sadness": 0.5})):
         expected = apply_deltas(expected, deltas, PROFILE.baseline, PROFILE.half_life_seconds, at)
-    assert (await store.read(PROFILE)).current() == expected
+    assert (await store.read(PROFILE)).current == expected
 
 
 async def test_a_change_sent_twice_applies_once_before_and_after_compaction(db) -> None:
@@ -35,7 +35,7 @@ async def test_a_change_sent_twice_applies_once_before_and_after_compaction(db) 
     await store.add("default", change("t1", 10.0, joy=0.3))  # a turn run again after its change was folded
     again = await store.read(PROFILE)
     assert again.pending == ()
-    assert again.current() == read.current()
+    assert again.current == read.current
 
 
 async def test_compaction_keeps_changes_pushed_meanwhile_and_loses_its_race_harmlessly(db) -> None:
@@ -49,7 +49,7 @@ async def test_compaction_keeps_changes_pushed_meanwhile_and_loses_its_race_harm
     after = await store.read(PROFILE)
     assert [c.op_id for c in after.pending] == ["late"]
     assert after.version == 1
-    assert after.current().values["anger"] > PROFILE.baseline["anger"]
+    assert after.current.values["anger"] > PROFILE.baseline["anger"]
 
 
 async def test_hundreds_of_concurrent_changes_all_land(db, yielding) -> None:

@@ -162,7 +162,7 @@ async def test_the_worker_keeps_the_feelings_and_charts_the_mood_this_user_meets
     )
     for text in ("You are useless.", "Nobody likes you."):
         await process(processor, make_turn("rude", text))
-    shared = (await StateStore(db).mood.read(PROFILE)).current()
+    shared = (await StateStore(db).mood.read(PROFILE)).current
     rel = (await StateStore(db).relationship.read(user_key("default", "user-of-rude"), Relationship)).value
     assert rel.feelings["anger"] > 0.3
     last = (await HistoryStore(db).for_session("rude"))[-1]

@@ -50,7 +50,7 @@ async def test_a_turn_updates_emotion_relationship_memory_and_history(db) -> Non
     assert reply.text == "Hi there!"
     assert not reply.fallback
     baseline = CATALOG.get("default").baseline
-    emotion = (await StateStore(db).mood.read(CATALOG.get("default"))).current()
+    emotion = (await StateStore(db).mood.read(CATALOG.get("default"))).current
     assert emotion.values["joy"] > baseline["joy"]
     relationship = await relationship_of(db, "default", "user-of-s1")
     assert relationship.interactions == 1
@@ -114,7 +114,7 @@ async def test_two_hundred_turns_in_flight_on_one_persona_all_move_its_mood_once
     replies = await asyncio.gather(*(process(processor, turn) for turn in turns))
     assert all(reply is not None for reply in replies)
     assert sorted(await mood_changes(db)) == sorted(t.turn_id for t in turns)
-    joy = (await StateStore(db).mood.read(CATALOG.get("default"))).current().values["joy"]
+    joy = (await StateStore(db).mood.read(CATALOG.get("default"))).current.values["joy"]
     assert joy > CATALOG.get("default").baseline["joy"]
 
 
@@ -251,6 +251,9 @@ class TalkingBrain:
 
     async def health(self):
         raise NotImplementedError
+
+    async def aclose(self) -> None:
+        return None
 
 
 async def test_a_barge_in_cancels_the_brain_and_records_what_was_delivered(db) -> None:

@@ -53,7 +53,7 @@ def mood_summary(emotion: EmotionState, baseline: dict[str, float]) -> str:
 async def mood_now(svc: Services, profile: PersonaProfile) -> EmotionState:
     """The persona's emotions as of now: decay is computed on read, never written."""
     mood = await svc.state.mood.read(profile)
-    return decayed(mood.current(), profile.baseline, profile.half_life_seconds, time.time())
+    return decayed(mood.current, profile.baseline, profile.half_life_seconds, time.time())
 
 
 @router.get("/agents/active", response_model=AgentState)
