@@ -5,6 +5,8 @@ The pure brains (rules, demo) answer at once: their whole reply is one piece. Th
 shows words as they come needs no case for who answered.
 """
 
+import asyncio
+
 import openai
 
 from app.llm.brain import LlmBrain
@@ -28,6 +30,9 @@ class PureBrain:
     async def health(self) -> BrainHealth:
         return BrainHealth(brain=self.name, reachable=True)
 
+    async def aclose(self) -> None:
+        """Nothing held."""
+
 
 class BrainSet:
     """The brains a worker can answer with, by name; a turn names one or gets the default."""
@@ -44,6 +49,10 @@ class BrainSet:
     def get(self, name: str | None) -> AsyncBrain:
         return self._brains.get(name or "", self.default)
 
+    async def aclose(self) -> None:
+        """At the process's end, by whoever made the set (one per process)."""
+        await asyncio.gather(*(brain.aclose() for brain in self._brains.values()))
+
 
 def make_worker_brains(settings: Settings) -> BrainSet:
     """The offline brains always; the LLM one only when it is configured (it costs money)."""
@@ -55,6 +64,9 @@ def make_worker_brains(settings: Settings) -> BrainSet:
             api_key=api_key,
             timeout=settings.llm_turn_seconds,  # the brain's own deadlines end a call sooner
             max_retries=0,  # never retried: a second call would outlast the reply deadline
+            # The client's documented aiohttp transport: a streamed call costs half the CPU of its
+            # default httpx2 one (3.1 vs 5.9 ms for 11 pieces; docs/architecture.md).
+            http_client=openai.DefaultAioHttpClient(),
         )
         brains["llm"] = LlmBrain(
             client,

@@ -127,7 +127,7 @@ async def start_services(settings: Settings) -> Services:
         # The worker package is imported only when a worker runs inside this process.
         from worker.embedded import EmbeddedWorker
 
-        services.embedded_worker = EmbeddedWorker(settings, redis, db)
+        services.embedded_worker = EmbeddedWorker(settings, redis, db, services.brains)
         services.embedded_worker.start()
     log.info("api process ready", extra={"instance_id": instance_id})
     return services
@@ -139,6 +139,7 @@ async def stop_services(services: Services) -> None:
     if services.embedded_worker is not None:
         await services.embedded_worker.stop()
     await services.router.stop()
+    await services.brains.aclose()
     await services.redis.async_client.aclose()
     services.redis.sync_client.close()
     services.mongo_client.close()

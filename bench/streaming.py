@@ -25,12 +25,13 @@ import websockets
 from app.channels.streaming import Phrases
 from app.llm.reader import StreamReader
 from bench.cpu import CpuPerTurn, Processes, cpu_seconds
+from bench.model_turns import ASK
 from bench.stats import Latencies
 from tests.support.scene import conversation_request, state_event
 from tests.support.stack import Managed
 
 Check = tuple[str, float, str, float]
-STORY = "tell me about the sea, the sky and the stars, and the long road home, please."
+STORY = f"{ASK}."
 
 
 @dataclass

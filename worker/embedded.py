@@ -11,6 +11,7 @@ import threading
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
+from app.brains import BrainSet
 from app.bus.connections import RedisClients
 from app.settings import Settings
 from worker import scheduler
@@ -22,8 +23,8 @@ STOP_GRACE_SECONDS = 5.0  # how long stopping waits for the turns in flight
 
 
 class EmbeddedWorker:
-    def __init__(self, settings: Settings, clients: RedisClients, db: AsyncIOMotorDatabase) -> None:
-        self._worker = make_worker(settings, db, clients, EMBEDDED_WORKER_TTL)
+    def __init__(self, settings: Settings, clients: RedisClients, db: AsyncIOMotorDatabase, brains: BrainSet) -> None:
+        self._worker = make_worker(settings, db, clients, brains, EMBEDDED_WORKER_TTL)
         self._stop = threading.Event()
         self._scheduler = threading.Thread(
             target=scheduler.run,

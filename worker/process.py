@@ -11,6 +11,7 @@ from pymongo.errors import PyMongoError
 from setproctitle import setproctitle
 
 from app import logs
+from app.brains import make_worker_brains
 from app.bus.connections import exit_unless_reachable, make_clients
 from app.observability import metrics, tracing
 from app.settings import Settings, get_settings
@@ -55,7 +56,8 @@ async def _serve(burst: bool) -> None:
         await ensure_indexes(db)
     except PyMongoError as exc:  # turns fail soft until it answers; the API ensures the indexes then
         log.error("mongo unreachable at start-up; indexes not ensured: %s", logs.short(exc))
-    worker = await asyncio.to_thread(make_worker, settings, db, clients, settings.worker_ttl_seconds)
+    brains = make_worker_brains(settings)
+    worker = await asyncio.to_thread(make_worker, settings, db, clients, brains, settings.worker_ttl_seconds)
     gc.collect()
     gc.freeze()  # start-up objects live for the process; spare the collector re-scanning them per turn
     log.info(
@@ -65,4 +67,7 @@ async def _serve(burst: bool) -> None:
         worker.concurrency,
         settings.persona_brain,
     )
-    await worker.run(burst=burst)
+    try:
+        await worker.run(burst=burst)
+    finally:
+        await brains.aclose()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
-from app.brains import make_worker_brains
+from app.brains import BrainSet
 from app.bus import interruptions
 from app.bus.connections import RedisClients
 from app.bus.lanes import Lanes
@@ -36,8 +36,11 @@ class WorkerRuntime:
     spontaneous_min_gap: int
 
 
-def make_worker(settings: Settings, db: AsyncIOMotorDatabase, clients: RedisClients, ttl: int) -> AsyncWorker:
-    """A worker on the turn queue (leased) and the thoughts queue, with its runtime."""
+def make_worker(
+    settings: Settings, db: AsyncIOMotorDatabase, clients: RedisClients, brains: BrainSet, ttl: int
+) -> AsyncWorker:
+    """A worker on the turn queue (leased) and the thoughts queue, with its runtime; `brains`
+    belong to the caller, who closes them when the process ends."""
     catalog = load_catalog(settings.personas_file, settings.persona_mode, settings.persona_id)
     turns = turn_queue(clients.sync_client, settings.queue_name)
     thoughts = turn_queue(clients.sync_client, settings.thoughts_queue_name)
@@ -47,7 +50,7 @@ def make_worker(settings: Settings, db: AsyncIOMotorDatabase, clients: RedisClie
     state, history, sessions = StateStore(db, retention), HistoryStore(db), SessionStore(db, retention)
     runtime = WorkerRuntime(
         processor=TurnProcessor(
-            brains=make_worker_brains(settings),
+            brains=brains,
             catalog=catalog,
             state=state,
             history=history,

@@ -17,7 +17,8 @@ import json
 import logging
 import time
 
-import httpx
+import aiohttp
+import httpx2
 import openai
 
 from app.llm.answer import to_output
@@ -30,8 +31,10 @@ from app.persona.brains.base import BrainHealth, Say
 from app.turns import Turn
 
 log = logging.getLogger(__name__)
-# What a misbehaving server or client library can raise while a stream is read.
-MODEL_ERRORS = (openai.OpenAIError, httpx.HTTPError, ValueError, TypeError, AttributeError, KeyError, IndexError)
+# What a misbehaving server or the client library can raise while a stream is read: the client's
+# own errors, its HTTP layer's (httpx2) and its transport's (aiohttp; app/brains.py), bad data.
+TRANSPORT_ERRORS = (openai.OpenAIError, httpx2.HTTPError, aiohttp.ClientError)
+MODEL_ERRORS = (*TRANSPORT_ERRORS, ValueError, TypeError, AttributeError, KeyError, IndexError)
 
 
 def _content(line: str) -> str | None:
@@ -149,6 +152,9 @@ class LlmBrain:
         try:
             await self._client.models.list()
             reachable = True
-        except (openai.OpenAIError, httpx.HTTPError):
+        except TRANSPORT_ERRORS:
             reachable = False
         return BrainHealth(brain=self.name, provider=str(self._client.base_url), model=self._model, reachable=reachable)
+
+    async def aclose(self) -> None:
+        await self._client.close()

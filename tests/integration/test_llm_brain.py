@@ -2,7 +2,7 @@
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -31,6 +31,16 @@ def fake_llm() -> Iterator[FakeLlm]:
     server.stop()
 
 
+_OPEN: list[BrainSet] = []  # made by a test, closed after it (their clients hold connections)
+
+
+@pytest.fixture(autouse=True)
+async def closes_brains() -> AsyncIterator[None]:
+    yield
+    while _OPEN:
+        await _OPEN.pop().aclose()
+
+
 def llm_brains(fake: FakeLlm, first_word: float = 2.0, turn: float = 3.5) -> BrainSet:
     settings = Settings(
         persona_brain="llm",
@@ -39,7 +49,9 @@ def llm_brains(fake: FakeLlm, first_word: float = 2.0, turn: float = 3.5) -> Bra
         llm_first_word_seconds=first_word,
         llm_turn_seconds=turn,
     )
-    return make_worker_brains(settings)
+    brains = make_worker_brains(settings)
+    _OPEN.append(brains)
+    return brains
 
 
 def llm_brain(fake: FakeLlm, first_word: float = 2.0, turn: float = 3.5) -> LlmBrain:
@@ -135,6 +147,18 @@ async def test_a_failed_or_empty_call_is_not_retried_and_the_rules_answer_flagge
     assert output.flagged.startswith("llm failed, rules answered")
     assert output.answered_by == "rules"  # history and the turn's log line name the brain whose words these are
     assert output.text == heard.text == make_brain("rules").respond(context(f"hello {marker}")).text
+
+
+async def test_a_model_gone_mid_stream_leaves_what_it_said_flagged_and_is_not_retried(fake_llm: FakeLlm) -> None:
+    before = fake_llm.calls
+    output, heard = await ask(llm_brain(fake_llm), "tell me a long story about the sea [drop]")
+    assert fake_llm.calls == before + 1
+    assert heard.text == output.text
+    assert output.text
+    assert "(model) tell me a long story about the sea [drop]".startswith(output.text.strip())
+    assert output.flagged is not None
+    assert output.flagged.startswith("llm: ")
+    assert output.answered_by is None  # the model's own words, cut short
 
 
 async def test_no_first_word_in_time_cancels_the_call_and_the_rules_answer(fake_llm: FakeLlm) -> None:

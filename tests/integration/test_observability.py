@@ -10,7 +10,12 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.test_llm_brain import ask, fake_llm, llm_brain  # noqa: F401  (fake_llm is a fixture)
+from tests.integration.test_llm_brain import (  # noqa: F401  (fake_llm and closes_brains are fixtures)
+    ask,
+    closes_brains,
+    fake_llm,
+    llm_brain,
+)
 from tests.integration.test_streaming import ask_for_story, client_of, model, streaming_stack  # noqa: F401  (model is a fixture)
 from tests.support.fake_llm import FakeLlm
 from tests.support.scene import Scene

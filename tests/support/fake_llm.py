@@ -11,12 +11,14 @@ object. Markers in the user's text change the answer: [plain] (text only, as mos
 answer), [fenced] (text, then the data in a ```json fence), [json] (one JSON object with a
 "reply", the older shape), [badcard] (a `javascript:` link), [badfact] (a "fact" the user never
 said), [slow] (the first piece after 5 s), [silent] (a stream with no text), [500] (a server
-error), [nostream] (one chat.completion although a stream was asked for). Memory questions are
+error), [nostream] (one chat.completion although a stream was asked for), [drop] (the connection
+dropped after half the pieces). Memory questions are
 answered only from what the system prompt tells it, which shows the prompt carries memory.
 """
 
 import argparse
 import asyncio
+import itertools
 import json
 import re
 import sys
@@ -66,10 +68,12 @@ class Stats:
 
 
 def split_pieces(content: str, count: int) -> list[str]:
-    """`content` cut into about `count` pieces on word boundaries (a model's tokens, roughly)."""
+    """`content` cut into `count` pieces on word boundaries (a model's tokens, roughly), fewer only
+    when it has fewer words."""
     words = re.findall(r"\S+\s*", content) or [content]
-    size = max(1, -(-len(words) // max(1, count)))
-    return ["".join(words[i : i + size]) for i in range(0, len(words), size)]
+    pieces = max(1, min(count, len(words)))
+    bounds = [round(i * len(words) / pieces) for i in range(pieces + 1)]
+    return ["".join(words[start:end]) for start, end in itertools.pairwise(bounds)]
 
 
 class FakeLlm:
@@ -129,7 +133,7 @@ class FakeLlm:
         if "[500]" in text:
             return JSONResponse({"error": {"message": "boom"}}, status_code=500)
         content = _content(text, self._answer(text, system))
-        pace = Pace(5.0, 1, 0.0) if "[slow]" in text else self.pace
+        pace = Pace(5.0, 1, 0.0) if "[slow]" in text else Pace(0.0, 8, 0.01) if "[drop]" in text else self.pace
         record = CallRecord(started=time.time(), stream=bool(body.get("stream")) and "[nostream]" not in text)
         self.stats.records.append(record)
         pieces = split_pieces(content, pace.tokens) if content else []
@@ -173,7 +177,9 @@ class FakeLlm:
             return f"data: {json.dumps(frame)}\n\n"
 
         yield chunk({"role": "assistant", "content": ""})
-        async for piece in self._unfold(pieces, pace, record):
+        async for index, piece in _numbered(self._unfold(pieces, pace, record)):
+            if "[drop]" in body["messages"][-1]["content"] and index == len(pieces) // 2:
+                raise ConnectionAbortedError("[drop]: the model's connection goes mid-stream")
             yield chunk({"content": piece})
         yield chunk({}, "stop")
         yield "data: [DONE]\n\n"
@@ -208,6 +214,13 @@ class FakeLlm:
                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
             }
         )
+
+
+async def _numbered(pieces: AsyncIterator[str]) -> AsyncIterator[tuple[int, str]]:
+    index = 0
+    async for piece in pieces:
+        yield index, piece
+        index += 1
 
 
 def _content(text: str, answer: dict[str, Any]) -> str:

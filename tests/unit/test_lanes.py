@@ -12,6 +12,7 @@ import redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from app.brains import make_worker_brains
 from app.bus import keys
 from app.bus.connections import RedisClients, decoded
 from app.bus.lanes import Lanes
@@ -110,7 +111,8 @@ async def test_a_turn_left_deferred_at_the_head_of_its_lane_is_queued_by_a_keepe
     assert status(client, turn.turn_id) == "deferred"
     assert client.zscore(keys.turn_leases(), turn.turn_id) is not None
 
-    worker = make_worker(Settings(persona_brain="demo", queue_name=QUEUE), connect(None, "d")[1], clients, 30)
+    settings = Settings(persona_brain="demo", queue_name=QUEUE)
+    worker = make_worker(settings, connect(None, "d")[1], clients, make_worker_brains(settings), 30)
     await worker.keep_leases(time.time() + LEASE_SECONDS + 1)
     assert queued_ids(client) == [turn.turn_id]
     assert status(client, turn.turn_id) == "queued"
@@ -120,7 +122,8 @@ async def test_a_turn_left_deferred_at_the_head_of_its_lane_is_queued_by_a_keepe
 async def served(clients: RedisClients) -> AsyncIterator[tuple[Any, Any, list[Reply]]]:
     """A worker (demo brain) and a subscriber collecting the replies published for `api-1`."""
     _, db = connect(None, f"lanes-{time.monotonic_ns()}")
-    worker = make_worker(Settings(persona_brain="demo", queue_name=QUEUE), db, clients, 30)
+    settings = Settings(persona_brain="demo", queue_name=QUEUE)
+    worker = make_worker(settings, db, clients, make_worker_brains(settings), 30)
     replies: list[Reply] = []
     pubsub = clients.async_client.pubsub()
     await pubsub.subscribe(keys.reply_channel("api-1"))

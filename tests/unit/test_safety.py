@@ -144,6 +144,9 @@ class CountingModel:
     async def health(self) -> BrainHealth:
         return BrainHealth(brain=self.name, reachable=True)
 
+    async def aclose(self) -> None:
+        return None
+
 
 async def test_the_model_is_not_asked_and_the_turn_is_flagged_for_operators(db) -> None:
     model = CountingModel()

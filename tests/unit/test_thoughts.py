@@ -8,6 +8,7 @@ import pytest
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from app.brains import make_worker_brains
 from app.bus import keys, presence
 from app.bus.connections import RedisClients
 from app.catalog import load_catalog
@@ -72,7 +73,7 @@ async def test_thinking_stores_a_thought_and_nudges_an_idle_session_once_about_i
     queue = Queue(settings.thoughts_queue_name, connection=client, serializer=JSONSerializer)
     for _ in range(2):  # two thinking runs inside the rate-limit window
         queue.enqueue("worker.thinking.think", "default")
-    await make_worker(settings, db, clients, 30).run(burst=True, install_signals=False)
+    await make_worker(settings, db, clients, make_worker_brains(settings), 30).run(burst=True, install_signals=False)
 
     nudges = []
     deadline = time.monotonic() + 1.0

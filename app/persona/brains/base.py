@@ -71,3 +71,6 @@ class AsyncBrain(Protocol):
     async def respond(self, ctx: BrainContext, say: Say) -> BrainOutput: ...
 
     async def health(self) -> BrainHealth: ...
+
+    async def aclose(self) -> None:
+        """Let go of what it holds (the LLM brain's connections to its model)."""
