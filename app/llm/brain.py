@@ -59,6 +59,9 @@ def _content(line: str) -> str | None:
     return content if isinstance(content, str) else None
 
 
+FIRST_WORD_WEIGHT = 0.1  # of the newest call in the model's typical time to its first word
+
+
 def _loop_time(epoch: float) -> float:
     return asyncio.get_running_loop().time() + (epoch - time.time())
 
@@ -81,6 +84,11 @@ class LlmBrain:
         self._fallback = fallback
         self._first_word_seconds = first_word_seconds
         self._turn_seconds = turn_seconds
+        # From asking to the first word, over the calls that spoke: a turn left less time than
+        # this before its first-word deadline is not sent (it could only be cancelled, after its
+        # prompt cost tokens and the process CPU). Capped at half the deadline, so a turn that did
+        # not wait is always sent, and a model that got faster is heard again.
+        self.first_word_typical = 0.0
 
     def deadlines(self, turn: Turn) -> tuple[float, float]:
         """The first word's and the turn's deadlines (epoch seconds), inside the door's."""
@@ -91,6 +99,11 @@ class LlmBrain:
         )
 
     async def respond(self, ctx: BrainContext, say: Say) -> BrainOutput:
+        left = self.deadlines(ctx.turn)[0] - time.time()
+        if left < min(self.first_word_typical, self._first_word_seconds / 2):
+            wait = f"{max(0.0, left) * 1000:.0f} ms"
+            reason = f"not asked: {wait} left to LLM_FIRST_WORD_SECONDS, its first word takes ~{self._typical_ms()}"
+            return await self._stand_in(ctx, say, reason)
         spoken: list[str] = []
 
         async def speak(words: str) -> None:
@@ -108,21 +121,32 @@ class LlmBrain:
             problem = f"{type(exc).__name__}: {short(exc)}"
             read = ReadAnswer("".join(spoken), None, problem)
         if not spoken:
-            reason = problem or read.problem or "the model's answer had no text"
-            log.warning("llm gave nothing to say: %s", reason, extra={"turn_id": ctx.turn.turn_id})
-            output = self._fallback.respond(ctx)
-            await say(output.text)
-            flag = f"llm failed, {self._fallback.name} answered ({reason})"
-            return output.model_copy(update={"flagged": flag, "answered_by": self._fallback.name})
+            return await self._stand_in(ctx, say, problem or read.problem or "the model's answer had no text")
         output, refused = to_output(read.text, read.data, ctx)
         notes = [note for note in (read.problem, *refused) if note]
         if notes:
             log.warning("llm answer taken in part: %s", "; ".join(notes), extra={"turn_id": ctx.turn.turn_id})
         return output.model_copy(update={"flagged": f"llm: {'; '.join(notes)}"}) if problem else output
 
+    async def _stand_in(self, ctx: BrainContext, say: Say, reason: str) -> BrainOutput:
+        """The offline brain's answer, flagged: the model had nothing to say in time."""
+        log.warning("llm gave nothing to say: %s", reason, extra={"turn_id": ctx.turn.turn_id})
+        output = self._fallback.respond(ctx)
+        await say(output.text)
+        flag = f"llm failed, {self._fallback.name} answered ({reason})"
+        return output.model_copy(update={"flagged": flag, "answered_by": self._fallback.name})
+
+    def _typical_ms(self) -> str:
+        return f"{self.first_word_typical * 1000:.0f} ms"
+
+    def _heard_after(self, seconds: float) -> None:
+        typical = self.first_word_typical
+        self.first_word_typical = seconds if not typical else typical + FIRST_WORD_WEIGHT * (seconds - typical)
+
     async def _read(self, ctx: BrainContext, speak: Say) -> ReadAnswer:
         first_word_at, turn_end_at = self.deadlines(ctx.turn)
         reader = StreamReader()
+        asked = time.monotonic()
         async with asyncio.timeout_at(_loop_time(first_word_at)) as window:
             request = self._client.chat.completions.with_streaming_response.create(
                 model=self._model,
@@ -142,6 +166,7 @@ class LlmBrain:
                         continue
                     if not heard:  # the model is talking: the rest of the turn is its own
                         heard = True
+                        self._heard_after(time.monotonic() - asked)
                         window.reschedule(_loop_time(turn_end_at))
                     await speak(reader.feed(piece))
             rest, read = reader.finish()

@@ -161,6 +161,27 @@ async def test_a_model_gone_mid_stream_leaves_what_it_said_flagged_and_is_not_re
     assert output.answered_by is None  # the model's own words, cut short
 
 
+async def test_a_turn_left_less_time_than_the_models_first_word_takes_is_not_sent() -> None:
+    model = FakeLlm(Pace(first_token=0.3, tokens=2, gap=0.01)).start()
+    try:
+        brain = llm_brain(model, first_word=2.0)
+        await ask(brain, "hello")
+        assert brain.first_word_typical >= 0.3  # learnt from the call that spoke
+        before = model.calls
+        output, heard = await ask(brain, "hello again", enqueued_at=time.time() - 1.8)  # 0.2 s left
+        assert model.calls == before  # its answer could only have been cancelled: not asked
+        assert output.answered_by == "rules"
+        assert output.flagged is not None
+        assert "not asked" in output.flagged
+        assert heard.text == output.text
+        brain.first_word_typical = 10.0  # a model that was slow: a turn that did not wait is still sent
+        output, _ = await ask(brain, "and again")
+        assert model.calls == before + 1
+        assert output.answered_by is None
+    finally:
+        model.stop()
+
+
 async def test_no_first_word_in_time_cancels_the_call_and_the_rules_answer(fake_llm: FakeLlm) -> None:
     output, heard = await ask(llm_brain(fake_llm, first_word=0.3), "hello [slow]")
     assert output.flagged is not None
