@@ -101,8 +101,8 @@ class LlmBrain:
     async def respond(self, ctx: BrainContext, say: Say) -> BrainOutput:
         left = self.deadlines(ctx.turn)[0] - time.time()
         if left < min(self.first_word_typical, self._first_word_seconds / 2):
-            wait = f"{max(0.0, left) * 1000:.0f} ms"
-            reason = f"not asked: {wait} left to LLM_FIRST_WORD_SECONDS, its first word takes ~{self._typical_ms()}"
+            left_ms, typical_ms = max(0.0, left) * 1000, self.first_word_typical * 1000
+            reason = f"not asked: {left_ms:.0f} ms left to LLM_FIRST_WORD_SECONDS, the model needs ~{typical_ms:.0f} ms"
             return await self._stand_in(ctx, say, reason)
         spoken: list[str] = []
 
@@ -135,9 +135,6 @@ class LlmBrain:
         await say(output.text)
         flag = f"llm failed, {self._fallback.name} answered ({reason})"
         return output.model_copy(update={"flagged": flag, "answered_by": self._fallback.name})
-
-    def _typical_ms(self) -> str:
-        return f"{self.first_word_typical * 1000:.0f} ms"
 
     def _heard_after(self, seconds: float) -> None:
         typical = self.first_word_typical
