@@ -27,6 +27,7 @@ from app.llm.reader import StreamReader
 from bench.cpu import CpuPerTurn, Processes, cpu_seconds
 from bench.model_turns import ASK
 from bench.stats import Latencies
+from tests.support.fake_llm import said_by_model
 from tests.support.scene import conversation_request, state_event
 from tests.support.stack import Managed
 
@@ -61,7 +62,7 @@ class Heard:
         """No words at all (the deadline passed with nothing said) counts as a turn the model missed."""
         if self.first is None or self.last is None:
             return Timing((time.perf_counter() - self.sent) * 1000, 0.0, by_model=False)
-        by_model = self.text.startswith("(model)")
+        by_model = said_by_model(self.text)
         return Timing((self.first - self.sent) * 1000, (self.last - self.first) * 1000, by_model=by_model)
 
 

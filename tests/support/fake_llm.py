@@ -67,6 +67,14 @@ class Stats:
     records: list[CallRecord] = field(default_factory=list)
 
 
+MODEL_MARK = "(model) "  # how every reply this model writes begins
+
+
+def said_by_model(text: str) -> bool:
+    """Are these words this model's? (A persona's rules brain standing in never says the mark.)"""
+    return text.startswith(MODEL_MARK)
+
+
 def split_pieces(content: str, count: int) -> list[str]:
     """`content` cut into `count` pieces on word boundaries (a model's tokens, roughly), fewer only
     when it has fewer words."""
@@ -138,7 +146,9 @@ class FakeLlm:
         self.stats.records.append(record)
         pieces = split_pieces(content, pace.tokens) if content else []
         if record.stream:
-            return StreamingResponse(self._chunks(body, pieces, pace, record), media_type="text/event-stream")
+            drop_at = len(pieces) // 2 if "[drop]" in text else None
+            chunks = self._chunks(body, pieces, pace, record, drop_at)
+            return StreamingResponse(chunks, media_type="text/event-stream")
         async for _ in self._unfold(pieces, pace, record):
             pass
         return self._completion(body, content)
@@ -162,8 +172,9 @@ class FakeLlm:
                 record.closed = time.time()
 
     async def _chunks(
-        self, body: dict[str, Any], pieces: list[str], pace: Pace, record: CallRecord
+        self, body: dict[str, Any], pieces: list[str], pace: Pace, record: CallRecord, drop_at: int | None
     ) -> AsyncIterator[str]:
+        """The stream's events; with `drop_at`, the connection is cut before that piece."""
         created = int(time.time())
 
         def chunk(delta: dict[str, str], finish: str | None = None) -> str:
@@ -177,15 +188,17 @@ class FakeLlm:
             return f"data: {json.dumps(frame)}\n\n"
 
         yield chunk({"role": "assistant", "content": ""})
-        async for index, piece in _numbered(self._unfold(pieces, pace, record)):
-            if "[drop]" in body["messages"][-1]["content"] and index == len(pieces) // 2:
+        sent = 0
+        async for piece in self._unfold(pieces, pace, record):
+            if sent == drop_at:
                 raise ConnectionAbortedError("[drop]: the model's connection goes mid-stream")
             yield chunk({"content": piece})
+            sent += 1
         yield chunk({}, "stop")
         yield "data: [DONE]\n\n"
 
     def _answer(self, text: str, system: str) -> dict[str, Any]:
-        answer: dict[str, Any] = {"reply": f"(model) {text}", "emotions": {"joy": 0.2}, "relationship": 0.3}
+        answer: dict[str, Any] = {"reply": f"{MODEL_MARK}{text}", "emotions": {"joy": 0.2}, "relationship": 0.3}
         if "[badcard]" in text:
             answer["card"] = {"kind": "externalLink", "data": {"url": "javascript:alert(1)", "title": "click"}}
         if "[badfact]" in text:
@@ -214,13 +227,6 @@ class FakeLlm:
                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
             }
         )
-
-
-async def _numbered(pieces: AsyncIterator[str]) -> AsyncIterator[tuple[int, str]]:
-    index = 0
-    async for piece in pieces:
-        yield index, piece
-        index += 1
 
 
 def _content(text: str, answer: dict[str, Any]) -> str:
