@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "skills"
 
 
-def check_key(request: Request, svc: Services = Depends(services)) -> None:
+async def check_key(request: Request, svc: Services = Depends(services)) -> None:
     refusal = access.bearer_refusal(request.headers.get("authorization"), svc.settings.skills_api_key, "skills")
     if refusal:
         raise ApiError(401, "unauthorized", refusal, {"WWW-Authenticate": "Bearer"})
