@@ -2,12 +2,15 @@
 
 One stack (redis-server, the shared store, worker processes, one API process) on the fake
 streaming model (`tests/support/fake_llm.py` as a process of its own). Side by side, at 1 and at
-N concurrent sessions: the time from sending a turn to its first word at the client through
-`/v1/chat/completions` (the official `openai` client, streaming), Hume's `/llm` (a websockets
-client, first `assistant_input`) and REST (`POST /v1/messages/submit`, then the job's SSE events,
-first `progress` delta), against the same model called directly with the `openai` client. Also:
-the gap between first and last word at the client against the model's own, model calls per turn,
-and barge-in: from the client closing a completions stream to the model's connection closing.
+N concurrent sessions (N in conversation, each sending its next turn when answered, as a fleet's
+sessions do; and N sending in the same instant, the worst case): the time from sending a turn to
+its first word at the client through `/v1/chat/completions` (the official `openai` client,
+streaming), Hume's `/llm` (a websockets client, first `assistant_input`) and REST
+(`POST /v1/messages/submit`, then the job's SSE events, first `progress` delta), against the same
+model called directly with the `openai` client. Every door's turn opens a session of its own, so
+no turn waits in its lane for the one before to settle. Also: the gap between first and last word
+at the client against the model's own, model calls per turn, and barge-in: from the client
+closing a completions stream to the model's connection closing.
 """
 
 import asyncio
@@ -25,7 +28,7 @@ import websockets
 from app.channels.streaming import Phrases
 from app.llm.reader import StreamReader
 from bench.cpu import CpuPerTurn, Processes, cpu_seconds
-from bench.model_turns import ASK
+from bench.model_turns import ASK, MODEL_PACE
 from bench.stats import Latencies
 from tests.support.fake_llm import said_by_model
 from tests.support.scene import conversation_request, state_event
@@ -33,6 +36,7 @@ from tests.support.stack import Managed
 
 Check = tuple[str, float, str, float]
 STORY = f"{ASK}."
+TURNS_IN_CONVERSATION = 3  # per session and round, after its first
 
 
 @dataclass
@@ -42,6 +46,9 @@ class Timing:
     phrase_ms: float = 0.0  # send -> the first whole phrase (what /llm can speak first)
     phrase_span_ms: float = 0.0  # the first whole phrase -> last word
     by_model: bool = True  # False: the model's first word came too late and the rules brain answered
+
+
+Door = Callable[[str, int], Awaitable[Timing]]  # (the door's url, the session's number) -> its timing
 
 
 class Heard:
@@ -66,7 +73,7 @@ class Heard:
         return Timing((self.first - self.sent) * 1000, (self.last - self.first) * 1000, by_model=by_model)
 
 
-def direct(model_url: str) -> Callable[[str, int], Awaitable[Timing]]:
+def direct(model_url: str) -> Door:
     """The model called directly; its words are what the persona's reader would speak (the data
     after them is not words), its first phrase what a voice could say first."""
     client = openai_client(model_url)
@@ -111,7 +118,7 @@ def openai_client(base_url: str) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0, http_client=http_client)
 
 
-def completions(api_url: str) -> Callable[[str, int], Awaitable[Timing]]:
+def completions(api_url: str) -> Door:
     client = openai_client(api_url)
 
     async def one(_: str, i: int) -> Timing:
@@ -148,11 +155,17 @@ async def soul_machines(api_url: str, i: int) -> Timing:
     return heard.timing()
 
 
-def rest(http: httpx.AsyncClient, tokens: list[str]) -> Callable[[str, int], Awaitable[Timing]]:
+def rest(http: httpx.AsyncClient, tokens: list[str]) -> Door:
     async def one(_: str, i: int) -> Timing:
         headers = {"Authorization": f"Bearer {tokens[i]}"}
         heard = Heard()
-        job = (await http.post("/v1/messages/submit", json={"text": STORY}, headers=headers)).json()
+        job = (
+            await http.post(
+                "/v1/messages/submit",
+                json={"text": STORY, "conversation": f"bench-{uuid.uuid4().hex[:8]}"},
+                headers=headers,
+            )
+        ).json()
         async with http.stream("GET", f"/v1/jobs/{job['job_id']}/events", headers=headers) as events:
             event = ""
             async for line in events.aiter_lines():
@@ -169,16 +182,39 @@ def rest(http: httpx.AsyncClient, tokens: list[str]) -> Callable[[str, int], Awa
     return one
 
 
+async def at_once(door: Door, url: str, sessions: int) -> tuple[list[Timing], int]:
+    """Every session sends its turn in the same instant: the worst case, a burst. The timings
+    counted, and how many turns ran."""
+    return list(await asyncio.gather(*(door(url, i) for i in range(sessions)))), sessions
+
+
+async def in_conversation(door: Door, url: str, sessions: int) -> tuple[list[Timing], int]:
+    """Sessions in conversation: each starts at its own moment within one turn's time and sends its
+    next turn when the last is answered, so about `sessions` turns are in flight throughout. Each
+    session's first turn (the ramp, fewer in flight) is not counted."""
+
+    async def talk(i: int) -> list[Timing]:
+        await asyncio.sleep(i * MODEL_PACE.total / sessions)
+        return [await door(url, i) for _ in range(TURNS_IN_CONVERSATION + 1)][1:]
+
+    timings = [t for talked in await asyncio.gather(*(talk(i) for i in range(sessions))) for t in talked]
+    return timings, sessions * (TURNS_IN_CONVERSATION + 1)
+
+
+Arrival = Callable[[Door, str, int], Awaitable[tuple[list[Timing], int]]]
+
+
 async def side_by_side(
-    doors: dict[str, Callable[[str, int], Awaitable[Timing]]],
+    doors: dict[str, Door],
     url: dict[str, str],
     sessions: int,
     rounds: int,
     processes: Processes,
+    arrival: Arrival = at_once,
 ) -> tuple[dict[str, tuple[Latencies, Latencies]], int, dict[str, CpuPerTurn]]:
-    """Each door `rounds` times with `sessions` at once, doors interleaved round by round: first
-    word and first-to-last word per door, how many turns the rules brain answered, and the CPU
-    each door's turns cost by process."""
+    """Each door `rounds` times with `sessions` arriving as `arrival` says, doors interleaved round
+    by round: first word and first-to-last word per door, how many turns the rules brain answered,
+    and the CPU each door's turns cost by process."""
     cpu = {name: CpuPerTurn(processes) for name in doors}
     rules_answered = 0
     firsts: dict[str, list[float]] = {name: [] for name in doors}
@@ -188,8 +224,8 @@ async def side_by_side(
     for _ in range(rounds):
         for name, door in doors.items():
             before = cpu_seconds(processes)
-            timings = await asyncio.gather(*(door(url[name], i) for i in range(sessions)))
-            cpu[name].add(before, sessions)
+            timings, ran = await arrival(door, url[name], sessions)
+            cpu[name].add(before, ran)
             rules_answered += sum(not t.by_model for t in timings)
             firsts[name] += [t.first_ms for t in timings]
             spans[name] += [t.span_ms for t in timings]
@@ -247,7 +283,7 @@ async def measure_streaming(
 
 
 async def _measure(
-    doors: dict[str, Callable[[str, int], Awaitable[Timing]]],
+    doors: dict[str, Door],
     url: dict[str, str],
     model: Managed,
     api: Managed,
@@ -261,33 +297,16 @@ async def _measure(
         await http.post("/stats/reset")
         rules_answered = 0
         checks: list[Check] = []
-        turns = 0
+        turns = direct_calls = 0
         for sessions in concurrency:
-            results, late, cpu = await side_by_side(doors, url, sessions, rounds, processes)
-            rules_answered += late
-            turns += sessions * rounds * (len(doors) - 1)
-            print(f"-- first word, {sessions} session(s) at once, {rounds} rounds (send -> first word at the client)")
-            for name, (first, span) in results.items():
-                print(f"   {name:13s} {first.summary()}   first->last word p50 {span.pct(50):7.1f} ms")
-            print("   (/llm speaks by phrase: it is compared with the model's first whole phrase;")
-            print("    SM /ws is the whole conversationResponse, reported, not a first word)")
-            print("   CPU per turn by process (ms; direct: the model and this client only):")
-            for name, spent in cpu.items():
-                print(f"   {name:13s} {spent.summary()}")
-            print(f"   through the doors, {_busiest(cpu)}")
-            for name, (first, span) in results.items():
-                if name.startswith("direct") or name == "SM /ws":
-                    continue
-                base_first, base_span = results["direct phrase" if name == "/llm" else "direct"]
-                at = f"{name} @{sessions}"
-                spread = abs(span.pct(50) - base_span.pct(50)) / max(base_span.pct(50), 1.0) * 100
-                checks += [
-                    (f"{at}: first word p50 - direct p50 <= 15 ms", first.pct(50) - base_first.pct(50), "<=", 15.0),
-                    (f"{at}: first word p99 - direct p99 <= 40 ms", first.pct(99) - base_first.pct(99), "<=", 40.0),
-                    (f"{at}: first->last word within 10 % of the model's", spread, "<=", 10.0),
-                ]
+            for arrival in (at_once,) if sessions == 1 else (at_once, in_conversation):
+                results, late, cpu = await side_by_side(doors, url, sessions, rounds, processes, arrival)
+                rules_answered += late
+                turns += sum(cpu[name].turns for name in doors if name != "direct")
+                direct_calls += cpu["direct"].turns
+                checks += _report(results, cpu, sessions, rounds, arrival)
         stats = (await http.get("/stats")).json()
-    model_calls = stats["calls"] - sum(sessions * rounds for sessions in concurrency)  # minus the direct calls
+    model_calls = stats["calls"] - direct_calls
     print(f"-- model calls per turn through the doors: {model_calls / turns:.3f} ({model_calls} calls, {turns} turns)")
     print(f"   turns without the model's words (none by LLM_FIRST_WORD_SECONDS: rules or nothing): {rules_answered}")
     closing = await barge_in(api.url, model.url, trials)
@@ -298,6 +317,39 @@ async def _measure(
         ("turns without the model's words (late first word) == 0", float(rules_answered), "<=", 0.0),
         ("barge-in: close -> model closed p99 <= 100 ms", closing.pct(99), "<=", 100.0),
     ]
+
+
+def _report(
+    results: dict[str, tuple[Latencies, Latencies]],
+    cpu: dict[str, CpuPerTurn],
+    sessions: int,
+    rounds: int,
+    arrival: Arrival,
+) -> list[Check]:
+    """Prints one concurrency's figures; its checks against the model called directly."""
+    how = "at once" if arrival is at_once else f"in conversation, {TURNS_IN_CONVERSATION} turns each counted"
+    print(f"-- first word, {sessions} session(s) {how}, {rounds} rounds (send -> first word at the client)")
+    for name, (first, span) in results.items():
+        print(f"   {name:13s} {first.summary()}   first->last word p50 {span.pct(50):7.1f} ms")
+    print("   (/llm speaks by phrase: it is compared with the model's first whole phrase;")
+    print("    SM /ws is the whole conversationResponse, reported, not a first word)")
+    print("   CPU per turn by process (ms; direct: the model and this client only):")
+    for name, spent in cpu.items():
+        print(f"   {name:13s} {spent.summary()}")
+    print(f"   through the doors, {_busiest(cpu)}")
+    checks: list[Check] = []
+    for name, (first, span) in results.items():
+        if name.startswith("direct") or name == "SM /ws":
+            continue
+        base_first, base_span = results["direct phrase" if name == "/llm" else "direct"]
+        at = f"{name} @{sessions}" + ("" if arrival is at_once else " in conversation")
+        spread = abs(span.pct(50) - base_span.pct(50)) / max(base_span.pct(50), 1.0) * 100
+        checks += [
+            (f"{at}: first word p50 - direct p50 <= 15 ms", first.pct(50) - base_first.pct(50), "<=", 15.0),
+            (f"{at}: first word p99 - direct p99 <= 40 ms", first.pct(99) - base_first.pct(99), "<=", 40.0),
+            (f"{at}: first->last word within 10 % of the model's", spread, "<=", 10.0),
+        ]
+    return checks
 
 
 def _busiest(cpu: dict[str, CpuPerTurn]) -> str:
