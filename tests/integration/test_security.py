@@ -36,14 +36,17 @@ async def test_closed_sockets_release_their_routes_and_memory_stays_flat(stack: 
     stack.workers(redis_url)
     api = stack.api(redis_url)
     client = redis.Redis.from_url(redis_url)
-    await open_and_close(api, 100, "warm")  # first use fills caches and pools
+    # First use fills caches, pools and the allocator's free lists: measured, the API's RSS rises
+    # ~27 MiB over the first ~1,250 rounds (two sockets each), then ~0.3 MiB per 1,000 rounds.
+    # Measure after that plateau: a leak of 5 KB a socket fails.
+    await open_and_close(api, 1500, "warm")
     before = rss_kib(api)
     await open_and_close(api, 1000, "leak")
     await asyncio.sleep(0.5)  # the last unbind runs after the close frame
     grown_mib = (rss_kib(api) - before) / 1024
     routes = list(client.scan_iter("persona:route:*leak*", count=1000))
     assert routes == [], f"{len(routes)} closed sessions still routed here"
-    assert grown_mib < 25, f"API grew {grown_mib:.0f} MiB over 2,000 open/close cycles"
+    assert grown_mib < 10, f"API grew {grown_mib:.0f} MiB over 2,000 open/close cycles"
 
 
 async def closed_with(ws: websockets.ClientConnection) -> int | None:
