@@ -569,7 +569,7 @@ def test_every_dependency_and_endpoint_runs_on_the_event_loop() -> None:
         for route in among:
             if isinstance(route, APIRoute | APIWebSocketRoute):
                 yield route
-            elif (included := getattr(route, "original_router", None)) is not None:  # FastAPI >= 0.16x
+            elif (included := getattr(route, "original_router", None)) is not None:  # included router (FastAPI 0.165)
                 yield from routes(included.routes)
 
     found = list(routes(app.routes))
