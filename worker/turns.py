@@ -20,6 +20,7 @@ from pymongo.errors import PyMongoError
 
 from app.brains import BrainSet
 from app.catalog import PersonaCatalog
+from app.logs import short
 from app.observability import tracing
 from app.observability.tracing import traced
 from app.persona import engine, safety
@@ -114,7 +115,7 @@ class TurnProcessor:
         )
         ctx = engine.prepare(profile, state, turn, now=started, seed=int(turn.turn_id[-8:], 16))
         brain = self.brains.get(turn.brain)
-        output = await self._respond(ctx, brain, speaker)
+        output, _ = await asyncio.gather(self._respond(ctx, brain, speaker), self._fold_mood(emotion, ctx_log))
         await speaker.flushed()  # its words are out before the turn is recorded and its reply sent
         result = engine.finish(ctx, output)
         if result.flagged:
@@ -206,7 +207,7 @@ class TurnProcessor:
         }
         if changes.mood_deltas:
             mood_change = MoodChange(op_id=turn.turn_id, at=entry.started_at, deltas=changes.mood_deltas)
-            writes["emotion"] = lambda: self._move_mood(turn.persona_id, mood_change, snapshots.emotion)
+            writes["emotion"] = lambda: self.state.mood.add(turn.persona_id, mood_change)
         if changes.facts:
             writes["user memory"] = lambda: self.state.user_memory.update(
                 user_doc,
@@ -217,9 +218,15 @@ class TurnProcessor:
             )
         await self._write_through(writes, {"session_id": turn.session_id, "turn_id": turn.turn_id})
 
-    async def _move_mood(self, persona_id: str, change: MoodChange, read: MoodRead) -> None:
-        await self.state.mood.add(persona_id, change)
-        await self.state.mood.compact_if_due(read)
+    async def _fold_mood(self, read: MoodRead, ctx_log: dict[str, str]) -> None:
+        """Fold the persona's pending mood changes while the brain answers, from this turn's fresh
+        read. Folded at settle instead, from a read as old as the turn, the fold mostly lost its
+        version check: with 200 turns in flight ~250 changes stayed pending, and every read parsed,
+        folded and held all of them (measured: 280-317 KB of worker memory per turn in flight)."""
+        try:
+            await self.state.mood.compact_if_due(read)
+        except PyMongoError as exc:  # never needed now: the next reader folds them
+            log.info("mood not folded: %s", short(exc), extra=ctx_log)
 
     async def _write_through(self, writes: dict[str, Write], ctx_log: dict[str, str]) -> None:
         """Run the state writes of a recorded turn together and see them through.

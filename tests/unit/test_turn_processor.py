@@ -118,6 +118,55 @@ async def test_two_hundred_turns_in_flight_on_one_persona_all_move_its_mood_once
     assert joy > CATALOG.get("default").baseline["joy"]
 
 
+class SlowBrain:
+    """Answers after `seconds`, as a model does: its turns stay in flight a while."""
+
+    name = "llm"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def respond(self, ctx, say):
+        from app.persona.brains import BrainOutput
+
+        await asyncio.sleep(self.seconds)
+        await say("Here I am.")
+        return BrainOutput(text="Here I am.", emotion_deltas={"joy": 0.01})
+
+    async def health(self):
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_persona_s_pending_mood_changes_stay_few_however_long_its_turns_are_in_flight(db) -> None:
+    """A turn folds what it read pending as it starts; folded at settle, from a read as old as the
+    turn, the fold lost its race and hundreds stayed pending, each read parsing all of them."""
+    from app.brains import BrainSet
+    from app.store.mood import COMPACT_AFTER
+
+    processor = processor_for(YieldingDatabase(db))
+    processor.brains = BrainSet({"llm": SlowBrain(1.0)}, "llm")
+    turns, starting = 400, asyncio.Event()
+    seen: list[int] = []  # pending changes, read by a reader arriving as the turns do
+
+    async def turn(i: int) -> None:
+        await asyncio.sleep(i * 0.004)  # ~250 in flight once they overlap
+        if i == turns - 1:
+            starting.set()
+        await process(processor, make_turn(f"slow-{i}", "hello"))
+
+    async def reader() -> None:
+        while not starting.is_set():
+            seen.append(len((await StateStore(db).mood.read(CATALOG.get("default"))).pending))
+            await asyncio.sleep(0.005)
+
+    await asyncio.gather(reader(), *(turn(i) for i in range(turns)))
+    assert len(await mood_changes(db)) == turns  # every change landed once
+    assert max(seen[len(seen) // 2 :]) <= 3 * COMPACT_AFTER  # once the turns overlap, ~250 in flight
+
+
 async def mood_changes(db) -> list[str]:
     """The ids of every change the persona's mood holds, folded or pending."""
     doc = await db[PERSONA_STATES].find_one({"_id": "default"})
