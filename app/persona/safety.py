@@ -8,6 +8,7 @@ to help with the resource line the operator configured (`CRISIS_RESOURCE_LINE`).
 
 import random
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from app.persona.language import formal
@@ -62,8 +63,11 @@ def _plain(text: str) -> str:
     return text.replace("\u2019", "'").replace("\u2018", "'")
 
 
+@lru_cache(maxsize=1024)
 def is_crisis(text: str) -> bool:
-    """Whether the words speak of self-harm, suicide or not wanting to live."""
+    """Whether the words speak of self-harm, suicide or not wanting to live. Remembered per text:
+    every turn asks again of its session's recent exchanges (py-spy: 3 % of a loaded worker's
+    samples, ~9 µs a text); 1,024 texts of at most 4,000 characters bound what is kept."""
     return _CRISIS.search(_plain(text)) is not None
 
 
