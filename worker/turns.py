@@ -46,9 +46,9 @@ STORE_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 @dataclass(frozen=True)
 class Snapshots:
-    """The state documents as a turn read them."""
+    """The per-user and session documents as a turn read them, for its settle (the shared mood is
+    not kept: a turn only appends to it)."""
 
-    emotion: MoodRead
     relationship: Snapshot[Relationship]
     session: SessionMemory
     user_memory: Snapshot[UserMemory]
@@ -109,7 +109,7 @@ class TurnProcessor:
                 self.state.user_memory.read(user_doc, UserMemory),
             ),
         )
-        snapshots = Snapshots(emotion, relationship, session, user_memory)
+        snapshots = Snapshots(relationship, session, user_memory)
         state = engine.PersonaState(
             emotion=emotion.current, relationship=relationship.value, memory=session, user_memory=user_memory.value
         )
