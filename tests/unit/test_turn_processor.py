@@ -118,10 +118,21 @@ async def test_two_hundred_turns_in_flight_on_one_persona_all_move_its_mood_once
     assert joy > CATALOG.get("default").baseline["joy"]
 
 
-class SlowBrain:
-    """Answers after `seconds`, as a model does: its turns stay in flight a while."""
+class ModelLike:
+    """The parts of a brain these tests do not exercise: a model-backed brain's name and its
+    lifecycle."""
 
     name = "llm"
+
+    async def health(self):
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        return None
+
+
+class SlowBrain(ModelLike):
+    """Answers after `seconds`, as a model does: its turns stay in flight a while."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -132,12 +143,6 @@ class SlowBrain:
         await asyncio.sleep(self.seconds)
         await say("Here I am.")
         return BrainOutput(text="Here I am.", emotion_deltas={"joy": 0.01})
-
-    async def health(self):
-        raise NotImplementedError
-
-    async def aclose(self) -> None:
-        return None
 
 
 async def test_a_persona_s_pending_mood_changes_stay_few_however_long_its_turns_are_in_flight(db) -> None:
@@ -280,10 +285,8 @@ async def test_the_reply_is_recorded_before_state_settles_and_a_rerun_settles_it
     assert len(await HistoryStore(db).for_session("s-crash")) == 1
 
 
-class TalkingBrain:
+class TalkingBrain(ModelLike):
     """Says a few words, then waits as a model does, until cancelled."""
-
-    name = "llm"
 
     def __init__(self) -> None:
         self.cancelled = asyncio.Event()
@@ -297,12 +300,6 @@ class TalkingBrain:
             self.cancelled.set()
             raise
         raise AssertionError("never reached")
-
-    async def health(self):
-        raise NotImplementedError
-
-    async def aclose(self) -> None:
-        return None
 
 
 async def test_a_barge_in_cancels_the_brain_and_records_what_was_delivered(db) -> None:
