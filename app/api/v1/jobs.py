@@ -119,8 +119,9 @@ async def _relay(
     if record.words:
         yield ServerSentEvent(data=jobs.words_event(record.words, 0).model_dump_json(), event="progress")
     while (remaining := deadline - time.monotonic()) > 0:
-        try:
-            raw = await asyncio.wait_for(inbox.get(), remaining)
+        try:  # a timeout around the wait only: a generator's yield must not sit inside one
+            async with asyncio.timeout(remaining):  # no task per event, unlike wait_for on 3.11
+                raw = await inbox.get()
         except TimeoutError:
             break
         event = jobs.unheard(jobs.JobEvent.model_validate_json(raw), heard)
