@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import aiohttp
 import httpx
 import httpx2
 import openai
@@ -110,11 +111,17 @@ async def _openai_words(stream: openai.AsyncStream, heard: Heard) -> Timing:
     return heard.timing()
 
 
+KEEPALIVE_SECONDS = 2.0  # idle client connections close before uvicorn's keep-alive (5 s) does
+
+
 def openai_client(base_url: str) -> openai.AsyncOpenAI:
-    """Idle connections are dropped before uvicorn's keep-alive (5 s) closes them, so a round after
-    the other doors' does not reuse one the server is closing (a ReadError, nobody's latency)."""
-    limits = httpx2.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=2.0)
-    http_client = openai.DefaultAsyncHttpxClient(limits=limits)
+    """The official client on its aiohttp transport, as the worker's brain uses it: on its default
+    httpx2 one a streamed call costs this process twice the CPU, which the stack under test, on
+    the same 2 cores, would lose. Idle connections are dropped before uvicorn's keep-alive closes
+    them, so a round after the other doors' does not reuse one the server is closing (a
+    ReadError, nobody's latency)."""
+    limits = httpx2.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_SECONDS)
+    http_client = openai.DefaultAioHttpClient(limits=limits)
     return openai.AsyncOpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0, http_client=http_client)
 
 
@@ -155,20 +162,19 @@ async def soul_machines(api_url: str, i: int) -> Timing:
     return heard.timing()
 
 
-def rest(http: httpx.AsyncClient, tokens: list[str]) -> Door:
+def rest(http: aiohttp.ClientSession, tokens: list[str]) -> Door:
+    """An SSE client on aiohttp: httpx costs this process about twice the CPU per turn."""
+
     async def one(_: str, i: int) -> Timing:
         headers = {"Authorization": f"Bearer {tokens[i]}"}
         heard = Heard()
-        job = (
-            await http.post(
-                "/v1/messages/submit",
-                json={"text": STORY, "conversation": f"bench-{uuid.uuid4().hex[:8]}"},
-                headers=headers,
-            )
-        ).json()
-        async with http.stream("GET", f"/v1/jobs/{job['job_id']}/events", headers=headers) as events:
+        submit = {"text": STORY, "conversation": f"bench-{uuid.uuid4().hex[:8]}"}
+        async with http.post("/v1/messages/submit", json=submit, headers=headers) as submitted:
+            job = await submitted.json()
+        async with http.get(f"/v1/jobs/{job['job_id']}/events", headers=headers) as events:
             event = ""
-            async for line in events.aiter_lines():
+            async for raw in events.content:
+                line = raw.decode().rstrip("\r\n")
                 if line.startswith("event:"):
                     event = line.split(":", 1)[1].strip()
                 elif line.startswith("data:") and event == "progress" and (delta := json.loads(line[5:]).get("delta")):
@@ -268,9 +274,13 @@ async def barge_in(api_url: str, model_url: str, trials: int) -> Latencies:
 async def measure_streaming(
     api: Managed, model: Managed, processes: Processes, concurrency: list[int], rounds: int, trials: int
 ) -> list[Check]:
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
-    async with httpx.AsyncClient(base_url=api.url, timeout=30, limits=limits) as api_http:
-        tokens = [(await api_http.post("/v1/auth/guest")).json()["access_token"] for _ in range(max(*concurrency, 2))]
+    connector = aiohttp.TCPConnector(limit=1000, keepalive_timeout=KEEPALIVE_SECONDS)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(api.url, connector=connector, timeout=timeout) as api_http:
+        tokens = []
+        for _ in range(max(*concurrency, 2)):
+            async with api_http.post("/v1/auth/guest") as guest:
+                tokens.append((await guest.json())["access_token"])
         doors = {
             "direct": direct(model.url),
             "completions": completions(api.url),
