@@ -74,10 +74,9 @@ class Heard:
         return Timing((self.first - self.sent) * 1000, (self.last - self.first) * 1000, by_model=by_model)
 
 
-def direct(model_url: str) -> Door:
+def direct(client: openai.AsyncOpenAI) -> Door:
     """The model called directly; its words are what the persona's reader would speak (the data
     after them is not words), its first phrase what a voice could say first."""
-    client = openai_client(model_url)
 
     async def one(_: str, i: int) -> Timing:
         return await _direct(client)
@@ -125,9 +124,7 @@ def openai_client(base_url: str) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0, http_client=http_client)
 
 
-def completions(api_url: str) -> Door:
-    client = openai_client(api_url)
-
+def completions(client: openai.AsyncOpenAI) -> Door:
     async def one(_: str, i: int) -> Timing:
         heard = Heard()
         stream = await client.chat.completions.create(
@@ -276,14 +273,18 @@ async def measure_streaming(
 ) -> list[Check]:
     connector = aiohttp.TCPConnector(limit=1000, keepalive_timeout=KEEPALIVE_SECONDS)
     timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(api.url, connector=connector, timeout=timeout) as api_http:
+    async with (
+        aiohttp.ClientSession(api.url, connector=connector, timeout=timeout) as api_http,
+        openai_client(model.url) as model_client,
+        openai_client(api.url) as api_client,
+    ):
         tokens = []
         for _ in range(max(*concurrency, 2)):
             async with api_http.post("/v1/auth/guest") as guest:
                 tokens.append((await guest.json())["access_token"])
         doors = {
-            "direct": direct(model.url),
-            "completions": completions(api.url),
+            "direct": direct(model_client),
+            "completions": completions(api_client),
             "/llm": hume,
             "REST SSE": rest(api_http, tokens),
             "SM /ws": soul_machines,
