@@ -160,7 +160,7 @@ async def soul_machines(api_url: str, i: int) -> Timing:
 
 
 def rest(http: aiohttp.ClientSession, tokens: list[str]) -> Door:
-    """An SSE client on aiohttp: httpx costs this process about twice the CPU per turn."""
+    """An SSE client on aiohttp: httpx cost this process over three times the CPU per turn."""
 
     async def one(_: str, i: int) -> Timing:
         headers = {"Authorization": f"Bearer {tokens[i]}"}
