@@ -8,17 +8,21 @@ import pytest
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo.errors import AutoReconnect
 
-from app.brains import make_worker_brains
+from app.brains import BrainSet, make_worker_brains
+from app.bus.interruptions import Interruption
 from app.catalog import load_catalog
+from app.persona.brains import BrainOutput
 from app.persona.memory import UserMemory
 from app.persona.relationship import Relationship
 from app.settings import Settings
 from app.store.history import HistoryStore
 from app.store.mongo import HISTORY, PERSONA_STATES, RELATIONSHIPS
+from app.store.mood import COMPACT_AFTER
 from app.store.state import StateStore, user_key
 from tests.conftest import YieldingDatabase, make_turn, process
 from tests.support.stack import eventually
 from worker import turns
+from worker.speaker import Speaker
 from worker.turns import TurnProcessor
 
 CATALOG = load_catalog(Settings().personas_file, "lite", "default")
@@ -138,8 +142,6 @@ class SlowBrain(ModelLike):
         self.seconds = seconds
 
     async def respond(self, ctx, say):
-        from app.persona.brains import BrainOutput
-
         await asyncio.sleep(self.seconds)
         await say("Here I am.")
         return BrainOutput(text="Here I am.", emotion_deltas={"joy": 0.01})
@@ -148,9 +150,6 @@ class SlowBrain(ModelLike):
 async def test_a_persona_s_pending_mood_changes_stay_few_however_long_its_turns_are_in_flight(db) -> None:
     """A turn folds what it read pending as it starts; folded at settle, from a read as old as the
     turn, the fold lost its race and hundreds stayed pending, each read parsing all of them."""
-    from app.brains import BrainSet
-    from app.store.mood import COMPACT_AFTER
-
     processor = processor_for(YieldingDatabase(db))
     processor.brains = BrainSet({"llm": SlowBrain(1.0)}, "llm")
     turns, starting = 400, asyncio.Event()
@@ -303,10 +302,6 @@ class TalkingBrain(ModelLike):
 
 
 async def test_a_barge_in_cancels_the_brain_and_records_what_was_delivered(db) -> None:
-    from app.brains import BrainSet
-    from app.bus.interruptions import Interruption
-    from worker.speaker import Speaker
-
     brain = TalkingBrain()
     processor = processor_for(db)
     processor.brains = BrainSet({"llm": brain}, "llm")
@@ -331,8 +326,6 @@ async def test_a_barge_in_cancels_the_brain_and_records_what_was_delivered(db) -
 
 
 async def test_a_turn_interrupted_while_queued_does_not_ask_the_brain(db) -> None:
-    from worker.speaker import Speaker
-
     processor = processor_for(db, "rules")
     speaker = Speaker()
     speaker.interrupt(0)
