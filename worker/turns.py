@@ -27,12 +27,12 @@ from app.persona import engine, safety
 from app.persona.brains import BrainContext, BrainOutput
 from app.persona.brains.base import AsyncBrain
 from app.persona.emotion import apply_deltas, felt
-from app.persona.memory import Exchange, SessionMemory, UserMemory, learn, next_topics
+from app.persona.memory import Exchange, UserMemory, learn, next_topics
 from app.persona.relationship import Relationship, felt_after, record_interaction
 from app.store.history import HistoryEntry, HistoryStore
 from app.store.mood import MoodChange, MoodRead
-from app.store.state import StateStore, user_key
-from app.store.versioned import Snapshot, WriteConflictError
+from app.store.state import StateStore, TurnState, user_key
+from app.store.versioned import WriteConflictError
 from app.turns import Card, Reply, Turn
 from worker.speaker import Interruptions, Speaker
 
@@ -45,16 +45,6 @@ STORE_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 @dataclass(frozen=True)
-class Snapshots:
-    """The per-user and session documents as a turn read them, for its settle (the shared mood is
-    not kept: a turn only appends to it)."""
-
-    relationship: Snapshot[Relationship]
-    session: SessionMemory
-    user_memory: Snapshot[UserMemory]
-
-
-@dataclass(frozen=True)
 class Answer:
     """A turn recorded: its reply (None when nobody waits for one), its history entry (which holds
     the state changes still to apply) and the state this run read (a versioned write saves its
@@ -62,7 +52,7 @@ class Answer:
 
     reply: Reply | None
     entry: HistoryEntry | None = None
-    snapshots: Snapshots | None = None
+    snapshots: TurnState | None = None
 
 
 class TurnProcessor:
@@ -99,23 +89,16 @@ class TurnProcessor:
             return Answer(None)
 
         profile = self.catalog.get(turn.persona_id)
-        user_doc = user_key(turn.persona_id, turn.user_id)
-        emotion, relationship, session, user_memory = await traced(
-            "store read",
-            asyncio.gather(
-                self.state.mood.read(profile),
-                self.state.relationship.read(user_doc, Relationship),
-                self.state.session_memory.read(turn.session_id),
-                self.state.user_memory.read(user_doc, UserMemory),
-            ),
-        )
-        snapshots = Snapshots(relationship, session, user_memory)
+        snapshots = await traced("store read", self.state.read_turn(profile, turn.user_id, turn.session_id))
         state = engine.PersonaState(
-            emotion=emotion.current, relationship=relationship.value, memory=session, user_memory=user_memory.value
+            emotion=snapshots.mood.current,
+            relationship=snapshots.relationship.value,
+            memory=snapshots.session,
+            user_memory=snapshots.user_memory.value,
         )
         ctx = engine.prepare(profile, state, turn, now=started, seed=int(turn.turn_id[-8:], 16))
         brain = self.brains.get(turn.brain)
-        output, _ = await asyncio.gather(self._respond(ctx, brain, speaker), self._fold_mood(emotion, ctx_log))
+        output, _ = await asyncio.gather(self._respond(ctx, brain, speaker), self._fold_mood(snapshots.mood, ctx_log))
         await speaker.flushed()  # its words are out before the turn is recorded and its reply sent
         result = engine.finish(ctx, output)
         if result.flagged:

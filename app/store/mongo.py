@@ -5,6 +5,7 @@ exit. Queries on the hot path go by `_id` only, which mongomock serves without a
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,18 +17,31 @@ import mongomock.store
 from mongomock.filtering import filter_applies
 from mongomock_motor import AsyncMongoMockClient
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from app.store.retention import EXPIRES_AT
 
 log = logging.getLogger(__name__)
 
 SESSIONS = "sessions"
-SESSION_MEMORIES = "session_memories"
 HISTORY = "history"
-PERSONA_STATES = "persona_states"
-RELATIONSHIPS = "relationships"
-USER_MEMORIES = "user_memories"
+# A turn's state documents (the persona's mood, the relationship with the user, what the persona
+# knows of them, the session's memory) share one collection, so a turn reads them in one query
+# (store/state.py). Their `_id`s start with their kind.
+STATE = "state"
+MOOD_PREFIX, RELATIONSHIP_PREFIX, USER_MEMORY_PREFIX, SESSION_MEMORY_PREFIX = (
+    "mood:",
+    "relationship:",
+    "memory:",
+    "session:",
+)
+# Until 2026-12-04 each kind had a collection of its own, keyed without the prefix.
+LEGACY_STATE_COLLECTIONS = {
+    "persona_states": MOOD_PREFIX,
+    "relationships": RELATIONSHIP_PREFIX,
+    "user_memories": USER_MEMORY_PREFIX,
+    "session_memories": SESSION_MEMORY_PREFIX,
+}
 THOUGHTS = "thoughts"
 ACCOUNTS = "accounts"
 USERNAMES = "usernames"
@@ -64,9 +78,10 @@ def _give_mongomock_an_id_index() -> None:
     """Let mongomock find a document by `_id` without scanning its whole collection.
 
     mongomock evaluates every query against every document; a real server uses its `_id` index.
-    The hot path only reads and writes by `_id`, so without this the embedded store would slow
-    down with every session it holds. Queries whose `_id` is an operator ($in, ...) or that do
-    not name `_id` still take mongomock's own path; the rest of the filter is still applied.
+    The hot path only reads and writes by `_id` (a turn's state: `{"_id": {"$in": [...]}}`), so
+    without this the embedded store would slow down with every session it holds. Queries with
+    another `_id` operator, or that do not name `_id`, still take mongomock's own path; the rest of
+    the filter is still applied.
     """
     collection_class: Any = mongomock.collection.Collection
     if getattr(collection_class, "_persona_id_index", False):
@@ -75,15 +90,20 @@ def _give_mongomock_an_id_index() -> None:
 
     def iter_documents(self: Any, spec: Any) -> Iterator[dict[str, Any]]:
         doc_id = spec.get("_id") if isinstance(spec, dict) else None
-        if doc_id is None or isinstance(doc_id, dict | list):
+        if isinstance(doc_id, dict) and set(doc_id) == {"$in"} and isinstance(doc_id["$in"], list):
+            wanted = doc_id["$in"]
+        elif doc_id is None or isinstance(doc_id, dict | list):
             return scan(self, spec)
+        else:
+            wanted = [doc_id]
+        found = []
         try:
-            document = self._store[doc_id]
-        except KeyError:
-            return iter(())
+            for one in dict.fromkeys(wanted):
+                with contextlib.suppress(KeyError):
+                    found.append(self._store[one])
         except TypeError:  # an unhashable id: let mongomock decide
             return scan(self, spec)
-        return iter([document] if filter_applies(spec, document) else [])
+        return iter([document for document in found if filter_applies(spec, document)])
 
     collection_class._iter_documents = iter_documents
     collection_class._persona_id_index = True
@@ -115,12 +135,13 @@ def _expire_like_a_server() -> None:
 
 
 # Documents with an `expires_at` date: the server deletes each once past it (store/retention.py).
-EXPIRING = (AUTH_SESSIONS, ACCOUNTS, SESSIONS, SESSION_MEMORIES, RELATIONSHIPS, USER_MEMORIES, THOUGHTS)
+EXPIRING = (AUTH_SESSIONS, ACCOUNTS, SESSIONS, STATE, THOUGHTS)
 
 
 async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
     """Create every index the queries and retention need; idempotent, run at each start-up."""
     await _dates_for_epoch_expiries(db)
+    await _merge_legacy_state(db)
     for name in EXPIRING:
         await db[name].create_index([(EXPIRES_AT, 1)], name="expiry", expireAfterSeconds=0)
     await db[SESSIONS].create_index([("updated_at", -1)], name="recent")  # GET /v1/sessions unfiltered
@@ -142,6 +163,24 @@ async def _dates_for_epoch_expiries(db: AsyncIOMotorDatabase) -> None:
     async for doc in sessions.find({EXPIRES_AT: {"$type": "number"}}, {EXPIRES_AT: 1}):
         expires_at = datetime.fromtimestamp(doc[EXPIRES_AT], UTC)
         await sessions.update_one({"_id": doc["_id"], EXPIRES_AT: doc[EXPIRES_AT]}, {"$set": {EXPIRES_AT: expires_at}})
+
+
+async def _merge_legacy_state(db: AsyncIOMotorDatabase) -> None:
+    """Move the state documents of a store written before they shared one collection into it,
+    under their prefixed ids, then drop the old collection. Idempotent, and safe for processes
+    starting together (a document another process moved first is skipped). Workers of the old
+    version must be stopped first: what they write to an old collection after the move is lost."""
+    present = set(await db.list_collection_names())
+    for name, prefix in LEGACY_STATE_COLLECTIONS.items():
+        if name not in present:
+            continue
+        moved = 0
+        async for doc in db[name].find():
+            with contextlib.suppress(DuplicateKeyError):
+                await db[STATE].insert_one({**doc, "_id": prefix + str(doc["_id"])})
+                moved += 1
+        await db[name].drop()
+        log.warning("moved %d documents of %s into %s", moved, name, STATE, extra={"db": db.name})
 
 
 INDEX_RETRY_SECONDS = 5.0

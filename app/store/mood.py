@@ -9,8 +9,10 @@ their ids to `applied`; losing that race to another reader costs nothing (it com
 """
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorCollection
 from pydantic import BaseModel
@@ -46,12 +48,26 @@ class MoodRead:
 
 
 class MoodStore:
-    def __init__(self, collection: AsyncIOMotorCollection, compact_after: int = COMPACT_AFTER) -> None:
+    def __init__(
+        self, collection: AsyncIOMotorCollection, compact_after: int = COMPACT_AFTER, prefix: str = ""
+    ) -> None:
+        """`prefix` starts every document's `_id` (kinds sharing a collection, store/state.py)."""
         self._collection = collection
         self._compact_after = compact_after
+        self._prefix = prefix
+
+    def doc_id(self, persona_id: str) -> str:
+        return self._prefix + persona_id
 
     async def read(self, profile: PersonaProfile) -> MoodRead:
-        doc = await self._collection.find_one({"_id": profile.persona_id}, {"emotion": 1, "version": 1, "pending": 1})
+        doc = await self._collection.find_one(
+            {"_id": self.doc_id(profile.persona_id)}, {"emotion": 1, "version": 1, "pending": 1}
+        )
+        return self.parse(profile, doc)
+
+    @staticmethod
+    def parse(profile: PersonaProfile, doc: Mapping[str, Any] | None) -> MoodRead:
+        """The mood a stored document holds (None: the persona's mood never moved)."""
         doc = doc or {}
         base = EmotionState.model_validate(doc["emotion"]) if "emotion" in doc else None
         return MoodRead(
@@ -65,7 +81,11 @@ class MoodStore:
         """Append a change once, whatever the number of calls (a turn run again sends it again)."""
         with contextlib.suppress(DuplicateKeyError):  # the document exists and holds this change already
             await self._collection.update_one(
-                {"_id": persona_id, "pending.op_id": {"$ne": change.op_id}, "applied": {"$ne": change.op_id}},
+                {
+                    "_id": self.doc_id(persona_id),
+                    "pending.op_id": {"$ne": change.op_id},
+                    "applied": {"$ne": change.op_id},
+                },
                 {"$push": {"pending": change.model_dump()}},
                 upsert=True,
             )
@@ -78,7 +98,7 @@ class MoodStore:
         ops = [change.op_id for change in read.pending]
         version_filter = {"version": read.version} if read.version else {"version": {"$exists": False}}
         result = await self._collection.update_one(
-            {"_id": read.profile.persona_id, **version_filter},
+            {"_id": self.doc_id(read.profile.persona_id), **version_filter},
             {
                 "$set": {"emotion": read.current.model_dump(), "version": read.version + 1},
                 "$pull": {"pending": {"op_id": {"$in": ops}}},

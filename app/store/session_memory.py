@@ -11,24 +11,38 @@ same exchange again, however many turns came after it. Times are epoch seconds, 
 
 import contextlib
 import time
+from collections.abc import Mapping
+from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
+from motor.motor_asyncio import AsyncIOMotorCollection
 from pymongo.errors import DuplicateKeyError
 
 from app.persona.memory import Exchange, SessionMemory
-from app.store.mongo import SESSION_MEMORIES
 from app.store.retention import DEFAULT_RETENTION, EXPIRES_AT, Retention
 
 TURN_IDS_KEPT = 64  # far more turns than a lapsed lease lets happen before its late writer wakes
 
 
 class SessionMemoryStore:
-    def __init__(self, db: AsyncIOMotorDatabase, retention: Retention = DEFAULT_RETENTION) -> None:
-        self._memories = db[SESSION_MEMORIES]
+    def __init__(
+        self, collection: AsyncIOMotorCollection, retention: Retention = DEFAULT_RETENTION, prefix: str = ""
+    ) -> None:
+        """`prefix` starts every document's `_id` (kinds sharing a collection, store/state.py)."""
+        self._memories = collection
         self._retention = retention
+        self._prefix = prefix
+
+    def doc_id(self, session_id: str) -> str:
+        return self._prefix + session_id
 
     async def read(self, session_id: str) -> SessionMemory:
-        doc = await self._memories.find_one({"_id": session_id})  # whole: cheaper than projected in mongomock
+        doc = await self._memories.find_one(
+            {"_id": self.doc_id(session_id)}
+        )  # whole: cheaper than projected in mongomock
+        return self.parse(doc)
+
+    @staticmethod
+    def parse(doc: Mapping[str, Any] | None) -> SessionMemory:
         return SessionMemory.model_validate(doc) if doc else SessionMemory()
 
     async def append(self, session_id: str, exchange: Exchange, topics: list[str], limit: int, *, user_id: str) -> None:
@@ -39,7 +53,7 @@ class SessionMemoryStore:
             fields[EXPIRES_AT] = expires_at
         with contextlib.suppress(DuplicateKeyError):  # a memory that took this exchange in already
             await self._memories.update_one(
-                {"_id": session_id, "turn_ids": {"$ne": exchange.turn_id}},
+                {"_id": self.doc_id(session_id), "turn_ids": {"$ne": exchange.turn_id}},
                 {
                     "$push": {
                         "recent": {"$each": [exchange.model_dump()], "$slice": -limit},
@@ -52,4 +66,4 @@ class SessionMemoryStore:
             )
 
     async def delete(self, session_id: str) -> None:
-        await self._memories.delete_one({"_id": session_id})
+        await self._memories.delete_one({"_id": self.doc_id(session_id)})

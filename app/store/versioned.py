@@ -9,10 +9,10 @@ epoch seconds, like the models' own times.
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from motor.motor_asyncio import AsyncIOMotorCollection
 from pydantic import BaseModel
@@ -47,6 +47,11 @@ async def read(
     collection: AsyncIOMotorCollection, doc_id: str, field: str, model: type[M], default: Callable[[], M]
 ) -> Snapshot[M]:
     doc = await collection.find_one({"_id": doc_id}, {field: 1, "version": 1})  # not what shares the document
+    return parse(doc, field, model, default)
+
+
+def parse(doc: Mapping[str, Any] | None, field: str, model: type[M], default: Callable[[], M]) -> Snapshot[M]:
+    """The model a stored document holds, with its version (None: no document yet)."""
     if doc is None:
         return Snapshot(default(), exists=False, version=0)
     value = model.model_validate(doc[field]) if field in doc else default()
@@ -103,20 +108,28 @@ async def update(
 
 @dataclass(frozen=True)
 class VersionedModel(Generic[M]):
-    """One model kept in one field of the documents of one collection."""
+    """One model kept in one field of the documents of one collection, keyed by `prefix` + key
+    (kinds sharing a collection, store/state.py)."""
 
     collection: AsyncIOMotorCollection
     field: str
     model: type[M]
     keep_applied: int = APPLIED_OPS_KEPT
-    expiry: Callable[[str], datetime | None] = lambda doc_id: None  # a document's expires_at, by its id
+    expiry: Callable[[str], datetime | None] = lambda key: None  # a document's expires_at, by its key
+    prefix: str = ""
 
-    async def read(self, doc_id: str, default: Callable[[], M]) -> Snapshot[M]:
-        return await read(self.collection, doc_id, self.field, self.model, default)
+    def doc_id(self, key: str) -> str:
+        return self.prefix + key
+
+    def parse(self, doc: Mapping[str, Any] | None, default: Callable[[], M]) -> Snapshot[M]:
+        return parse(doc, self.field, self.model, default)
+
+    async def read(self, key: str, default: Callable[[], M]) -> Snapshot[M]:
+        return await read(self.collection, self.doc_id(key), self.field, self.model, default)
 
     async def update(
         self,
-        doc_id: str,
+        key: str,
         default: Callable[[], M],
         change: Callable[[M], M],
         op_id: str,
@@ -124,7 +137,7 @@ class VersionedModel(Generic[M]):
     ) -> M:
         return await update(
             self.collection,
-            doc_id,
+            self.doc_id(key),
             self.field,
             self.model,
             default,
@@ -132,10 +145,12 @@ class VersionedModel(Generic[M]):
             op_id,
             first,
             self.keep_applied,
-            self.expiry(doc_id),
+            self.expiry(key),
         )
 
-    async def delete(self, doc_id: str) -> None:
+    async def delete(self, key: str) -> None:
         """Forget the model. The version moves on too: a writer that read the model before the
         deletion must not match any more, or its write would bring the forgotten state back."""
-        await self.collection.update_one({"_id": doc_id}, {"$unset": {self.field: ""}, "$inc": {"version": 1}})
+        await self.collection.update_one(
+            {"_id": self.doc_id(key)}, {"$unset": {self.field: ""}, "$inc": {"version": 1}}
+        )

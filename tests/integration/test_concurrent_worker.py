@@ -159,7 +159,7 @@ async def test_two_workers_on_one_persona_lose_no_mood_change_and_keep_each_sess
     assert all(len(r) == 3 for r in replies)
     store: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(stack.base_env(REDIS_URL=redis_url)["MONGO_URL"])
     try:
-        doc = store.get_default_database("persona").persona_states.find_one({"_id": {"$exists": True}})
+        doc = store.get_default_database("persona").state.find_one({"_id": "mood:default"})
         assert doc is not None
         changes = len(doc.get("pending", [])) + len(doc.get("applied", []))
         assert changes >= 30 * 3  # every "I love" turn's change to the shared mood arrived, none lost to a race

@@ -36,8 +36,7 @@ async def test_every_expiring_collection_has_a_ttl_index_and_sessions_one_by_rec
         index = (await db[name].index_information())["expiry"]
         assert index["key"] == [("expires_at", 1)]
         assert index["expireAfterSeconds"] == 0
-    expiring = {"auth_sessions", "accounts", "sessions", "session_memories", "relationships", "user_memories"}
-    assert set(EXPIRING) == expiring | {"thoughts"}
+    assert set(EXPIRING) == {"auth_sessions", "accounts", "sessions", "state", "thoughts"}
     assert (await db[SESSIONS].index_information())["recent"]["key"] == [("updated_at", -1)]
     await ensure_indexes(db)  # idempotent: a second start-up changes nothing
 
@@ -81,7 +80,7 @@ async def test_an_anonymous_session_and_its_memory_expire_after_their_last_activ
     exchange = Exchange(turn_id="t1", user_text="hi", reply_text="hello", at=0.0)
     await StateStore(db, RETENTION).session_memory.append("s1", exchange, [], 6, user_id=door_user)
     assert near((await db[SESSIONS].find_one({"_id": "s1"}))["expires_at"], hours(3))
-    assert near((await db["session_memories"].find_one({"_id": "s1"}))["expires_at"], hours(3))
+    assert near((await db["state"].find_one({"_id": "session:s1"}))["expires_at"], hours(3))
 
 
 async def test_a_named_users_session_and_memory_are_kept(db) -> None:
@@ -92,7 +91,7 @@ async def test_a_named_users_session_and_memory_are_kept(db) -> None:
     exchange = Exchange(turn_id="t1", user_text="hi", reply_text="hello", at=0.0)
     await StateStore(db, RETENTION).session_memory.append("s1", exchange, [], 6, user_id=named)
     assert "expires_at" not in await db[SESSIONS].find_one({"_id": "s1"})
-    assert "expires_at" not in await db["session_memories"].find_one({"_id": "s1"})
+    assert "expires_at" not in await db["state"].find_one({"_id": "session:s1"})
 
 
 @pytest.mark.parametrize(("user", "expires"), [("sm-session:scene-1", True), ("sm:sam", False), ("u-0a1b", False)])
@@ -102,8 +101,8 @@ async def test_what_the_persona_keeps_about_an_anonymous_user_expires_with_it(db
     await state.relationship.update(key, Relationship, lambda r: r, "t1")
     await state.user_memory.update(key, UserMemory, lambda m: m, "t1")
     await state.relationship.update(key, Relationship, lambda r: r, "t2")  # the update path, not only the insert
-    for collection in ("relationships", "user_memories"):
-        doc = await db[collection].find_one({"_id": key})
+    for kind in ("relationship", "memory"):
+        doc = await db["state"].find_one({"_id": f"{kind}:{key}"})
         assert near(doc.get("expires_at"), hours(3)) if expires else "expires_at" not in doc
 
 

@@ -114,6 +114,8 @@ async def test_embedded_id_lookup_answers_like_a_scan(db) -> None:
     assert await collection.find_one({"_id": "missing"}) is None
     in_docs = await collection.find({"_id": {"$in": ["d1", "d2"]}}).to_list(None)
     assert sorted(d["n"] for d in in_docs) == [1, 2]
+    odd_docs = await collection.find({"_id": {"$in": ["d1", "d2", "d3", "d3", "missing"]}, "tag": "odd"}).to_list(None)
+    assert sorted(d["n"] for d in odd_docs) == [1, 3]  # the rest of the filter holds; each document once
     assert (await collection.update_one({"_id": "d4", "n": 4}, {"$set": {"n": 40}})).matched_count == 1
     assert (await collection.update_one({"_id": "d4", "n": 4}, {"$set": {"n": 41}})).matched_count == 0
     assert (await collection.find_one({"_id": "d4"}))["n"] == 40

@@ -16,7 +16,7 @@ from app.persona.memory import UserMemory
 from app.persona.relationship import Relationship
 from app.settings import Settings
 from app.store.history import HistoryStore
-from app.store.mongo import HISTORY, PERSONA_STATES, RELATIONSHIPS
+from app.store.mongo import HISTORY, STATE
 from app.store.mood import COMPACT_AFTER
 from app.store.state import StateStore, user_key
 from tests.conftest import YieldingDatabase, make_turn, process
@@ -83,7 +83,7 @@ async def test_a_turn_delivered_twice_changes_state_once(db) -> None:
 
 async def test_a_turn_without_emotional_change_writes_no_emotion(db) -> None:
     await process(processor_for(db), make_turn("s1", "just echo this"))
-    assert await db[PERSONA_STATES].find_one({"_id": "default"}) is None
+    assert await db[STATE].find_one({"_id": "mood:default"}) is None
     assert (await relationship_of(db, "default", "user-of-s1")).interactions == 1
 
 
@@ -173,7 +173,7 @@ async def test_a_persona_s_pending_mood_changes_stay_few_however_long_its_turns_
 
 async def mood_changes(db) -> list[str]:
     """The ids of every change the persona's mood holds, folded or pending."""
-    doc = await db[PERSONA_STATES].find_one({"_id": "default"})
+    doc = await db[STATE].find_one({"_id": "mood:default"})
     return [*doc.get("applied", []), *(change["op_id"] for change in doc.get("pending", []))]
 
 
@@ -230,7 +230,7 @@ def flaky(database: Any, collection: str, failures: int) -> AsyncIOMotorDatabase
 async def test_a_turn_failing_half_way_is_seen_through_and_stored_whole(db, monkeypatch, caplog) -> None:
     monkeypatch.setattr(turns, "STORE_RETRY_DELAYS", (0.01, 0.01, 0.01))
     processor = processor_for(db)  # the history entry lands, then the relationship write fails twice
-    processor.state.relationship = StateStore(flaky(db, RELATIONSHIPS, failures=2)).relationship
+    processor.state.relationship = StateStore(flaky(db, STATE, failures=2)).relationship
     reply = await process(processor, make_turn("s-failover", "hello"))
     assert reply is not None
     assert reply.text == "Echo: hello"
@@ -254,7 +254,7 @@ async def test_a_turn_failing_before_anything_landed_stores_nothing(db, monkeypa
 async def test_an_outage_outlasting_the_retries_is_logged_with_what_landed(db, monkeypatch, caplog) -> None:
     monkeypatch.setattr(turns, "STORE_RETRY_DELAYS", (0.01, 0.01))
     processor = processor_for(db)
-    processor.state.relationship = StateStore(flaky(db, RELATIONSHIPS, failures=10)).relationship
+    processor.state.relationship = StateStore(flaky(db, STATE, failures=10)).relationship
     with pytest.raises(AutoReconnect):
         await process(processor, make_turn("s-long", "hello"))
     [message] = [r.getMessage() for r in caplog.records if "left half-written" in r.getMessage()]
