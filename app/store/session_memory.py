@@ -36,9 +36,8 @@ class SessionMemoryStore:
         return self._prefix + session_id
 
     async def read(self, session_id: str) -> SessionMemory:
-        doc = await self._memories.find_one(
-            {"_id": self.doc_id(session_id)}
-        )  # whole: cheaper than projected in mongomock
+        # whole: cheaper than projected in mongomock
+        doc = await self._memories.find_one({"_id": self.doc_id(session_id)})
         return self.parse(doc)
 
     @staticmethod
