@@ -17,7 +17,7 @@ import mongomock.store
 from mongomock.filtering import filter_applies
 from mongomock_motor import AsyncMongoMockClient
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from app.store.retention import EXPIRES_AT
 
@@ -168,19 +168,37 @@ async def _dates_for_epoch_expiries(db: AsyncIOMotorDatabase) -> None:
 async def _merge_legacy_state(db: AsyncIOMotorDatabase) -> None:
     """Move the state documents of a store written before they shared one collection into it,
     under their prefixed ids, then drop the old collection. Idempotent, and safe for processes
-    starting together (a document another process moved first is skipped). Workers of the old
-    version must be stopped first: what they write to an old collection after the move is lost."""
+    starting together (a document another process moved first is kept as it is). Workers of the
+    old version must be stopped first: what they write to an old collection after the move is lost."""
     present = set(await db.list_collection_names())
     for name, prefix in LEGACY_STATE_COLLECTIONS.items():
         if name not in present:
             continue
         moved = 0
+        batch: list[dict[str, Any]] = []
         async for doc in db[name].find():
-            with contextlib.suppress(DuplicateKeyError):
-                await db[STATE].insert_one({**doc, "_id": prefix + str(doc["_id"])})
-                moved += 1
+            batch.append({**doc, "_id": prefix + str(doc["_id"])})
+            if len(batch) == MOVE_BATCH:
+                moved += await _insert_new(db[STATE], batch)
+                batch = []
+        if batch:
+            moved += await _insert_new(db[STATE], batch)
         await db[name].drop()
         log.warning("moved %d documents of %s into %s", moved, name, STATE, extra={"db": db.name})
+
+
+MOVE_BATCH = 500  # documents per insert while moving a store: a large one moves in few round trips
+DUPLICATE_KEY = 11000
+
+
+async def _insert_new(collection: Any, docs: list[dict[str, Any]]) -> int:
+    """Insert the documents whose ids are not taken yet; how many went in."""
+    try:
+        return len((await collection.insert_many(docs, ordered=False)).inserted_ids)
+    except BulkWriteError as exc:
+        if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
+            raise
+        return int(exc.details.get("nInserted", 0))
 
 
 INDEX_RETRY_SECONDS = 5.0

@@ -308,6 +308,7 @@ async def test_of_two_processes_racing_a_versioned_write_exactly_one_wins(shared
 @pytest.mark.timeout(180)
 def test_the_store_tests_pass_over_the_wire(shared: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")} | {"MONGO_URL": shared}
-    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit/test_store.py"]
+    tests = ["tests/unit/test_store.py", "tests/unit/test_state_store.py"]
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests]
     run = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=170, check=False)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

@@ -8,7 +8,7 @@ from app.persona.facts import Fact
 from app.persona.memory import Exchange, SessionMemory, UserMemory
 from app.persona.relationship import Relationship
 from app.settings import Settings
-from app.store import versioned
+from app.store import mongo, versioned
 from app.store.mongo import LEGACY_STATE_COLLECTIONS, STATE, ensure_indexes
 from app.store.mood import MoodChange, MoodStore
 from app.store.session_memory import SessionMemoryStore
@@ -82,20 +82,27 @@ async def test_a_first_turn_reads_defaults_and_nothing_of_other_users_or_session
     assert read.session == SessionMemory()
 
 
-async def test_state_kept_in_one_collection_per_kind_is_moved_at_start_up(db) -> None:
+async def test_state_kept_in_one_collection_per_kind_is_moved_at_start_up(db, monkeypatch) -> None:
+    monkeypatch.setattr(mongo, "MOVE_BATCH", 2)  # the sessions below move in three batches
     await MoodStore(db["persona_states"]).add("default", JOY)
     await versioned.update(db["relationships"], KEY, "relationship", Relationship, Relationship, met, "t1")
     await versioned.update(db["user_memories"], KEY, "memory", UserMemory, UserMemory, named, "t1")
-    await SessionMemoryStore(db["session_memories"]).append("s1", EXCHANGE, ["greeting"], 6, user_id="sam")
-    await db[STATE].insert_one({"_id": "session:s1", "turn_count": 7})  # written by the new version first: kept
+    sessions = SessionMemoryStore(db["session_memories"])
+    for session_id in ("s0", "s1", "s2", "s3", "s4"):
+        await sessions.append(session_id, EXCHANGE, ["greeting"], 6, user_id="sam")
+    await db[STATE].insert_one({"_id": "session:s2", "turn_count": 7})  # written by the new version first: kept
     await ensure_indexes(db)
     await ensure_indexes(db)  # idempotent: a second start-up finds nothing to move
     assert not set(LEGACY_STATE_COLLECTIONS) & set(await db.list_collection_names())
-    read = await StateStore(db).read_turn(PROFILE, "sam", "s1")
+    read = await StateStore(db).read_turn(PROFILE, "sam", "s2")
     assert read.mood.pending == (JOY,)
     assert read.relationship.value.interactions == 1
     assert read.user_memory.value.name == "Sam"
     assert read.session.turn_count == 7
+    moved = await db[STATE].find({"_id": {"$regex": "^session:"}}, {"turn_count": 1}).to_list(None)
+    assert sorted((doc["_id"], doc["turn_count"]) for doc in moved) == [
+        ("session:s0", 1), ("session:s1", 1), ("session:s2", 7), ("session:s3", 1), ("session:s4", 1)
+    ]  # fmt: skip
     state = StateStore(db)  # and it is written where it was moved: the applied turn ids came along
     await state.relationship.update(KEY, Relationship, met, "t1")
     assert (await state.relationship.read(KEY, Relationship)).value.interactions == 1
