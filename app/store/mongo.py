@@ -16,7 +16,7 @@ import mongomock.collection
 import mongomock.store
 from mongomock.filtering import filter_applies
 from mongomock_motor import AsyncMongoMockClient
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from app.store.retention import EXPIRES_AT
@@ -42,6 +42,8 @@ LEGACY_STATE_COLLECTIONS = {
     "user_memories": USER_MEMORY_PREFIX,
     "session_memories": SESSION_MEMORY_PREFIX,
 }
+MOVE_BATCH = 500  # documents per insert while moving them: a large store moves in few round trips
+DUPLICATE_KEY = 11000
 THOUGHTS = "thoughts"
 ACCOUNTS = "accounts"
 USERNAMES = "usernames"
@@ -187,11 +189,7 @@ async def _merge_legacy_state(db: AsyncIOMotorDatabase) -> None:
         log.warning("moved %d documents of %s into %s", moved, name, STATE, extra={"db": db.name})
 
 
-MOVE_BATCH = 500  # documents per insert while moving a store: a large one moves in few round trips
-DUPLICATE_KEY = 11000
-
-
-async def _insert_new(collection: Any, docs: list[dict[str, Any]]) -> int:
+async def _insert_new(collection: AsyncIOMotorCollection, docs: list[dict[str, Any]]) -> int:
     """Insert the documents whose ids are not taken yet; how many went in."""
     try:
         return len((await collection.insert_many(docs, ordered=False)).inserted_ids)
