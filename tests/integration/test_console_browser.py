@@ -97,8 +97,14 @@ def watch_for_problems(page: Page) -> list[str]:
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("requestfailed", lambda request: problems.append(f"{request.url} failed"))
+    page.on("requestfailed", lambda request: _failed(problems, request.url, request.failure))
     return problems
+
+
+def _failed(problems: list[str], url: str, failure: str | None) -> None:
+    """A request the page cancelled itself (a fetch in flight when the page reloads) is no fault."""
+    if failure != "net::ERR_ABORTED":
+        problems.append(f"{url} failed: {failure}")
 
 
 def answer_offline(page: Page) -> list[str]:
