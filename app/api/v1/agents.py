@@ -15,6 +15,7 @@ from app.persona.emotion import EmotionState, decayed, dominant
 from app.persona.profiles import BigFive, PersonaProfile, Style
 from app.persona.thoughts import Thought
 from app.services import Services
+from app.store.mood import MoodRead
 
 router = APIRouter(tags=["persona"])
 
@@ -50,10 +51,14 @@ def mood_summary(emotion: EmotionState, baseline: dict[str, float]) -> str:
     return f"{'strongly ' if strength > 0.3 else ''}{top}"
 
 
-async def mood_now(svc: Services, profile: PersonaProfile) -> EmotionState:
+def as_of_now(mood: MoodRead) -> EmotionState:
     """The persona's emotions as of now: decay is computed on read, never written."""
-    mood = await svc.state.mood.read(profile)
+    profile = mood.profile
     return decayed(mood.current, profile.baseline, profile.half_life_seconds, time.time())
+
+
+async def mood_now(svc: Services, profile: PersonaProfile) -> EmotionState:
+    return as_of_now(await svc.state.mood.read(profile))
 
 
 @router.get("/agents/active", response_model=AgentState)

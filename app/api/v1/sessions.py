@@ -8,14 +8,11 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from app.api.errors import ApiError
-from app.api.v1.agents import ThoughtOut, mood_now, mood_summary
+from app.api.v1.agents import ThoughtOut, as_of_now, mood_summary
 from app.api.v1.messages import Conversation, conversation_page
 from app.auth.deps import require_operator, services
-from app.persona.memory import UserMemory
-from app.persona.relationship import Relationship
 from app.services import Services
 from app.store.history import HistoryEntry
-from app.store.state import user_key
 
 router = APIRouter(prefix="/sessions", tags=["operators"], dependencies=[Depends(require_operator)])
 
@@ -124,15 +121,12 @@ async def session_persona(
     if session is None:
         raise ApiError(404, "not_found", "no such session")
     profile = svc.catalog.get(session.get("persona_id") or svc.catalog.default_id)
-    user_doc = user_key(profile.persona_id, session["user_id"])
-    emotion, relationship_doc, memory_doc, entries, thoughts = await asyncio.gather(
-        mood_now(svc, profile),
-        svc.state.relationship.read(user_doc, Relationship),
-        svc.state.user_memory.read(user_doc, UserMemory),
+    state, entries, thoughts = await asyncio.gather(
+        svc.state.read_turn(profile, session["user_id"], session_id),  # what a turn reads, in one query
         svc.history.for_session(session_id, limit=turns),
         svc.thoughts.latest(profile.persona_id, 1),
     )
-    relationship, memory = relationship_doc.value, memory_doc.value
+    emotion, relationship, memory = as_of_now(state.mood), state.relationship.value, state.user_memory.value
     user_info = session.get("user_info")
     chosen = user_info.get("brain") if isinstance(user_info, dict) else None
     return SessionPersona(
